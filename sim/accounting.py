@@ -1,0 +1,182 @@
+"""Value by place: where the value added created from Hong Kong research is booked.
+
+The value added of every product in its market life is split by function along a smile
+curve (IP and R&D, pilot / mother-factory production, mass production, headquarters and
+brand, trading services) and each part is booked where that function is done:
+
+- IP and R&D: where the owner is; a licensor in Hong Kong receives ``royalty_share`` of it
+  when the IP is used by a firm outside Hong Kong (licences and transfers north);
+- pilot / mother factory: where the pilot was done, or Hong Kong for a mother-factory line;
+- mass production: where the product is made (a mother factory keeps a share in Hong Kong);
+- headquarters and brand: where the owner's headquarters are;
+- trading services: where the producer's headquarters are (Hong Kong for local plants and
+  for Hong Kong-owned PRD factories that keep their headquarters in Hong Kong).
+
+Technology adopted by local plants and PRD factories adds value the same way. The parts are
+computed from one set of weights, so they sum to the total exactly (up to float rounding).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.projects import (
+    PILOT_SITE_PLACE,
+    PRODUCTION_SITE_PLACE,
+    Owner,
+    Place,
+    ProductionSite,
+    Route,
+    Stage,
+    Status,
+)
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+FUNCTIONS: tuple[str, ...] = (
+    "ip_rnd",
+    "pilot_mother",
+    "mass_production",
+    "hq_brand",
+    "trading_services",
+)
+PLACES: tuple[str, ...] = ("hk", "prd", "elsewhere")
+IP, PILOT, MASS, HQ, TRADING = range(len(FUNCTIONS))
+
+FLOWS: tuple[str, ...] = (
+    "projects_started",
+    "projects_shelved",
+    "projects_licensed",
+    "projects_spun_off",
+    "projects_partnered",
+    "projects_north",
+    "projects_piloted_hk",
+    "projects_failed",
+    "projects_launched",
+    "public_spend",
+)
+
+
+class Ledger:
+    """Flows of the current quarter, in sample units (divide by scale for the economy)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.flows = dict.fromkeys(FLOWS, 0.0)
+        self.products = np.zeros((len(PLACES), len(FUNCTIONS)))  # HKD m this quarter
+        self.adoption = np.zeros((len(PLACES), len(FUNCTIONS)))
+
+    def add(self, name: str, amount: float) -> None:
+        if name not in self.flows:
+            raise KeyError(f"unknown ledger flow {name!r}; known: {FLOWS}")
+        self.flows[name] += amount
+
+    @property
+    def value(self) -> np.ndarray:
+        """Value added from Hong Kong research this quarter, place x function."""
+        return self.products + self.adoption
+
+
+def shares(model: PilotModel) -> np.ndarray:
+    v = model.spec.value
+    return np.array(
+        [
+            v.share_ip_rnd,
+            v.share_pilot_mother,
+            v.share_mass_production,
+            v.share_hq_brand,
+            v.share_trading_services,
+        ]
+    )
+
+
+def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
+    """Place x function matrix of this quarter's value added of products ``rows``."""
+    b = model.projects
+    spec = model.spec
+    value = b["value_hkd_m_per_q"][rows]
+    w = shares(model)
+    out = np.zeros((len(PLACES), len(FUNCTIONS)))
+
+    def book(function: int, place: np.ndarray, amount: np.ndarray) -> None:
+        out[:, function] += np.bincount(place, weights=amount, minlength=len(PLACES))
+
+    owner_place = b["owner_place"][rows].astype(np.int64)
+    route = b["route"][rows]
+    # IP: royalties return to the Hong Kong licensor when the IP is used outside Hong Kong.
+    licensed_out = ((route == Route.LICENSE) | (route == Route.NORTH)) & (owner_place != Place.HK)
+    royalty = np.where(licensed_out, spec.pipeline.royalty_share, 0.0)
+    ip = value * w[IP]
+    book(IP, np.full(rows.size, Place.HK), ip * royalty)
+    book(IP, owner_place, ip * (1 - royalty))
+    # Pilot / mother-factory production.
+    mother = b["mother"][rows]
+    pilot_place = np.where(mother, Place.HK, PILOT_SITE_PLACE[b["pilot_site"][rows]])
+    book(PILOT, pilot_place.astype(np.int64), value * w[PILOT])
+    # Mass production: a mother factory keeps a share (all of it if demand was not proven).
+    site = b["production_site"][rows]
+    prod_place = PRODUCTION_SITE_PLACE[site].astype(np.int64)
+    keep = np.where(
+        b["mother_only"][rows],
+        1.0,
+        np.where(mother, spec.mother_factory.mother_share_of_production, 0.0),
+    )
+    mass = value * w[MASS]
+    book(MASS, np.full(rows.size, Place.HK), mass * keep)
+    book(MASS, prod_place, mass * (1 - keep))
+    # Headquarters and brand: the owner's headquarters.
+    book(HQ, owner_place, value * w[HQ])
+    # Trading services: the producer's headquarters.
+    producer = b["producer_row"][rows]
+    child = site == ProductionSite.PRD_HK_OWNED
+    hq_hk = np.zeros(rows.size, dtype=bool)
+    hq_hk[child] = model.prd.cols["hq_in_hk"][producer[child]]
+    trading_place = np.where(child, np.where(hq_hk, Place.HK, Place.PRD), prod_place)
+    book(TRADING, trading_place.astype(np.int64), value * w[TRADING])
+    return out
+
+
+def adoption_value_by_place(model: PilotModel) -> np.ndarray:
+    """Place x function matrix of value added owed to adopted Hong Kong technology."""
+    w = shares(model)
+    out = np.zeros((len(PLACES), len(FUNCTIONS)))
+    # Local plants: all functions in Hong Kong.
+    out[Place.HK] += model.manufacturers.adoption_value_hkd_m_per_q() * w
+    # PRD factories: production in the PRD; IP, HQ and trading in HK with a HK headquarters,
+    # else only the royalty share of IP returns.
+    with_hq, without_hq = model.prd.adoption_value_hkd_m_per_q()
+    production = np.array([0, 1, 1, 0, 0], dtype=float)
+    office = 1 - production
+    out[Place.PRD] += with_hq * w * production
+    out[Place.HK] += with_hq * w * office
+    out[Place.PRD] += without_hq * w
+    returned = without_hq * w[IP] * model.spec.pipeline.royalty_share
+    out[Place.HK, IP] += returned
+    out[Place.PRD, IP] -= returned
+    return out
+
+
+def book_quarter(model: PilotModel) -> None:
+    """Book this quarter's value by place, pay startup owners, age products in market."""
+    b = model.projects
+    rows = np.flatnonzero((b["stage"] == Stage.MARKET) & (b["status"] == Status.ACTIVE))
+    model.ledger.products += product_value_by_place(model, rows)
+    model.ledger.adoption += adoption_value_by_place(model)
+    # Startup owners earn their IP and brand margin (assumption: the functions they perform).
+    w = shares(model)
+    own = rows[(b["owner"][rows] == Owner.STARTUP)]
+    if own.size:
+        np.add.at(
+            model.startups.cols["income_hkd_m"],
+            b["owner_row"][own],
+            b["value_hkd_m_per_q"][own] * (w[IP] + w[HQ]),
+        )
+    b["remaining_q"][rows] -= 1
+    ended = rows[b["remaining_q"][rows] <= 0]
+    b["stage"][ended] = Stage.DONE
+    b["status"][ended] = Status.ENDED

@@ -1,0 +1,154 @@
+"""Local manufacturers in Hong Kong: small establishments that produce value added.
+
+Productivity grows at a common trend with firm-level dispersion; establishments exit at a
+hazard that falls with relative productivity (selection) and enter in proportion to the
+stock. A plant that adopts Hong Kong technology (through a project it partners on or
+licenses, an upgrade programme, or at a low base rate) gains productivity once and exits
+less often. Plants also host projects' "mother factory" lines and Hong Kong production.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from sim.agents.base import Population, PopulationAgent, column
+from sim.agents.startup import QUARTERS_PER_YEAR, per_quarter
+from sim.params import SECTORS, TRADITIONAL_SECTORS
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+TRADITIONAL_CODES = np.array([SECTORS.index(s) for s in TRADITIONAL_SECTORS])
+
+
+class LocalManufacturer(PopulationAgent):
+    population_attr = "manufacturers"
+    sector_code = column("sector", "index into sim.params.SECTORS")
+    employees = column("employees", "persons")
+    productivity = column("productivity", "value added per worker, x the 2015 average")
+    adopted = column("adopted", "True once it adopted Hong Kong technology")
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self.sector_code]
+
+
+class LocalManufacturers(Population):
+    agent_cls: ClassVar = LocalManufacturer
+    dtypes: ClassVar = {
+        "sector": np.int8,
+        "employees": np.float64,
+        "productivity": np.float64,
+        "adopted": np.bool_,
+        "adoption_gain": np.float64,  # productivity multiplier owed to HK technology
+    }
+
+    def __init__(self, model: PilotModel) -> None:
+        super().__init__(model, capacity=16384)
+        spec = model.spec.manufacturing
+        self._shares = np.array([spec.sector_shares.get(s, 0.0) for s in SECTORS])
+        self.trend = 1.0  # common productivity level, x 2015
+        n = round(spec.initial_count * model.scale)
+        self._add_plants(model.streams.init, n)
+
+    def _add_plants(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        spec = self.model.spec.manufacturing
+        s_e, s_p = spec.employees_sigma, spec.productivity_sigma
+        return self.add(
+            k,
+            sector=rng.choice(len(SECTORS), size=k, p=self._shares),
+            employees=np.maximum(
+                1.0, spec.mean_employees * rng.lognormal(-s_e**2 / 2, s_e, size=k)
+            ),
+            productivity=self.trend * rng.lognormal(-s_p**2 / 2, s_p, size=k),
+            adoption_gain=1.0,
+        )
+
+    def adopt(self, rows: np.ndarray) -> np.ndarray:
+        """Plants adopt Hong Kong technology; returns the rows that newly adopted."""
+        new = rows[~self.cols["adopted"][rows] & self.alive[rows]]
+        new = np.unique(new)
+        if new.size:
+            gain = 1.0 + self.model.spec.manufacturing.adoption_productivity_gain
+            self.cols["adopted"][new] = True
+            self.cols["adoption_gain"][new] = gain
+            self.cols["productivity"][new] *= gain
+        return new
+
+    def step(self) -> None:
+        m = self.model
+        spec = m.spec.manufacturing
+        rng = m.streams.manufacturing
+        alive = self.alive
+        n = self.cols.n
+        g = (1 + spec.productivity_growth) ** (1 / QUARTERS_PER_YEAR)
+        self.trend *= g
+        self.cols["productivity"] *= g
+
+        # Adoption: a low base rate, plus an upgrade programme for traditional sectors.
+        rate = np.full(n, per_quarter(spec.adoption_rate))
+        up = m.spec.traditional_upgrade
+        programme = up.enabled and m.year >= up.start_year
+        draws = rng.random(n)
+        if programme:
+            trad = np.isin(self.cols["sector"], TRADITIONAL_CODES)
+            rate = rate + trad * per_quarter(up.adoption_rate)
+        new = self.adopt(np.flatnonzero(alive & (draws < rate)))
+        if programme and new.size:
+            m.ledger.add("public_spend", new.size * up.grant_per_adoption_hkd_m)
+
+        # Exit, with selection on productivity relative to the living mean.
+        prod = self.cols["productivity"]
+        mean_prod = prod[alive].mean() if alive.any() else 1.0
+        rel = np.maximum(prod / mean_prod, 1e-6)
+        hazard = per_quarter(spec.exit_hazard) * rel ** (-spec.exit_productivity_elasticity)
+        hazard = np.where(self.cols["adopted"], hazard * spec.adoption_exit_factor, hazard)
+        exits = np.flatnonzero(alive & (rng.random(n) < hazard))
+        if exits.size:
+            self.remove(exits)
+
+        k = int(rng.poisson(per_quarter(spec.entry_rate) * self.n_alive))
+        if k:
+            self._add_plants(rng, k)
+
+    # outputs -----------------------------------------------------------------------------
+    def value_added_hkd_m_per_q(self) -> float:
+        """Own value added this quarter (sample units), excluding project production."""
+        a = self.alive
+        per_worker = self.model.spec.manufacturing.va_per_worker_hkd_m / QUARTERS_PER_YEAR
+        return float((self.cols["employees"][a] * self.cols["productivity"][a]).sum() * per_worker)
+
+    def adoption_value_hkd_m_per_q(self) -> float:
+        """The part of own value added owed to adopted Hong Kong technology."""
+        a = self.alive & self.cols["adopted"]
+        per_worker = self.model.spec.manufacturing.va_per_worker_hkd_m / QUARTERS_PER_YEAR
+        gain = self.cols["adoption_gain"][a]
+        va = self.cols["employees"][a] * self.cols["productivity"][a] * per_worker
+        return float((va * (1 - 1 / gain)).sum())
+
+    def find_partners(self, sectors: np.ndarray, search_factor: float) -> np.ndarray:
+        """For each project sector, a living same-sector plant or -1 if the search fails.
+
+        The chance of finding one is ``1 - exp(-factor * n_same_sector / scale)``, with
+        ``scale`` the pipeline's ``partner_search_scale`` in full-economy plants.
+        """
+        m = self.model
+        rng = m.streams.partners
+        k = len(sectors)
+        out = np.full(k, -1, dtype=np.int64)
+        if k == 0:
+            return out
+        alive_rows = np.flatnonzero(self.alive)
+        sec = self.cols["sector"][alive_rows]
+        order = np.argsort(sec, kind="stable")
+        sorted_rows, sorted_sec = alive_rows[order], sec[order]
+        counts = np.bincount(sorted_sec, minlength=len(SECTORS))
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        n_full = counts[sectors] / m.scale
+        p_find = 1 - np.exp(-search_factor * n_full / m.spec.pipeline.partner_search_scale)
+        found = (rng.random(k) < p_find) & (counts[sectors] > 0)
+        pick = starts[sectors] + (rng.random(k) * np.maximum(counts[sectors], 1)).astype(int)
+        out[found] = sorted_rows[pick[found]]
+        return out

@@ -1,0 +1,103 @@
+"""Hong Kong-owned factories in the Pearl River Delta: child factories for mass production.
+
+They are the natural customers of Hong Kong research but rarely use it: adoption is rare and
+runs mostly through a Hong Kong parent (HKU survey of 363 firms). A factory whose
+headquarters are in Hong Kong keeps its brand, design and trading functions there, so part
+of the value of what it makes is booked in Hong Kong. The population is held constant over
+the horizon (assumption: no series on its churn is at hand).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from sim.agents.base import Population, PopulationAgent, column
+from sim.agents.startup import QUARTERS_PER_YEAR, per_quarter
+from sim.params import SECTORS
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+
+class PRDFactory(PopulationAgent):
+    population_attr = "prd"
+    sector_code = column("sector", "index into sim.params.SECTORS")
+    employees = column("employees", "persons")
+    hq_in_hk = column("hq_in_hk", "True if headquarters functions are in Hong Kong")
+    adopted = column("adopted", "True once it adopted Hong Kong technology")
+    child_lines = column("child_lines", "products it mass-produces for Hong Kong projects")
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self.sector_code]
+
+
+class PRDFactories(Population):
+    agent_cls: ClassVar = PRDFactory
+    dtypes: ClassVar = {
+        "sector": np.int8,
+        "employees": np.float64,
+        "hq_in_hk": np.bool_,
+        "adopted": np.bool_,
+        "child_lines": np.int32,
+    }
+
+    def __init__(self, model: PilotModel) -> None:
+        super().__init__(model, capacity=max(1024, round(model.spec.prd.count * model.scale)))
+        spec = model.spec.prd
+        rng = model.streams.init
+        n = round(spec.count * model.scale)
+        shares = np.array(
+            [model.spec.manufacturing.sector_shares.get(s, 0.0) for s in SECTORS]
+        )
+        self.add(
+            n,
+            sector=rng.choice(len(SECTORS), size=n, p=shares),
+            employees=spec.mean_employees * rng.lognormal(-0.5**2 / 2, 0.5, size=n),
+            hq_in_hk=rng.random(n) < spec.hq_in_hk_share,
+        )
+
+    def pick_child(self, sectors: np.ndarray) -> np.ndarray:
+        """A same-sector Hong Kong-owned factory for each product (any sector if none)."""
+        rng = self.model.streams.partners
+        k = len(sectors)
+        sec = self.cols["sector"]
+        u = rng.random(k)
+        out = np.empty(k, dtype=np.int64)
+        by_sector = [np.flatnonzero(sec == s) for s in range(len(SECTORS))]
+        for i, s in enumerate(sectors):
+            pool = by_sector[s] if by_sector[s].size else np.arange(self.cols.n)
+            out[i] = pool[int(u[i] * pool.size)] if pool.size else -1
+        return out
+
+    def step(self) -> None:
+        """Rare adoption of Hong Kong technology; a programme can raise it and bring HQs home."""
+        m = self.model
+        spec = m.spec.prd
+        up = m.spec.prd_upgrade
+        rng = m.streams.prd
+        n = self.cols.n
+        programme = up.enabled and m.year >= up.start_year
+        mult = up.adoption_multiplier if programme else 1.0
+        rate_hq = per_quarter(min(1.0, spec.adoption_rate * spec.parent_link_multiplier * mult))
+        rate = np.where(self.cols["hq_in_hk"], rate_hq, per_quarter(spec.adoption_rate * mult))
+        draws = rng.random(n)
+        hq_draws = rng.random(n)
+        adopted = self.cols["adopted"]
+        new = np.flatnonzero(~adopted & (draws < rate))
+        adopted[new] = True
+        if programme:
+            m.ledger.add("public_spend", new.size * up.grant_per_adoption_hkd_m)
+            back = ~self.cols["hq_in_hk"] & (hq_draws < per_quarter(up.hq_return_rate))
+            self.cols["hq_in_hk"][back] = True
+
+    def adoption_value_hkd_m_per_q(self) -> tuple[float, float]:
+        """Value added owed to adopted HK technology: (with HK headquarters, without)."""
+        spec = self.model.spec.prd
+        a = self.cols["adopted"]
+        gain = spec.adoption_productivity_gain / (1 + spec.adoption_productivity_gain)
+        va = self.cols["employees"] * spec.va_per_worker_hkd_m / QUARTERS_PER_YEAR * gain
+        hq = self.cols["hq_in_hk"]
+        return float(va[a & hq].sum()), float(va[a & ~hq].sum())

@@ -1,0 +1,138 @@
+"""Research labs: research groups in universities and government R&D centres (0-1).
+
+Budgets follow Hong Kong's R&D spending (GERD by higher education and by government, C&SD
+table 207), split across sectors by the ITF allocation. Each quarter a lab starts research
+projects at a Poisson rate proportional to its budget.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from sim.agents.base import Population, PopulationAgent, column
+from sim.params import DATA_YEARS, FIRST_YEAR, HIGH_END_SECTORS, SECTORS, TRADITIONAL_SECTORS
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+UNIVERSITY, RD_CENTRE = 0, 1
+INSTITUTIONS = ("university", "rd_centre")
+
+
+class ResearchLab(PopulationAgent):
+    """A research group; ``budget_hkd_m_per_q`` is this quarter's research budget."""
+
+    population_attr = "labs"
+    institution_code = column("institution", "0 university, 1 government R&D centre")
+    sector_code = column("sector", "index into sim.params.SECTORS")
+    applied_orientation = column("applied", "0-1: how applied the lab's research is")
+    budget_hkd_m_per_q = column("budget_hkd_m_per_q", "sample units, HKD m per quarter")
+    projects_started = column("projects_started", "research projects started so far")
+
+    @property
+    def institution(self) -> str:
+        return INSTITUTIONS[self.institution_code]
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self.sector_code]
+
+
+def sector_weights(high_end_share: float, traditional_share: float) -> np.ndarray:
+    """Budget share of each sector: high-end and traditional shares split evenly."""
+    w = np.zeros(len(SECTORS))
+    for s in HIGH_END_SECTORS:
+        w[SECTORS.index(s)] = high_end_share / len(HIGH_END_SECTORS)
+    for s in TRADITIONAL_SECTORS:
+        w[SECTORS.index(s)] = traditional_share / len(TRADITIONAL_SECTORS)
+    w[SECTORS.index("other")] = 1.0 - high_end_share - traditional_share
+    return w
+
+
+class ResearchLabs(Population):
+    """All labs. The number of labs is fixed; budgets per lab follow total spending."""
+
+    agent_cls: ClassVar = ResearchLab
+    dtypes: ClassVar = {
+        "institution": np.int8,
+        "sector": np.int8,
+        "applied": np.float64,
+        "budget_hkd_m_per_q": np.float64,
+        "projects_started": np.int32,
+    }
+
+    def __init__(self, model: PilotModel) -> None:
+        super().__init__(model)
+        spec = model.spec.research
+        rng = model.streams.init
+        base_w = sector_weights(spec.high_end_share, spec.traditional_share)
+        for inst, budget, applied in (
+            (UNIVERSITY, spec.higher_education_rd_hkd_m[0], spec.applied_orientation_university),
+            (RD_CENTRE, spec.government_rd_hkd_m[0], spec.applied_orientation_rd_centre),
+        ):
+            n = max(1, round(budget * model.scale / spec.budget_per_lab_hkd_m))
+            sectors = rng.choice(len(SECTORS), size=n, p=base_w)
+            # Beta(2a, 2(1-a)) has mean a: orientation varies between groups.
+            a = np.clip(applied, 0.01, 0.99)
+            self.add(
+                n,
+                institution=inst,
+                sector=sectors,
+                applied=rng.beta(4 * a, 4 * (1 - a), size=n),
+            )
+
+    def total_budget_hkd_m(self, year: int, institution: int) -> float:
+        """Full-economy research budget of one institution type in ``year`` (HKD m/yr)."""
+        spec = self.model.spec.research
+        series = (
+            spec.higher_education_rd_hkd_m
+            if institution == UNIVERSITY
+            else spec.government_rd_hkd_m
+        )
+        if year <= DATA_YEARS[-1]:
+            return series[max(year, FIRST_YEAR) - FIRST_YEAR]
+        return series[-1] * (1 + spec.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
+
+    def sector_weights(self, year: int) -> np.ndarray:
+        """Budget share by sector: the ITF allocation, or the rebalanced one once it starts."""
+        spec = self.model.spec
+        rb = spec.funding_rebalance
+        if rb.enabled and year >= rb.start_year:
+            return sector_weights(rb.high_end_share, rb.traditional_share)
+        return sector_weights(spec.research.high_end_share, spec.research.traditional_share)
+
+    def set_budgets(self) -> float:
+        """Set this quarter's lab budgets; returns the extra over baseline (sample HKD m)."""
+        m = self.model
+        spec = m.spec.research
+        weights = self.sector_weights(m.year)
+        inst, sector = self.cols["institution"], self.cols["sector"]
+        budget = self.cols["budget_hkd_m_per_q"]
+        baseline_q = 0.0
+        for i in (UNIVERSITY, RD_CENTRE):
+            base_q = self.total_budget_hkd_m(m.year, i) * m.scale / 4
+            baseline_q += base_q
+            total_q = base_q * spec.budget_multiplier
+            mine = inst == i
+            n_by_sector = np.bincount(sector[mine], minlength=len(SECTORS))
+            # Sectors without labs of this type pass their share to the others.
+            w = np.where(n_by_sector > 0, weights, 0.0)
+            w = w / w.sum()
+            per_lab = np.divide(
+                total_q * w, n_by_sector, out=np.zeros(len(SECTORS)), where=n_by_sector > 0
+            )
+            budget[mine] = per_lab[sector[mine]]
+        return baseline_q * (spec.budget_multiplier - 1.0)
+
+    def step(self) -> None:
+        """Start this quarter's research projects."""
+        m = self.model
+        spec = m.spec.research
+        rng = m.streams.research
+        counts = rng.poisson(self.cols["budget_hkd_m_per_q"] * spec.projects_per_hkd_m)
+        self.cols["projects_started"] += counts.astype(np.int32)
+        labs = np.repeat(np.arange(self.cols.n), counts)
+        if labs.size:
+            m.pipeline.start_research(labs, self.cols["sector"][labs])

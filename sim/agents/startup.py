@@ -1,0 +1,161 @@
+"""Startups in Hong Kong: exogenous entry plus lab spin-offs, cash and runway, exit.
+
+Most startups are not lab spin-offs: they enter at an exogenous, growing rate, and a share
+of them ("hardware" startups) carry a product that needs pilot-scale testing. Startups burn
+cash on staff, raise rounds at random, earn from products in market, and exit at a hazard
+that jumps when the cash runs out. A startup that moves its pilot north may move too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from sim.agents.base import Population, PopulationAgent, column
+from sim.params import DATA_YEARS, FIRST_YEAR, SECTORS
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+QUARTERS_PER_YEAR = 4
+
+
+def per_quarter(p_per_year: float) -> float:
+    """Convert an annual probability to the quarterly one with the same survival."""
+    return 1.0 - (1.0 - p_per_year) ** (1 / QUARTERS_PER_YEAR)
+
+
+class Startup(PopulationAgent):
+    """A startup; ``alive`` is False once it closed or moved north."""
+
+    population_attr = "startups"
+    sector_code = column("sector", "index into sim.params.SECTORS")
+    cash_hkd_m = column("cash_hkd_m", "sample units, HKD m")
+    employees = column("employees", "persons")
+    born_q = column("born_q", "quarter of entry (0 = 2015Q1)")
+    spin_off = column("spin_off", "True if spun off from a Hong Kong lab")
+    relocated = column("relocated", "True if it moved its headquarters north")
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self.sector_code]
+
+
+class Startups(Population):
+    agent_cls: ClassVar = Startup
+    dtypes: ClassVar = {
+        "sector": np.int8,
+        "cash_hkd_m": np.float64,
+        "employees": np.float64,
+        "born_q": np.int16,
+        "spin_off": np.bool_,
+        "relocated": np.bool_,
+        "income_hkd_m": np.float64,  # product income this quarter (set by accounting)
+    }
+
+    def __init__(self, model: PilotModel) -> None:
+        super().__init__(model, capacity=4096)
+        spec = model.spec.startups
+        rng = model.streams.init
+        n = round(spec.initial_count * model.scale)
+        # Initial startups have ages spread over the past three years (assumption).
+        age_q = rng.integers(0, 12, size=n)
+        self.add(
+            n,
+            sector=self._draw_sectors(rng, n),
+            cash_hkd_m=rng.exponential(spec.seed_cash_hkd_m, size=n),
+            employees=np.minimum(
+                spec.initial_employees + spec.employee_growth_per_year * age_q / 4,
+                spec.max_employees,
+            ),
+            born_q=-age_q,
+        )
+
+    def _draw_sectors(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Startups' sectors follow the research allocation (assumption)."""
+        return rng.choice(len(SECTORS), size=n, p=self.model.labs.sector_weights(2015))
+
+    def enter(self) -> None:
+        """Exogenous entry; hardware startups bring a project into the pilot stage."""
+        m = self.model
+        spec = m.spec.startups
+        rng = m.streams.startups
+        years = m.t / QUARTERS_PER_YEAR
+        early = min(years, DATA_YEARS[-1] + 1 - FIRST_YEAR)
+        level = (1 + spec.entry_growth) ** early * (1 + spec.entry_growth_after_2019) ** (
+            years - early
+        )
+        rate = spec.entry_per_year_2015 * level / QUARTERS_PER_YEAR
+        k = int(rng.poisson(rate * m.scale))
+        if k == 0:
+            return
+        sectors = self._draw_sectors(rng, k)
+        rows = self.add(
+            k,
+            sector=sectors,
+            cash_hkd_m=rng.exponential(spec.seed_cash_hkd_m, size=k),
+            employees=spec.initial_employees,
+            born_q=m.t,
+        )
+        hardware = rng.random(k) < spec.hardware_share
+        if hardware.any():
+            m.pipeline.start_own_projects(rows[hardware], sectors[hardware])
+
+    def spin_off(self, sectors: np.ndarray) -> np.ndarray:
+        """New startups spun off from labs; returns their rows."""
+        m = self.model
+        spec = m.spec.startups
+        k = len(sectors)
+        return self.add(
+            k,
+            sector=sectors,
+            cash_hkd_m=m.streams.startups.exponential(spec.seed_cash_hkd_m, size=k),
+            employees=spec.initial_employees,
+            born_q=m.t,
+            spin_off=True,
+        )
+
+    def relocate(self, rows: np.ndarray) -> None:
+        """Startups that move north leave Hong Kong's stock of startups."""
+        self.cols["relocated"][rows] = True
+        self.remove(rows)
+
+    def step(self) -> None:
+        """Grow, burn cash, raise rounds, earn, and exit."""
+        m = self.model
+        spec = m.spec.startups
+        rng = m.streams.startups
+        alive = self.alive
+        n = self.cols.n
+        age_years = (m.t - self.cols["born_q"]) / QUARTERS_PER_YEAR
+        emp = self.cols["employees"]
+        emp[:] = np.where(
+            alive,
+            np.minimum(
+                spec.initial_employees + spec.employee_growth_per_year * age_years,
+                spec.max_employees,
+            ),
+            emp,
+        )
+        cash = self.cols["cash_hkd_m"]
+        raised = rng.random(n) < spec.funding_probability_per_quarter
+        round_size = rng.exponential(spec.funding_round_hkd_m, size=n)
+        cash += alive * (
+            raised * round_size
+            + self.cols["income_hkd_m"]
+            - emp * spec.cost_per_employee_hkd_m / QUARTERS_PER_YEAR
+        )
+        self.cols["income_hkd_m"] = 0.0
+        hazard = per_quarter(spec.exit_hazard) + (cash < 0) * spec.broke_exit_hazard_per_quarter
+        exits = np.flatnonzero(alive & (rng.random(n) < hazard))
+        if exits.size:
+            self.remove(exits)
+            m.pipeline.owner_closed(exits)
+
+    # outputs -----------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.n_alive
+
+    def employment(self) -> float:
+        return float(self.cols["employees"][self.alive].sum())

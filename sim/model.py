@@ -1,0 +1,100 @@
+"""The Mesa model: builds the populations and fixes the order of a quarter. Nothing else.
+
+One step is one quarter, starting 2015Q1. Within a quarter the processes run in the order
+of ``step``; each updates all agents of its type at once from the state left by the
+previous process (an explicit, documented sequencing, see docs/ODD.md).
+"""
+
+from __future__ import annotations
+
+import mesa
+from mesa.model import _HardKeyAgentSet
+
+from sim.accounting import Ledger, book_quarter
+from sim.agents import LocalManufacturers, PRDFactories, ResearchLabs, Startups
+from sim.metrics import Recorder
+from sim.params import FIRST_YEAR, Scenario
+from sim.pipeline import Pipeline
+from sim.platform import make_platform
+from sim.projects import ProjectBook
+from sim.rng import Streams
+
+QUARTERS_PER_YEAR = 4
+
+
+class PilotModel(mesa.Model):
+    """Hong Kong's research-to-industry pipeline with an optional pilot-scale platform.
+
+    Args:
+        scenario: a validated ``Scenario`` (defaults: the baseline).
+        seed: root seed; every process draws from its own stream spawned from it.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, seed: int = 0) -> None:
+        super().__init__(rng=seed)
+        self.spec = scenario if scenario is not None else Scenario()
+        self.seed = seed
+        self.scale = self.spec.run.scale
+        self.n_quarters = (self.spec.run.end_year - FIRST_YEAR + 1) * QUARTERS_PER_YEAR
+        self.t = 0  # quarter index: 0 is 2015Q1
+        self.streams = Streams(seed)
+        self.ledger = Ledger()
+        self.projects = ProjectBook()
+        self.labs = ResearchLabs(self)
+        self.startups = Startups(self)
+        self.manufacturers = LocalManufacturers(self)
+        self.prd = PRDFactories(self)
+        self.platform = make_platform(self)
+        self.pipeline = Pipeline(self)
+        self.recorder = Recorder(self)
+
+    # Agent registry ------------------------------------------------------------------------
+    # Startups enter and exit by the tens of thousands over a full-scale run. Mesa's own
+    # register/deregister emit observable signals and format a debug message per agent,
+    # which measured 4-5x the cost of the bookkeeping itself (benchmarks/agent_registry.py).
+    # Nothing in pilotsim observes those signals, so we keep Mesa's bookkeeping (ids,
+    # ``agents``, ``agents_by_type``) and skip the signals.
+    def register_agent(self, agent: mesa.Agent) -> None:
+        self._all_agents.add(agent)
+        agent.unique_id = self.agent_id_counter
+        self.agent_id_counter += 1
+        by_type = self._agents_by_type.get(type(agent))
+        if by_type is None:
+            self._agents_by_type[type(agent)] = _HardKeyAgentSet([agent], random=self.random)
+        else:
+            by_type.add(agent)
+
+    def deregister_agent(self, agent: mesa.Agent) -> None:
+        self._agents_by_type[type(agent)].remove(agent)
+        self._all_agents.remove(agent)
+
+    @property
+    def year(self) -> int:
+        return FIRST_YEAR + self.t // QUARTERS_PER_YEAR
+
+    @property
+    def quarter(self) -> int:
+        return self.t % QUARTERS_PER_YEAR + 1
+
+    def step(self) -> None:
+        """One quarter."""
+        self.ledger.reset()
+        self.ledger.add("public_spend", self.labs.set_budgets())
+        self.platform.begin_quarter()
+        self.labs.step()  # new 0-1 projects
+        self.startups.enter()  # new startups, hardware ones with a project
+        self.pipeline.step()  # stages advance, end, choose routes and sites
+        self.platform.step()  # queue served into freed slots
+        book_quarter(self)  # value by place, startup income, market life
+        self.startups.step()
+        self.manufacturers.step()
+        self.prd.step()
+        self.recorder.record()
+        self.t += 1
+        if self.t >= self.n_quarters:
+            self.running = False
+
+    def run(self) -> None:
+        """Run to the scenario's end year."""
+        while self.running:
+            self.step()

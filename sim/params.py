@@ -1,0 +1,868 @@
+"""Validated, frozen parameter specs. Every default names its unit and its source.
+
+A source is either a row of ``../shared/data`` (copied under ``calibration/data``), a
+paper, or ``assumption: <why>``. ``docs/ODD.md`` lists the same table, generated from
+these fields by ``python -m sim.params``; a test keeps the two in step.
+
+Money is in HKD million (``_hkd_m``) in full-economy units, at 2015 prices unless noted;
+time in quarters or years as the name says; rates are per year unless ``_per_quarter``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Sectors shared by labs, projects and manufacturers.
+SECTORS: tuple[str, ...] = (
+    "electronics",
+    "it",
+    "biotech",
+    "food",
+    "metal_machinery",
+    "chemicals",
+    "paper_printing",
+    "textiles_clothing",
+    "other",
+)
+#: "High-end" sectors of the ITF allocation (electronics/electrical/optical, IT, biotech).
+HIGH_END_SECTORS: tuple[str, ...] = ("electronics", "it", "biotech")
+#: Traditional sectors named by the CMA paper.
+TRADITIONAL_SECTORS: tuple[str, ...] = (
+    "food",
+    "metal_machinery",
+    "chemicals",
+    "paper_printing",
+    "textiles_clothing",
+)
+FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (MODEL.md)
+DATA_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019)
+
+
+def param(default: Any, unit: str, source: str, **constraints: Any) -> Any:
+    """A field with a default, a unit and a source, kept in the JSON schema for the docs."""
+    return Field(default, json_schema_extra={"unit": unit, "source": source}, **constraints)
+
+
+class Spec(BaseModel):
+    """Base for all parameter groups: unknown keys are errors and values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class RunSpec(Spec):
+    """Horizon and scale of one run."""
+
+    end_year: int = param(
+        2035, "year", "MODEL.md: default horizon runs to 2035Q4", ge=FIRST_YEAR, le=2060
+    )
+    scale: float = param(
+        1.0,
+        "fraction of the full economy",
+        "MODEL.md: default 1:1 with Hong Kong; smaller for tests and students",
+        gt=0.0,
+        le=5.0,
+    )
+
+
+class ResearchSpec(Spec):
+    """Research labs and the 0-1 stage."""
+
+    higher_education_rd_hkd_m: tuple[float, ...] = param(
+        (9551.0, 10271.0, 10837.0, 12338.0, 13432.0),
+        "HKD m per year, 2015-2019",
+        "hk_inputs_2015_2019.csv rows gerd_higher_education 2015-2019 (C&SD table 207)",
+        min_length=5,
+        max_length=5,
+    )
+    government_rd_hkd_m: tuple[float, ...] = param(
+        (726.0, 914.0, 1031.0, 1148.0, 1284.0),
+        "HKD m per year, 2015-2019",
+        "hk_inputs_2015_2019.csv rows gerd_government 2015-2019 (C&SD table 207)",
+        min_length=5,
+        max_length=5,
+    )
+    budget_growth_after_2019: float = param(
+        0.05,
+        "per year",
+        "assumption: slower than the 8.9%/yr of gerd_higher_education 2015-2019 rows, "
+        "which includes one-off expansion",
+        ge=-0.2,
+        le=0.3,
+    )
+    budget_multiplier: float = param(
+        1.0,
+        "x baseline research budget",
+        "assumption: lever for 'more R&D funding'; the extra is counted as public spend",
+        ge=0.0,
+        le=5.0,
+    )
+    budget_per_lab_hkd_m: float = param(
+        3.0,
+        "HKD m per year per research group (2015)",
+        "assumption: a group of about 8 researchers at HK university cost levels",
+        gt=0.0,
+    )
+    projects_per_hkd_m: float = param(
+        0.047,
+        "research projects (invention disclosures) per HKD m of research spending",
+        "AUTM FY2016 (priors_literature.csv university_licences_per_disclosure: 25,825 "
+        "disclosures) over US academic R&D of about USD 70 bn (assumption: NSF HERD order "
+        "of magnitude) at 7.8 HKD/USD",
+        gt=0.0,
+    )
+    high_end_share: float = param(
+        0.70,
+        "share of lab budget",
+        "hk_context_facts.csv row itf_share_high_end_sectors (70%)",
+        ge=0.0,
+        le=1.0,
+    )
+    traditional_share: float = param(
+        0.10,
+        "share of lab budget",
+        "hk_context_facts.csv row itf_share_traditional_sectors (under 10%)",
+        ge=0.0,
+        le=1.0,
+    )
+    applied_orientation_university: float = param(
+        0.3,
+        "0-1 index, mean",
+        "assumption: CMA paper 'research is strong, application is weak'",
+        ge=0.0,
+        le=1.0,
+    )
+    applied_orientation_rd_centre: float = param(
+        0.7,
+        "0-1 index, mean",
+        "assumption: government R&D centres are mission-oriented",
+        ge=0.0,
+        le=1.0,
+    )
+    duration_mean_quarters: float = param(
+        8.0, "quarters", "assumption: a two-year research project", gt=0.0
+    )
+    success_probability: float = param(
+        0.6,
+        "probability at full funding",
+        "assumption: share of disclosures with a usable result; with routes it gives "
+        "about 0.3 licences per disclosure (priors row university_licences_per_disclosure)",
+        gt=0.0,
+        lt=1.0,
+    )
+    quality_sigma: float = param(
+        0.6, "log-sd of project quality", "assumption: skewed project quality", ge=0.0, le=2.0
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> ResearchSpec:
+        if self.high_end_share + self.traditional_share > 1.0 + 1e-12:
+            raise ValueError(
+                "high_end_share + traditional_share must be <= 1 "
+                f"(got {self.high_end_share} + {self.traditional_share})"
+            )
+        return self
+
+
+class PipelineSpec(Spec):
+    """Stages 1-10 and 10-100, market life, and the route and location choices."""
+
+    pilot_cost_hkd_m: float = param(
+        8.0,
+        "HKD m per project, in Hong Kong",
+        "assumption within the 1:10:100 prior (priors row "
+        "stage_cost_ratio_research_pilot_industrialisation)",
+        gt=0.0,
+    )
+    industrialisation_cost_hkd_m: float = param(
+        60.0,
+        "HKD m per project, in Hong Kong",
+        "assumption: 40-60% of commercialisation cost downstream (priors row "
+        "downstream_share_of_commercialisation_cost) within the 1:10:100 prior",
+        gt=0.0,
+    )
+    pilot_duration_mean_quarters: float = param(
+        6.0, "quarters", "assumption: 18 months of pilot-scale testing", gt=0.0
+    )
+    industrialisation_duration_mean_quarters: float = param(
+        6.0, "quarters", "assumption: 18 months to mass production", gt=0.0
+    )
+    duration_sigma: float = param(
+        0.35, "log-sd of stage durations", "assumption: lognormal durations", ge=0.0, le=2.0
+    )
+    pilot_success_probability: float = param(
+        0.5,
+        "probability at full funding and fit",
+        "assumption: combined with the next row gives an idea funnel near Stevens and "
+        "Burley (priors row idea_funnel)",
+        gt=0.0,
+        lt=1.0,
+    )
+    industrialisation_success_probability: float = param(
+        0.5,
+        "probability",
+        "assumption: between 0.30 without and 0.80 with a proper pilot (priors rows "
+        "pilot_stage_industrialisation_success_*)",
+        gt=0.0,
+        lt=1.0,
+    )
+    product_value_added_hkd_m: float = param(
+        30.0,
+        "HKD m per year of a mean-quality product in mass production",
+        "assumption: a mid-sized product line; calibrated against it_value_added",
+        gt=0.0,
+    )
+    product_value_sigma: float = param(
+        1.0, "log-sd of product value", "assumption: heavy-tailed returns", ge=0.0, le=3.0
+    )
+    market_life_mean_quarters: float = param(
+        32.0, "quarters", "assumption: eight-year product life", gt=0.0
+    )
+    discount_rate: float = param(
+        0.10, "per year", "assumption: private hurdle rate for new products", ge=0.0, le=1.0
+    )
+    prd_cost_factor: float = param(
+        0.6,
+        "x Hong Kong cost",
+        "assumption: lower wages and land in Shenzhen/PRD (CMA paper)",
+        gt=0.0,
+    )
+    abroad_cost_factor: float = param(
+        1.3, "x Hong Kong cost", "assumption: overseas pilot lines cost more", gt=0.0
+    )
+    prd_duration_factor: float = param(
+        0.75,
+        "x Hong Kong duration",
+        "assumption: dense PRD supply chains shorten pilot and ramp-up",
+        gt=0.0,
+    )
+    abroad_duration_factor: float = param(
+        1.1, "x Hong Kong duration", "assumption: distance to the lab", gt=0.0
+    )
+    north_fit_unsupported: float = param(
+        0.8,
+        "x success probability",
+        "assumption: transplanted projects lack fit with market needs (CMA paper, HKU survey "
+        "row prd_survey_firms)",
+        gt=0.0,
+        le=1.0,
+    )
+    acclimatisation_hazard_per_quarter: float = param(
+        0.03,
+        "per quarter",
+        "assumption: 'not acclimatised' failures of projects moved north without follow-up "
+        "support (CMA paper)",
+        ge=0.0,
+        le=1.0,
+    )
+    value_sensitivity_per_hkd_m: float = param(
+        0.08,
+        "logit utility per HKD m of expected value",
+        "assumption: choices respond to tens of HKD m",
+        ge=0.0,
+    )
+    asc_prd: float = param(
+        -0.5,
+        "logit utility",
+        "assumption: switching cost and unfamiliarity of moving north",
+    )
+    asc_abroad: float = param(-2.5, "logit utility", "assumption: rarely chosen")
+    asc_license: float = param(
+        0.4,
+        "logit utility vs shelving",
+        "assumption: set so licences per disclosure near 0.3 (priors row "
+        "university_licences_per_disclosure)",
+    )
+    asc_spin_off: float = param(
+        -2.4,
+        "logit utility vs shelving",
+        "assumption: set so startups per disclosure near 0.04 (priors row "
+        "university_startups_per_disclosure)",
+    )
+    asc_partner: float = param(
+        -1.2, "logit utility vs shelving", "assumption: collaborative R&D with a manufacturer"
+    )
+    asc_north: float = param(
+        -1.0, "logit utility vs shelving", "assumption: 'Hong Kong research, used in the north'"
+    )
+    partner_search_scale: float = param(
+        400.0,
+        "same-sector local manufacturers for a 63% chance of finding a partner",
+        "assumption: search friction; the platform's matching divides it",
+        gt=0.0,
+    )
+    royalty_share: float = param(
+        0.25,
+        "share of the IP function's value paid to the licensor",
+        "assumption: checked against hk_university_ip_income (priors row, HKD 100 m)",
+        ge=0.0,
+        le=1.0,
+    )
+    licensee_abroad_share: float = param(
+        0.4,
+        "share of outside licensees that are overseas (the rest Mainland/PRD firms)",
+        "assumption: AUTM row notes 73% of startups stay in the home state; licences "
+        "travel further",
+        ge=0.0,
+        le=1.0,
+    )
+    applied_route_weight: float = param(
+        2.0,
+        "logit utility per unit of applied orientation above 0.5",
+        "assumption: applied labs shelve less (CMA paper: research strong, application weak)",
+        ge=0.0,
+    )
+    hk_owned_child_probability: float = param(
+        0.3,
+        "probability",
+        "assumption: a Hong Kong owner producing in the PRD uses a Hong Kong-owned factory "
+        "(HKU survey row prd_survey_firms: links run through Hong Kong parents)",
+        ge=0.0,
+        le=1.0,
+    )
+    startup_relocation_probability: float = param(
+        0.3,
+        "probability",
+        "assumption: a startup piloting in the PRD moves its headquarters north",
+        ge=0.0,
+        le=1.0,
+    )
+
+
+class ValueSpec(Spec):
+    """Split of a product's value added by function (a smile curve) and jobs per value."""
+
+    share_ip_rnd: float = param(
+        0.15, "share of value added", "assumption: smile-curve split", ge=0.0, le=1.0
+    )
+    share_pilot_mother: float = param(
+        0.10, "share of value added", "assumption: smile-curve split", ge=0.0, le=1.0
+    )
+    share_mass_production: float = param(
+        0.40, "share of value added", "assumption: smile-curve split", ge=0.0, le=1.0
+    )
+    share_hq_brand: float = param(
+        0.20, "share of value added", "assumption: smile-curve split", ge=0.0, le=1.0
+    )
+    share_trading_services: float = param(
+        0.15, "share of value added", "assumption: smile-curve split", ge=0.0, le=1.0
+    )
+    knowledge_va_per_worker_hkd_m: float = param(
+        0.526,
+        "HKD m per job (IP and R&D)",
+        "hk_targets_2015_2019.csv row it_value_added_per_worker 2019",
+        gt=0.0,
+    )
+    services_va_per_worker_hkd_m: float = param(
+        0.886,
+        "HKD m per job (headquarters, brand, trading)",
+        "hk_context_facts.csv row four_key_industries_va_per_worker 2019",
+        gt=0.0,
+    )
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> ValueSpec:
+        total = (
+            self.share_ip_rnd
+            + self.share_pilot_mother
+            + self.share_mass_production
+            + self.share_hq_brand
+            + self.share_trading_services
+        )
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"value shares must sum to 1, got {total:.6f}")
+        return self
+
+
+class StartupSpec(Spec):
+    """Startups: entry, cash, employees, exit."""
+
+    initial_count: int = param(
+        1558, "startups in 2015", "hk_targets_2015_2019.csv row startups 2015", ge=0
+    )
+    entry_per_year_2015: float = param(
+        650.0,
+        "new startups per year in 2015",
+        "assumption: hand-set with the next row so startups rise near 1,558 -> 3,184 "
+        "(targets rows startups 2015, 2019); refit by calibration",
+        ge=0.0,
+    )
+    entry_growth: float = param(
+        0.12, "per year, 2015-2019", "assumption: see entry_per_year_2015", ge=-0.5, le=1.0
+    )
+    entry_growth_after_2019: float = param(
+        0.03,
+        "per year, from 2020",
+        "assumption: startup counts grew about 6%/yr after 2019 (InvestHK surveys, not in "
+        "shared data); entry grows more slowly than the stock did",
+        ge=-0.5,
+        le=1.0,
+    )
+    exit_hazard: float = param(
+        0.12,
+        "per year, with cash in hand",
+        "assumption: with exits of startups out of cash the total is near 1 - 0.66^(1/2) = "
+        "0.187/yr (priors rows startup_survival_2y, startup_survival_4y; US BLS)",
+        ge=0.0,
+        le=1.0,
+    )
+    broke_exit_hazard_per_quarter: float = param(
+        0.1,
+        "per quarter, extra, while out of cash",
+        "assumption: a startup without runway closes within a year",
+        ge=0.0,
+        le=1.0,
+    )
+    hardware_share: float = param(
+        0.25,
+        "share of new startups",
+        "assumption: startups with a physical product that needs a pilot stage",
+        ge=0.0,
+        le=1.0,
+    )
+    initial_employees: float = param(
+        2.0,
+        "persons",
+        "assumption: near startup_employees/startups 2015 = 2.4 (targets rows)",
+        gt=0.0,
+    )
+    employee_growth_per_year: float = param(
+        0.8,
+        "persons per year of age",
+        "assumption: per-startup staff rose from 2.4 (2015) to 3.9 (2019), targets rows",
+        ge=0.0,
+    )
+    max_employees: float = param(50.0, "persons", "assumption: a startup that grows larger "
+                                 "is still counted up to this size", gt=0.0)
+    seed_cash_hkd_m: float = param(
+        2.0, "HKD m at entry (mean)", "assumption: seed round", ge=0.0
+    )
+    cost_per_employee_hkd_m: float = param(
+        0.5, "HKD m per person per year", "assumption: HK salaries and rent", gt=0.0
+    )
+    funding_probability_per_quarter: float = param(
+        0.10, "per quarter", "assumption: chance of raising a round", ge=0.0, le=1.0
+    )
+    funding_round_hkd_m: float = param(
+        4.0, "HKD m per round (mean)", "assumption: seed to series A", ge=0.0
+    )
+    va_per_employee_hkd_m: float = param(
+        0.40,
+        "HKD m value added per person per year",
+        "assumption: below I&T average of 0.526 (targets row it_value_added_per_worker)",
+        ge=0.0,
+    )
+
+
+class ManufacturingSpec(Spec):
+    """Local manufacturers in Hong Kong."""
+
+    initial_count: int = param(
+        8444,
+        "establishments in 2015",
+        "hk_targets_2015_2019.csv row manufacturing_establishments 2015",
+        ge=0,
+    )
+    mean_employees: float = param(
+        12.1,
+        "persons per establishment",
+        "priors_literature.csv row local_manufacturer_size_2019 (88,000 / 7,251)",
+        gt=0.0,
+    )
+    employees_sigma: float = param(
+        0.9, "log-sd of establishment size", "assumption: many small shops", ge=0.0, le=3.0
+    )
+    va_per_worker_hkd_m: float = param(
+        0.283,
+        "HKD m per person per year (2015)",
+        "derived: 28,880 HKD m (targets row manufacturing_value_added_constant_prices 2015) "
+        "/ (8,444 x 12.1 persons)",
+        gt=0.0,
+    )
+    productivity_growth: float = param(
+        0.03,
+        "per year",
+        "assumption: hand-set so value added stays near flat while establishments fall "
+        "(targets rows manufacturing_value_added_constant_prices)",
+        ge=-0.2,
+        le=0.3,
+    )
+    exit_hazard: float = param(
+        0.042,
+        "per year at average productivity",
+        "assumption: hand-set with entry_rate so establishments fall 8,444 -> 7,251 "
+        "(targets rows 2015, 2019)",
+        ge=0.0,
+        le=1.0,
+    )
+    entry_rate: float = param(
+        0.018,
+        "new establishments per year per establishment",
+        "assumption: see exit_hazard",
+        ge=0.0,
+        le=1.0,
+    )
+    exit_productivity_elasticity: float = param(
+        1.0,
+        "elasticity of exit hazard to relative productivity",
+        "assumption: less productive plants exit first",
+        ge=0.0,
+    )
+    productivity_sigma: float = param(
+        0.3, "log-sd of productivity", "assumption: firm heterogeneity", ge=0.0, le=2.0
+    )
+    sector_shares: dict[str, float] = param(
+        {
+            "electronics": 0.10,
+            "it": 0.0,
+            "biotech": 0.02,
+            "food": 0.18,
+            "metal_machinery": 0.18,
+            "chemicals": 0.05,
+            "paper_printing": 0.22,
+            "textiles_clothing": 0.13,
+            "other": 0.12,
+        },
+        "share of establishments",
+        "assumption: ordering of C&SD industry sections; no count by sector in shared data",
+    )
+    adoption_rate: float = param(
+        0.004,
+        "per year",
+        "assumption: 'rarely' uses Hong Kong technology (CMA paper)",
+        ge=0.0,
+        le=1.0,
+    )
+    adoption_productivity_gain: float = param(
+        0.10,
+        "x productivity, one-off",
+        "assumption: order of Comin et al. (2019) Fraunhofer client effect (priors row "
+        "fraunhofer_client_effect)",
+        ge=0.0,
+        le=2.0,
+    )
+    adoption_exit_factor: float = param(
+        0.7, "x exit hazard after adoption", "assumption: upgraded plants survive longer",
+        ge=0.0, le=1.0,
+    )
+
+    @model_validator(mode="after")
+    def _sectors(self) -> ManufacturingSpec:
+        unknown = set(self.sector_shares) - set(SECTORS)
+        if unknown:
+            raise ValueError(f"unknown sectors {sorted(unknown)}; allowed: {list(SECTORS)}")
+        total = sum(self.sector_shares.values())
+        if abs(total - 1.0) > 1e-6 or min(self.sector_shares.values()) < 0:
+            raise ValueError(f"sector_shares must be >= 0 and sum to 1, got {total:.4f}")
+        return self
+
+
+class PRDSpec(Spec):
+    """Hong Kong-owned factories in Guangdong."""
+
+    count: int = param(
+        22000,
+        "factories",
+        "hk_context_facts.csv row hk_owned_manufacturers_on_mainland (about 22,000 in "
+        "Guangdong, 2016)",
+        ge=0,
+    )
+    mean_employees: float = param(
+        599.0,
+        "persons per factory",
+        "hk_context_facts.csv row cma_member_prd_factory_size (2014)",
+        gt=0.0,
+    )
+    hq_in_hk_share: float = param(
+        0.63,
+        "share of factories",
+        "derived: 13,889 trading firms with offshore production (hk_context_facts row "
+        "trading_firms_with_offshore_production) / 22,000",
+        ge=0.0,
+        le=1.0,
+    )
+    va_per_worker_hkd_m: float = param(
+        0.12, "HKD m per person per year", "assumption: PRD labour productivity", gt=0.0
+    )
+    adoption_rate: float = param(
+        0.001,
+        "per year, factories without a Hong Kong parent link",
+        "assumption: Mainland-based firms rarely use HK technology (HKU survey row "
+        "prd_survey_firms)",
+        ge=0.0,
+        le=1.0,
+    )
+    parent_link_multiplier: float = param(
+        4.0,
+        "x adoption rate with a Hong Kong headquarters",
+        "assumption: use runs mostly through a Hong Kong parent (HKU survey row)",
+        ge=0.0,
+    )
+    adoption_productivity_gain: float = param(
+        0.03,
+        "x productivity, one-off",
+        "assumption: smaller than for local plants (mismatch with market needs)",
+        ge=0.0,
+        le=2.0,
+    )
+
+
+class PlatformSpec(Spec):
+    """The Hong Kong pilot-scale platform (港版中試). Off in the baseline."""
+
+    enabled: bool = param(False, "switch", "MODEL.md: off in the baseline")
+    start_year: int = param(
+        2025, "year", "assumption: earliest plausible opening", ge=FIRST_YEAR, le=2060
+    )
+    public_budget_hkd_m: float = param(
+        300.0,
+        "HKD m per year of public base funding",
+        "assumption: under a tenth of the HKD 4 bn re-industrialisation funding "
+        "(hk_context_facts row reindustrialisation_funding)",
+        ge=0.0,
+    )
+    slot_cost_hkd_m: float = param(
+        8.0,
+        "HKD m per pilot slot per year, full cost",
+        "assumption: equipment, engineers and space of one pilot line",
+        gt=0.0,
+    )
+    cost_recovery_share: float = param(
+        0.7,
+        "share of full cost paid by client fees",
+        "priors row applied_institute_funding_mix (Fraunhofer 30% base / 70% contracts)",
+        ge=0.0,
+        lt=1.0,
+    )
+    fee_subsidy_share: float = param(
+        0.5,
+        "share of the client fee paid by government",
+        "assumption: voucher-style co-funding",
+        ge=0.0,
+        le=1.0,
+    )
+    success_uplift: float = param(
+        0.3,
+        "relative increase of pilot success probability",
+        "assumption: engineering, testing and certification support",
+        ge=0.0,
+        le=5.0,
+    )
+    industrialisation_success_probability: float = param(
+        0.8,
+        "probability after a platform pilot",
+        "priors row pilot_stage_industrialisation_success_with_pilot (weak)",
+        gt=0.0,
+        lt=1.0,
+    )
+    duration_factor: float = param(
+        0.7, "x pilot duration", "assumption: supply-chain know-how", gt=0.0, le=2.0
+    )
+    sectors: tuple[str, ...] = param(
+        SECTORS, "sectors served", "assumption: all sectors unless a scenario narrows them"
+    )
+    matching: bool = param(
+        True, "switch", "MODEL.md: matching service to local and PRD manufacturers"
+    )
+    matching_search_factor: float = param(
+        3.0,
+        "x chance of finding a partner",
+        "assumption: brokerage divides search friction",
+        ge=1.0,
+    )
+    matching_hk_owned_child_probability: float = param(
+        0.7,
+        "probability",
+        "assumption: matched projects reach Hong Kong-owned PRD factories",
+        ge=0.0,
+        le=1.0,
+    )
+    follow_up_support: bool = param(
+        True,
+        "switch",
+        "CMA paper: transplanted projects failed for lack of follow-up support",
+    )
+    patience_quarters: int = param(
+        4, "quarters a project waits in the queue", "assumption", ge=0, le=40
+    )
+
+    @model_validator(mode="after")
+    def _sectors(self) -> PlatformSpec:
+        unknown = set(self.sectors) - set(SECTORS)
+        if unknown:
+            raise ValueError(f"unknown sectors {sorted(unknown)}; allowed: {list(SECTORS)}")
+        return self
+
+
+class MotherFactorySpec(Spec):
+    """Antenna - mother factory - child factory (the Tokyo layout)."""
+
+    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
+    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    demand_test_quarters: int = param(
+        4, "quarters in the Hong Kong mother factory", "assumption", ge=1, le=40
+    )
+    demand_proven_probability: float = param(
+        0.6,
+        "probability demand passes the scale-up threshold",
+        "assumption: fast feedback from Hong Kong's high-end market",
+        ge=0.0,
+        le=1.0,
+    )
+    mother_share_of_production: float = param(
+        0.15,
+        "share of mass-production value kept in the Hong Kong mother factory",
+        "assumption: customised and process-engineering lines",
+        ge=0.0,
+        le=1.0,
+    )
+    success_uplift: float = param(
+        0.2,
+        "relative increase of industrialisation success",
+        "assumption: demand proven before scaling",
+        ge=0.0,
+        le=5.0,
+    )
+    line_grant_hkd_m: float = param(
+        5.0,
+        "HKD m public grant per mother-factory line",
+        "assumption: like the Re-industrialisation Funding Scheme matching grant",
+        ge=0.0,
+    )
+
+
+class TraditionalUpgradeSpec(Spec):
+    """Upgrading traditional local manufacturing with Hong Kong technology (產業科技化)."""
+
+    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
+    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    adoption_rate: float = param(
+        0.04,
+        "per year, extra, traditional-sector plants",
+        "assumption: a technology-upgrade programme",
+        ge=0.0,
+        le=1.0,
+    )
+    grant_per_adoption_hkd_m: float = param(
+        0.6, "HKD m public grant per adoption", "assumption", ge=0.0
+    )
+
+
+class PRDUpgradeSpec(Spec):
+    """Supporting Hong Kong-owned PRD factories to adopt HK research and keep HQ in HK."""
+
+    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
+    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    adoption_multiplier: float = param(
+        5.0, "x adoption rate", "assumption: programme brokerage and co-funding", ge=1.0
+    )
+    hq_return_rate: float = param(
+        0.02,
+        "per year, share of factories without HK HQ that move HQ functions to HK",
+        "assumption",
+        ge=0.0,
+        le=1.0,
+    )
+    grant_per_adoption_hkd_m: float = param(
+        1.0, "HKD m public grant per adoption", "assumption", ge=0.0
+    )
+
+
+class FundingRebalanceSpec(Spec):
+    """Re-balancing research funding from "high-end" toward traditional sectors."""
+
+    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
+    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    high_end_share: float = param(
+        0.50, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
+    )
+    traditional_share: float = param(
+        0.30, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> FundingRebalanceSpec:
+        if self.high_end_share + self.traditional_share > 1.0 + 1e-12:
+            raise ValueError("high_end_share + traditional_share must be <= 1")
+        return self
+
+
+class ITSectorSpec(Spec):
+    """The part of the I&T industry the agents do not represent, as an exogenous trend."""
+
+    other_value_added_2015_hkd_m: float = param(
+        15500.0,
+        "HKD m",
+        "assumption: targets row it_value_added 2015 (16,666) less the modelled part",
+        ge=0.0,
+    )
+    other_value_added_growth: float = param(
+        0.07, "per year", "assumption: hand-set toward it_value_added 2019", ge=-0.5, le=1.0
+    )
+    other_employment_2015: float = param(
+        33000.0,
+        "persons",
+        "assumption: targets row it_employment 2015 (37,010) less modelled startup staff",
+        ge=0.0,
+    )
+    other_employment_growth: float = param(
+        0.02, "per year", "assumption: hand-set toward it_employment 2019", ge=-0.5, le=1.0
+    )
+
+
+class Scenario(Spec):
+    """A complete, validated scenario: every group with its defaults unless overridden."""
+
+    name: str = param("baseline", "text", "scenario file name")
+    description: str = param("", "text", "scenario file")
+    run: RunSpec = RunSpec()
+    research: ResearchSpec = ResearchSpec()
+    pipeline: PipelineSpec = PipelineSpec()
+    value: ValueSpec = ValueSpec()
+    startups: StartupSpec = StartupSpec()
+    manufacturing: ManufacturingSpec = ManufacturingSpec()
+    prd: PRDSpec = PRDSpec()
+    platform: PlatformSpec = PlatformSpec()
+    mother_factory: MotherFactorySpec = MotherFactorySpec()
+    traditional_upgrade: TraditionalUpgradeSpec = TraditionalUpgradeSpec()
+    prd_upgrade: PRDUpgradeSpec = PRDUpgradeSpec()
+    funding_rebalance: FundingRebalanceSpec = FundingRebalanceSpec()
+    it_sector: ITSectorSpec = ITSectorSpec()
+
+
+def parameter_table() -> list[dict[str, Any]]:
+    """Every parameter as a row: dotted key, default, unit, source."""
+    rows: list[dict[str, Any]] = []
+    for group, field in Scenario.model_fields.items():
+        spec_cls = field.annotation
+        if not (isinstance(spec_cls, type) and issubclass(spec_cls, Spec)):
+            continue
+        for name, f in spec_cls.model_fields.items():
+            extra = f.json_schema_extra or {}
+            rows.append(
+                {
+                    "key": f"{group}.{name}",
+                    "default": f.default,
+                    "unit": extra.get("unit", ""),
+                    "source": extra.get("source", ""),
+                }
+            )
+    return rows
+
+
+def parameter_table_markdown() -> str:
+    """The parameter table as Markdown, for docs/ODD.md."""
+    lines = ["| parameter | default | unit | source |", "|---|---|---|---|"]
+    for r in parameter_table():
+        default = r["default"]
+        if isinstance(default, dict):
+            default = ", ".join(f"{k} {v}" for k, v in default.items())
+        elif isinstance(default, tuple):
+            default = ", ".join(str(v) for v in default)
+        lines.append(f"| `{r['key']}` | {default} | {r['unit']} | {r['source']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(parameter_table_markdown(), end="")

@@ -1,0 +1,126 @@
+"""Research projects: the unit that moves through 0-1, 1-10, 10-100 and market life.
+
+Projects are rows of one ``Columns`` table (the ``ProjectBook``); codes below are the values
+of its small-integer columns. A project is never deleted: it ends in a terminal status, so
+projects are conserved and every start can be traced to its end.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+from sim.columns import Columns
+
+
+class Stage(IntEnum):
+    RESEARCH = 0  # 0-1, in a Hong Kong lab
+    PILOT = 1  # 1-10, pilot-scale testing and application development
+    INDUSTRIALISATION = 2  # 10-100, scale-up to mass production
+    MARKET = 3  # market life: the product creates value added
+    DONE = 4  # terminal: see Status
+
+
+class Status(IntEnum):
+    ACTIVE = 0
+    QUEUED = 1  # waiting for a pilot-platform slot
+    SHELVED = 2  # result published or left in a drawer
+    FAILED = 3  # a stage failed (or its owner closed)
+    ENDED = 4  # market life over
+
+
+class Route(IntEnum):
+    NONE = 0  # still in research
+    SHELVE = 1
+    LICENSE = 2
+    SPIN_OFF = 3
+    PARTNER = 4  # co-development with a local manufacturer
+    NORTH = 5  # transferred to a Mainland firm ("Hong Kong research, used in the north")
+    OWN = 6  # a startup's own project (not a lab spin-off)
+
+
+class Owner(IntEnum):
+    LAB = 0
+    STARTUP = 1
+    LOCAL_MANUFACTURER = 2
+    MAINLAND_FIRM = 3
+    ABROAD_FIRM = 4
+
+
+class Place(IntEnum):
+    HK = 0
+    PRD = 1
+    ELSEWHERE = 2
+
+
+class PilotSite(IntEnum):
+    """Where the 1-10 stage is done; the order is the column order of choice matrices."""
+
+    HK_INHOUSE = 0
+    HK_PLATFORM = 1
+    PRD = 2
+    ABROAD = 3
+
+
+class ProductionSite(IntEnum):
+    """Where the 10-100 stage and mass production are done."""
+
+    HK = 0
+    PRD_HK_OWNED = 1  # a Hong Kong-owned child factory in the PRD
+    PRD_MAINLAND = 2
+    ABROAD = 3
+
+
+NO_SITE = -1
+PILOT_SITE_PLACE = np.array([Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
+PRODUCTION_SITE_PLACE = np.array(
+    [Place.HK, Place.PRD, Place.PRD, Place.ELSEWHERE], dtype=np.int8
+)
+OWNER_PLACE = np.array([Place.HK, Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
+
+PROJECT_COLUMNS: dict[str, type] = {
+    "origin_lab": np.int32,  # lab row, -1 for a startup's own project
+    "sector": np.int8,
+    "quality": np.float64,  # mean-one multiplier of success effort and value
+    "stage": np.int8,
+    "status": np.int8,
+    "route": np.int8,
+    "owner": np.int8,  # Owner code
+    "owner_row": np.int32,  # row in the owner's population, -1 for outside firms
+    "owner_place": np.int8,  # where the owner's headquarters are
+    "pilot_site": np.int8,
+    "production_site": np.int8,
+    "producer_row": np.int32,  # PRD factory row for PRD_HK_OWNED, else -1
+    "supported": np.bool_,  # follow-up support when moved north (platform matching)
+    "platform_piloted": np.bool_,
+    "mother": np.bool_,  # antenna - mother factory - child factory layout
+    "mother_only": np.bool_,  # demand not proven: only the Hong Kong mother line produces
+    "moved_north": np.bool_,
+    "p_success": np.float64,  # success probability of the current stage, set at its start
+    "remaining_q": np.int16,  # quarters left in the current stage or market life
+    "queued_q": np.int16,  # quarters spent waiting for a platform slot
+    "started_q": np.int16,
+    "value_hkd_m_per_q": np.float64,  # value added per quarter in market (sample units)
+    "spent_hkd_m": np.float64,
+}
+
+
+class ProjectBook(Columns):
+    """All projects of a run, one row each."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        super().__init__(PROJECT_COLUMNS, capacity)
+
+    def in_stage(self, stage: Stage, status: Status = Status.ACTIVE) -> np.ndarray:
+        """Rows in ``stage`` with ``status``."""
+        return np.flatnonzero((self["stage"] == stage) & (self["status"] == status))
+
+    def stage_counts(self) -> dict[str, int]:
+        """Projects by stage and terminal status (for conservation checks)."""
+        stage, status = self["stage"], self["status"]
+        out = {s.name.lower(): int(np.sum((stage == s) & (stage != Stage.DONE))) for s in Stage}
+        for st in (Status.SHELVED, Status.FAILED, Status.ENDED):
+            out[st.name.lower()] = int(np.sum(status == st))
+        out.pop("done")
+        return out
