@@ -118,14 +118,10 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     mother = b["mother"][rows]
     pilot_place = np.where(mother, Place.HK, PILOT_SITE_PLACE[b["pilot_site"][rows]])
     book(PILOT, pilot_place.astype(np.int64), value * w[PILOT])
-    # Mass production: a mother factory keeps a share (all of it if demand was not proven).
+    # Mass production: a mother factory keeps a share in Hong Kong.
     site = b["production_site"][rows]
     prod_place = PRODUCTION_SITE_PLACE[site].astype(np.int64)
-    keep = np.where(
-        b["mother_only"][rows],
-        1.0,
-        np.where(mother, spec.mother_factory.mother_share_of_production, 0.0),
-    )
+    keep = np.where(mother, spec.mother_factory.mother_share_of_production, 0.0)
     mass = value * w[MASS]
     book(MASS, np.full(rows.size, Place.HK), mass * keep)
     book(MASS, prod_place, mass * (1 - keep))

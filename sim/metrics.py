@@ -48,6 +48,10 @@ def _flow(name: str) -> Callable[[PilotModel], float]:
     return lambda m: float(m.ledger.flows[name])
 
 
+def _hk_function(i: int) -> Callable[[PilotModel], float]:
+    return lambda m: float(m.ledger.value[Place.HK, i])
+
+
 def _hk_jobs(m: PilotModel) -> float:
     """Hong Kong jobs sustained by value from HK research: value / value added per worker."""
     v = m.spec.value
@@ -87,59 +91,136 @@ def _manufacturing_va(m: PilotModel) -> float:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("hk_value_added_hkd_m", "HKD m", "flow",
-           "value added from HK research booked in Hong Kong",
-           lambda m: float(m.ledger.value[Place.HK].sum())),
-    Metric("prd_value_added_hkd_m", "HKD m", "flow",
-           "value added from HK research booked in the PRD",
-           lambda m: float(m.ledger.value[Place.PRD].sum())),
-    Metric("elsewhere_value_added_hkd_m", "HKD m", "flow",
-           "value added from HK research booked elsewhere",
-           lambda m: float(m.ledger.value[Place.ELSEWHERE].sum())),
-    Metric("total_value_added_hkd_m", "HKD m", "flow",
-           "all value added from HK research (products and adopted technology)",
-           lambda m: float(m.ledger.value.sum())),
+    Metric(
+        "hk_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "value added from HK research booked in Hong Kong",
+        lambda m: float(m.ledger.value[Place.HK].sum()),
+    ),
+    Metric(
+        "prd_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "value added from HK research booked in the PRD",
+        lambda m: float(m.ledger.value[Place.PRD].sum()),
+    ),
+    Metric(
+        "elsewhere_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "value added from HK research booked elsewhere",
+        lambda m: float(m.ledger.value[Place.ELSEWHERE].sum()),
+    ),
+    Metric(
+        "total_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "all value added from HK research (products and adopted technology)",
+        lambda m: float(m.ledger.value.sum()),
+    ),
     *(
-        Metric(f"hk_{f}_hkd_m", "HKD m", "flow", f"HK value added from HK research: {f}",
-               (lambda i: lambda m: float(m.ledger.value[Place.HK, i]))(i))
+        Metric(
+            f"hk_{f}_hkd_m",
+            "HKD m",
+            "flow",
+            f"HK value added from HK research: {f}",
+            _hk_function(i),
+        )
         for i, f in enumerate(FUNCTIONS)
     ),
-    Metric("adoption_value_added_hkd_m", "HKD m", "flow",
-           "value added owed to HK technology adopted by plants and PRD factories",
-           lambda m: float(m.ledger.adoption.sum())),
-    Metric("local_retention_share", "share", "ratio",
-           "hk_value_added / total_value_added", extensive=False,
-           ratio_of=("hk_value_added_hkd_m", "total_value_added_hkd_m")),
-    Metric("hk_jobs", "persons", "stock",
-           "HK jobs sustained by value from HK research (value / value added per worker)",
-           _hk_jobs),
-    Metric("startups", "count", "stock", "startups alive in Hong Kong",
-           lambda m: float(m.startups.n_alive)),
-    Metric("startup_employees", "persons", "stock", "people working in HK startups",
-           lambda m: m.startups.employment()),
-    Metric("manufacturing_establishments", "count", "stock", "local manufacturing establishments",
-           lambda m: float(m.manufacturers.n_alive)),
-    Metric("manufacturing_employment", "persons", "stock", "persons engaged in local plants",
-           lambda m: float(m.manufacturers.cols["employees"][m.manufacturers.alive].sum())),
-    Metric("manufacturing_value_added_hkd_m", "HKD m (2015 prices)", "flow",
-           "local manufacturing value added: plants plus HK production of products",
-           _manufacturing_va),
-    Metric("manufacturers_using_hk_technology", "count", "stock",
-           "local plants that adopted HK technology",
-           lambda m: float(np.count_nonzero(m.manufacturers.alive
-                                            & m.manufacturers.cols["adopted"]))),
-    Metric("prd_factories_using_hk_technology", "count", "stock",
-           "HK-owned PRD factories that adopted HK technology",
-           lambda m: float(np.count_nonzero(m.prd.cols["adopted"]))),
-    Metric("prd_factories_hq_in_hk", "count", "stock",
-           "HK-owned PRD factories with headquarters functions in HK",
-           lambda m: float(np.count_nonzero(m.prd.cols["hq_in_hk"]))),
-    Metric("it_value_added_hkd_m", "HKD m", "flow",
-           "I&T industry value added: startups plus an exogenous trend for the rest",
-           _it_value_added),
-    Metric("it_employment", "persons", "stock",
-           "I&T industry employment: startup staff plus an exogenous trend for the rest",
-           _it_employment),
+    Metric(
+        "adoption_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "value added owed to HK technology adopted by plants and PRD factories",
+        lambda m: float(m.ledger.adoption.sum()),
+    ),
+    Metric(
+        "local_retention_share",
+        "share",
+        "ratio",
+        "hk_value_added / total_value_added",
+        extensive=False,
+        ratio_of=("hk_value_added_hkd_m", "total_value_added_hkd_m"),
+    ),
+    Metric(
+        "hk_jobs",
+        "persons",
+        "stock",
+        "HK jobs sustained by value from HK research (value / value added per worker)",
+        _hk_jobs,
+    ),
+    Metric(
+        "startups",
+        "count",
+        "stock",
+        "startups alive in Hong Kong",
+        lambda m: float(m.startups.n_alive),
+    ),
+    Metric(
+        "startup_employees",
+        "persons",
+        "stock",
+        "people working in HK startups",
+        lambda m: m.startups.employment(),
+    ),
+    Metric(
+        "manufacturing_establishments",
+        "count",
+        "stock",
+        "local manufacturing establishments",
+        lambda m: float(m.manufacturers.n_alive),
+    ),
+    Metric(
+        "manufacturing_employment",
+        "persons",
+        "stock",
+        "persons engaged in local plants",
+        lambda m: float(m.manufacturers.cols["employees"][m.manufacturers.alive].sum()),
+    ),
+    Metric(
+        "manufacturing_value_added_hkd_m",
+        "HKD m (2015 prices)",
+        "flow",
+        "local manufacturing value added: plants plus HK production of products",
+        _manufacturing_va,
+    ),
+    Metric(
+        "manufacturers_using_hk_technology",
+        "count",
+        "stock",
+        "local plants that adopted HK technology",
+        lambda m: float(np.count_nonzero(m.manufacturers.alive & m.manufacturers.cols["adopted"])),
+    ),
+    Metric(
+        "prd_factories_using_hk_technology",
+        "count",
+        "stock",
+        "HK-owned PRD factories that adopted HK technology",
+        lambda m: float(np.count_nonzero(m.prd.cols["adopted"])),
+    ),
+    Metric(
+        "prd_factories_hq_in_hk",
+        "count",
+        "stock",
+        "HK-owned PRD factories with headquarters functions in HK",
+        lambda m: float(np.count_nonzero(m.prd.cols["hq_in_hk"])),
+    ),
+    Metric(
+        "it_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "I&T industry value added: startups plus an exogenous trend for the rest",
+        _it_value_added,
+    ),
+    Metric(
+        "it_employment",
+        "persons",
+        "stock",
+        "I&T industry employment: startup staff plus an exogenous trend for the rest",
+        _it_employment,
+    ),
     *(
         Metric(name, "projects", "flow", desc, _flow(name))
         for name, desc in (
@@ -154,23 +235,53 @@ METRICS: tuple[Metric, ...] = (
             ("projects_launched", "products entering mass production"),
         )
     ),
-    Metric("projects_in_research", "projects", "stock", "projects in 0-1",
-           _stage_count(Stage.RESEARCH)),
-    Metric("projects_in_pilot", "projects", "stock", "projects in 1-10",
-           _stage_count(Stage.PILOT)),
-    Metric("projects_queued", "projects", "stock", "projects waiting for a platform slot",
-           _stage_count(Stage.PILOT, Status.QUEUED)),
-    Metric("projects_in_industrialisation", "projects", "stock", "projects in 10-100",
-           _stage_count(Stage.INDUSTRIALISATION)),
-    Metric("projects_in_production", "projects", "stock", "products in their market life",
-           _stage_count(Stage.MARKET)),
-    Metric("platform_capacity", "slots", "stock", "concurrent platform pilot slots",
-           lambda m: float(m.platform.capacity if m.platform.active else 0)),
-    Metric("platform_utilisation", "share", "mean", "slots in use / capacity (0 when closed)",
-           lambda m: m.platform.utilisation(), extensive=False),
-    Metric("public_spend_hkd_m", "HKD m", "flow",
-           "policy spend: platform budget and fee subsidies, programme grants, extra research",
-           _flow("public_spend")),
+    Metric(
+        "projects_in_research", "projects", "stock", "projects in 0-1", _stage_count(Stage.RESEARCH)
+    ),
+    Metric("projects_in_pilot", "projects", "stock", "projects in 1-10", _stage_count(Stage.PILOT)),
+    Metric(
+        "projects_queued",
+        "projects",
+        "stock",
+        "projects waiting for a platform slot",
+        _stage_count(Stage.PILOT, Status.QUEUED),
+    ),
+    Metric(
+        "projects_in_industrialisation",
+        "projects",
+        "stock",
+        "projects in 10-100",
+        _stage_count(Stage.INDUSTRIALISATION),
+    ),
+    Metric(
+        "projects_in_production",
+        "projects",
+        "stock",
+        "products in their market life",
+        _stage_count(Stage.MARKET),
+    ),
+    Metric(
+        "platform_capacity",
+        "slots",
+        "stock",
+        "concurrent platform pilot slots",
+        lambda m: float(m.platform.capacity if m.platform.active else 0),
+    ),
+    Metric(
+        "platform_utilisation",
+        "share",
+        "mean",
+        "slots in use / capacity (0 when closed)",
+        lambda m: m.platform.utilisation(),
+        extensive=False,
+    ),
+    Metric(
+        "public_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "policy spend: platform budget and fee subsidies, programme grants, extra research",
+        _flow("public_spend"),
+    ),
 )
 METRIC_BY_NAME = {m.name: m for m in METRICS}
 
@@ -213,8 +324,10 @@ def _fill_ratios(df: pd.DataFrame) -> None:
 def annual(quarterly: pd.DataFrame) -> pd.DataFrame:
     """Year sums of flows, year-end stocks, means of means, ratios of the year's sums."""
     g = quarterly.groupby("year", sort=True)
-    how = {m.name: {"flow": "sum", "stock": "last", "mean": "mean", "ratio": "sum"}[m.kind]
-           for m in METRICS}
+    how = {
+        m.name: {"flow": "sum", "stock": "last", "mean": "mean", "ratio": "sum"}[m.kind]
+        for m in METRICS
+    }
     df = g.agg(how).reset_index()
     _fill_ratios(df)
     return df
@@ -225,4 +338,3 @@ def describe() -> pd.DataFrame:
     rows = [("year", "year", "", "calendar year (quarter rows also have 'quarter')")]
     rows += [(m.name, m.unit, m.kind, m.description) for m in METRICS]
     return pd.DataFrame(rows, columns=["column", "unit", "kind", "definition"])
-

@@ -433,11 +433,13 @@ class StartupSpec(Spec):
         "assumption: per-startup staff rose from 2.4 (2015) to 3.9 (2019), targets rows",
         ge=0.0,
     )
-    max_employees: float = param(50.0, "persons", "assumption: a startup that grows larger "
-                                 "is still counted up to this size", gt=0.0)
-    seed_cash_hkd_m: float = param(
-        2.0, "HKD m at entry (mean)", "assumption: seed round", ge=0.0
+    max_employees: float = param(
+        50.0,
+        "persons",
+        "assumption: a startup that grows larger is still counted up to this size",
+        gt=0.0,
     )
+    seed_cash_hkd_m: float = param(2.0, "HKD m at entry (mean)", "assumption: seed round", ge=0.0)
     cost_per_employee_hkd_m: float = param(
         0.5, "HKD m per person per year", "assumption: HK salaries and rent", gt=0.0
     )
@@ -543,8 +545,11 @@ class ManufacturingSpec(Spec):
         le=2.0,
     )
     adoption_exit_factor: float = param(
-        0.7, "x exit hazard after adoption", "assumption: upgraded plants survive longer",
-        ge=0.0, le=1.0,
+        0.7,
+        "x exit hazard after adoption",
+        "assumption: upgraded plants survive longer",
+        ge=0.0,
+        le=1.0,
     )
 
     @model_validator(mode="after")
@@ -703,13 +708,6 @@ class MotherFactorySpec(Spec):
     demand_test_quarters: int = param(
         4, "quarters in the Hong Kong mother factory", "assumption", ge=1, le=40
     )
-    demand_proven_probability: float = param(
-        0.6,
-        "probability demand passes the scale-up threshold",
-        "assumption: fast feedback from Hong Kong's high-end market",
-        ge=0.0,
-        le=1.0,
-    )
     mother_share_of_production: float = param(
         0.15,
         "share of mass-production value kept in the Hong Kong mother factory",
@@ -720,7 +718,8 @@ class MotherFactorySpec(Spec):
     success_uplift: float = param(
         0.2,
         "relative increase of industrialisation success",
-        "assumption: demand proven before scaling",
+        "assumption: demand proven in Hong Kong's high-end market (the antenna) before "
+        "scaling in the child factory",
         ge=0.0,
         le=5.0,
     )

@@ -44,8 +44,8 @@ N_SITES = 4
 
 def success_probability(p_base: np.ndarray | float, effort: np.ndarray | float) -> np.ndarray:
     """``1 - exp(-zeta * effort)`` with ``zeta = -ln(1 - p_base)``: equals p_base at effort 1."""
-    p = np.clip(p_base, 0.0, MAX_P)
-    return 1.0 - (1.0 - p) ** np.maximum(effort, 0.0)
+    p = np.minimum(p_base, MAX_P)
+    return 1.0 - np.power(1.0 - p, effort)
 
 
 def draw_durations(
@@ -145,34 +145,34 @@ class Pipeline:
     def owner_closed(self, startup_rows: np.ndarray) -> None:
         """Projects of startups that closed fail unless already in the market (acquired)."""
         b = self.book
-        hit = (
-            (b["owner"] == Owner.STARTUP)
-            & np.isin(b["owner_row"], startup_rows)
-            & (b["stage"] < Stage.MARKET)
-            & ((b["status"] == Status.ACTIVE) | (b["status"] == Status.QUEUED))
-        )
-        self._end(np.flatnonzero(hit), Status.FAILED)
+        live = b.live_rows()
+        live = live[(b["owner"][live] == Owner.STARTUP) & (b["stage"][live] < Stage.MARKET)]
+        hit = live[np.isin(b["owner_row"][live], startup_rows)]
+        self._end(hit, Status.FAILED)
 
     # ------------------------------------------------------------------ quarterly step
     def step(self) -> None:
         """Advance active stages one quarter and act on the stages that end."""
         m, b = self.m, self.book
         spec = m.spec.pipeline
-        working = (b["status"] == Status.ACTIVE) & (b["stage"] < Stage.MARKET)
+        live = b.live_rows()
+        stage, status = b["stage"][live], b["status"][live]
+        working = live[(status == Status.ACTIVE) & (stage < Stage.MARKET)]
         b["remaining_q"][working] -= 1
 
         # Projects moved north without follow-up support: the acclimatisation hazard.
-        north_site = ((b["stage"] == Stage.PILOT) & (b["pilot_site"] == PilotSite.PRD)) | (
-            (b["stage"] == Stage.INDUSTRIALISATION)
-            & (b["production_site"] == ProductionSite.PRD_MAINLAND)
+        ws = b["stage"][working]
+        north_site = ((ws == Stage.PILOT) & (b["pilot_site"][working] == PilotSite.PRD)) | (
+            (ws == Stage.INDUSTRIALISATION)
+            & (b["production_site"][working] == ProductionSite.PRD_MAINLAND)
         )
-        exposed = np.flatnonzero(working & north_site & ~b["supported"])
+        exposed = working[north_site & ~b["supported"][working]]
         hit = m.streams.pilot.random(exposed.size) < spec.acclimatisation_hazard_per_quarter
         self._end(exposed[hit], Status.FAILED)
 
-        done = working & (b["remaining_q"] <= 0) & (b["status"] == Status.ACTIVE)
-        stage = b["stage"]
-        finished = {s: np.flatnonzero(done & (stage == s)) for s in Stage if s < Stage.MARKET}
+        done = working[(b["remaining_q"][working] <= 0) & (b["status"][working] == Status.ACTIVE)]
+        done_stage = b["stage"][done]
+        finished = {s: done[done_stage == s] for s in Stage if s < Stage.MARKET}
         for s, stream in (
             (Stage.RESEARCH, m.streams.research),
             (Stage.PILOT, m.streams.pilot),
@@ -201,28 +201,37 @@ class Pipeline:
             self.m.ledger.add(name, rows.size)
 
     # ------------------------------------------------------------------ option values
+    def _pilot_costs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Owner's cost (HKD m) and duration factor of a pilot at each site, PilotSite order."""
+        spec, plat = self.m.spec.pipeline, self.m.platform
+        dur_f = np.array(
+            [1.0, plat.duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
+        )
+        cost = spec.pilot_cost_hkd_m * np.array(
+            [1.0, 0.0, spec.prd_cost_factor, spec.abroad_cost_factor]
+        )
+        if plat.active:
+            dur_platform = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
+            cost[PilotSite.HK_PLATFORM] = float(plat.client_cost_hkd_m(dur_platform))
+        return cost, dur_f
+
     def _pilot_values(
         self, quality: np.ndarray, cash: np.ndarray, supported: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Expected value (HKD m) of piloting at each site, the cost and the duration factor.
+    ) -> np.ndarray:
+        """Expected value (HKD m) to the owner of piloting at each site, shape (k, 4).
+
+        ``EV = P(pilot) P(industrialise) P(no acclimatisation failure) V d^T - pilot cost
+        - P(pilot) industrialisation cost``, with V the product's present value at launch,
+        d the quarterly discount factor and T the time to market.
 
         Args:
             quality: project quality, shape (k,).
             cash: owner's cash for cash-limited owners, ``inf`` for funded owners.
             supported: whether a move north keeps follow-up support, shape (k,).
-        Returns:
-            ev (k, 4), owner cost (4,), duration factor (4,) in PilotSite order.
         """
-        m, spec, plat = self.m, self.m.spec.pipeline, self.m.platform
-        dur_f = np.array(
-            [1.0, plat.duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
-        )
+        spec, plat = self.m.spec.pipeline, self.m.platform
+        cost, dur_f = self._pilot_costs()
         dur = spec.pilot_duration_mean_quarters * dur_f
-        plat_cost = float(plat.client_cost_hkd_m(dur[1])) if plat.active else 0.0
-        cost = spec.pilot_cost_hkd_m * np.array(
-            [1.0, 0.0, spec.prd_cost_factor, spec.abroad_cost_factor]
-        )
-        cost[PilotSite.HK_PLATFORM] = plat_cost
         funding = np.minimum(1.0, cash[:, None] / np.maximum(cost[None, :], 1e-9))
         fit = np.ones((len(quality), N_SITES))
         fit[:, PilotSite.PRD] = np.where(supported, 1.0, spec.north_fit_unsupported)
@@ -241,8 +250,7 @@ class Pipeline:
         survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
         ind_cost = spec.industrialisation_cost_hkd_m * spec.prd_cost_factor
         value = self.v0 * quality[:, None] * self.disc_q**t
-        ev = p_pilot * p_ind * survive * value - funding * cost - p_pilot * ind_cost
-        return ev, cost, dur_f
+        return p_pilot * p_ind * survive * value - funding * cost - p_pilot * ind_cost
 
     def _site_asc(self, hk_owner: np.ndarray) -> np.ndarray:
         spec = self.m.spec.pipeline
@@ -251,8 +259,9 @@ class Pipeline:
         asc[:, PilotSite.ABROAD] = spec.asc_abroad
         return asc
 
-    def _pilot_availability(self, owner: np.ndarray, owner_place: np.ndarray,
-                            sectors: np.ndarray) -> np.ndarray:
+    def _pilot_availability(
+        self, owner: np.ndarray, owner_place: np.ndarray, sectors: np.ndarray
+    ) -> np.ndarray:
         hk = owner_place == Place.HK
         avail = np.zeros((len(owner), N_SITES), dtype=bool)
         avail[:, PilotSite.HK_INHOUSE] = hk
@@ -283,10 +292,10 @@ class Pipeline:
         yes = np.ones(k, dtype=bool)
         funded = np.full(k, np.inf)
         seed_cash = np.full(k, m.spec.startups.seed_cash_hkd_m)
-        ev_firm, _, _ = self._pilot_values(quality, funded, yes)
-        ev_start, _, _ = self._pilot_values(quality, seed_cash, yes)
+        ev_firm = self._pilot_values(quality, funded, yes)
+        ev_start = self._pilot_values(quality, seed_cash, yes)
         north_supported = np.full(k, plat.follow_up_support)
-        ev_north, _, _ = self._pilot_values(quality, funded, north_supported)
+        ev_north = self._pilot_values(quality, funded, north_supported)
         asc_hk = self._site_asc(yes)
         avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
 
@@ -358,7 +367,7 @@ class Pipeline:
             noise = m.streams.routing.gumbel(size=(rows.size, N_SITES))
         owner, place = b["owner"][rows], b["owner_place"][rows]
         cash = self._owner_cash(rows)
-        ev, _, _ = self._pilot_values(b["quality"][rows], cash, b["supported"][rows])
+        ev = self._pilot_values(b["quality"][rows], cash, b["supported"][rows])
         sectors = b["sector"][rows].astype(np.int64)
         avail = self._pilot_availability(owner, place, sectors)
         if not allow_platform:
@@ -383,11 +392,13 @@ class Pipeline:
         b["moved_north"][rows[north]] = True
         m.ledger.add("projects_north", int(north.sum()))
         # Hong Kong startups that pilot in the PRD may move their headquarters north.
-        st_rows = rows[(site == PilotSite.PRD) & (b["owner"][rows] == Owner.STARTUP)
-                       & (b["owner_place"][rows] == Place.HK)]
+        st_rows = rows[
+            (site == PilotSite.PRD)
+            & (b["owner"][rows] == Owner.STARTUP)
+            & (b["owner_place"][rows] == Place.HK)
+        ]
         moving = st_rows[
-            m.streams.startups.random(st_rows.size)
-            < m.spec.pipeline.startup_relocation_probability
+            m.streams.startups.random(st_rows.size) < m.spec.pipeline.startup_relocation_probability
         ]
         if moving.size:
             b["owner_place"][moving] = Place.PRD
@@ -417,32 +428,38 @@ class Pipeline:
         plat = m.platform
         site = b["pilot_site"][rows].astype(np.int64)
         cash = self._owner_cash(rows)
-        _, cost, dur_f = self._pilot_values(b["quality"][rows], cash, b["supported"][rows])
+        cost, dur_f = self._pilot_costs()
         need = cost[site]
         paid = np.minimum(need, cash)
         startup = b["owner"][rows] == Owner.STARTUP
         if startup.any():
-            np.subtract.at(m.startups.cols["cash_hkd_m"], b["owner_row"][rows[startup]],
-                           paid[startup])
+            np.subtract.at(
+                m.startups.cols["cash_hkd_m"], b["owner_row"][rows[startup]], paid[startup]
+            )
         funding = np.where(need > 0, paid / np.maximum(need, 1e-9), 1.0)
-        fit = np.where((site == PilotSite.PRD) & ~b["supported"][rows],
-                       spec.north_fit_unsupported, 1.0)
+        fit = np.where(
+            (site == PilotSite.PRD) & ~b["supported"][rows], spec.north_fit_unsupported, 1.0
+        )
         on_platform = site == PilotSite.HK_PLATFORM
         p_base = spec.pilot_success_probability * np.where(on_platform, plat.success_factor, 1.0)
         b["p_success"][rows] = success_probability(p_base, funding * b["quality"][rows] * fit)
         b["remaining_q"][rows] = draw_durations(
-            m.streams.pilot, spec.pilot_duration_mean_quarters, spec.duration_sigma,
-            dur_f[site], rows.size,
+            m.streams.pilot,
+            spec.pilot_duration_mean_quarters,
+            spec.duration_sigma,
+            dur_f[site],
+            rows.size,
         )
         b["status"][rows] = Status.ACTIVE
         b["stage"][rows] = Stage.PILOT
         b["spent_hkd_m"][rows] += paid
         b["platform_piloted"][rows] = on_platform
         if on_platform.any():
-            dur_platform = b["remaining_q"][rows[on_platform]].astype(float)
-            m.ledger.add("public_spend", plat.fee_subsidy_hkd_m(dur_platform))
-        m.ledger.add("projects_piloted_hk", int(np.count_nonzero(PILOT_SITE_PLACE[site]
-                                                                  == Place.HK)))
+            mean_q = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
+            m.ledger.add("public_spend", on_platform.sum() * plat.fee_subsidy_hkd_m(mean_q))
+        m.ledger.add(
+            "projects_piloted_hk", int(np.count_nonzero(PILOT_SITE_PLACE[site] == Place.HK))
+        )
 
     # ------------------------------------------------------------------ 10-100
     def _choose_production(self, rows: np.ndarray) -> None:
@@ -482,24 +499,29 @@ class Pipeline:
         p_base = np.where(
             b["platform_piloted"][rows],
             plat.industrialisation_success(spec.industrialisation_success_probability)
-            if plat.active else spec.industrialisation_success_probability,
+            if plat.active
+            else spec.industrialisation_success_probability,
             spec.industrialisation_success_probability,
         )
         p_base = np.minimum(MAX_P, p_base * np.where(mother, 1 + mf.success_uplift, 1.0))
         supported = b["supported"][rows]
         fit = np.ones((k, N_SITES))
         fit[:, ProductionSite.PRD_MAINLAND] = np.where(supported, 1.0, spec.north_fit_unsupported)
-        dur_f = np.array([1.0, spec.prd_duration_factor, spec.prd_duration_factor,
-                          spec.abroad_duration_factor])
-        cost_f = np.array([1.0, spec.prd_cost_factor, spec.prd_cost_factor,
-                           spec.abroad_cost_factor])
+        dur_f = np.array(
+            [1.0, spec.prd_duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
+        )
+        cost_f = np.array(
+            [1.0, spec.prd_cost_factor, spec.prd_cost_factor, spec.abroad_cost_factor]
+        )
         t = spec.industrialisation_duration_mean_quarters * dur_f
         exposed = np.zeros((k, N_SITES), dtype=bool)
         exposed[:, ProductionSite.PRD_MAINLAND] = ~supported
         survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
         p = np.minimum(MAX_P, p_base[:, None] * fit) * survive
-        ev = (p * self.v0 * quality[:, None] * self.disc_q**t
-              - spec.industrialisation_cost_hkd_m * cost_f)
+        ev = (
+            p * self.v0 * quality[:, None] * self.disc_q**t
+            - spec.industrialisation_cost_hkd_m * cost_f
+        )
         asc = np.zeros((k, N_SITES))
         asc[:, ProductionSite.PRD_HK_OWNED] = np.where(hk, spec.asc_prd, 0.0)
         asc[:, ProductionSite.PRD_MAINLAND] = np.where(hk, spec.asc_prd, 0.0)
@@ -509,8 +531,9 @@ class Pipeline:
         b["production_site"][rows] = site
         producer = np.full(k, -1, dtype=np.int64)
         at_hk = site == ProductionSite.HK
-        producer[at_hk] = np.where(owner[at_hk] == Owner.LOCAL_MANUFACTURER,
-                                   b["owner_row"][rows[at_hk]], partner[at_hk])
+        producer[at_hk] = np.where(
+            owner[at_hk] == Owner.LOCAL_MANUFACTURER, b["owner_row"][rows[at_hk]], partner[at_hk]
+        )
         child = site == ProductionSite.PRD_HK_OWNED
         if child.any():
             producer[child] = m.prd.pick_child(sectors[child])
@@ -520,10 +543,16 @@ class Pipeline:
             m.ledger.add("public_spend", int(mother.sum()) * mf.line_grant_hkd_m)
         b["p_success"][rows] = np.minimum(MAX_P, p_base * fit[np.arange(k), site])
         extra = np.where(mother, mf.demand_test_quarters, 0)
-        b["remaining_q"][rows] = draw_durations(
-            m.streams.industrialisation, spec.industrialisation_duration_mean_quarters,
-            spec.duration_sigma, dur_f[site], k,
-        ) + extra
+        b["remaining_q"][rows] = (
+            draw_durations(
+                m.streams.industrialisation,
+                spec.industrialisation_duration_mean_quarters,
+                spec.duration_sigma,
+                dur_f[site],
+                k,
+            )
+            + extra
+        )
         b["stage"][rows] = Stage.INDUSTRIALISATION
         b["spent_hkd_m"][rows] += spec.industrialisation_cost_hkd_m * cost_f[site]
 
@@ -534,13 +563,12 @@ class Pipeline:
         rng = m.streams.market
         k = rows.size
         s = spec.product_value_sigma
-        value = (spec.product_value_added_hkd_m / QUARTERS_PER_YEAR * b["quality"][rows]
-                 * rng.lognormal(-(s**2) / 2, s, size=k))
-        proven = rng.random(k) < m.spec.mother_factory.demand_proven_probability
-        mother_only = b["mother"][rows] & ~proven
-        value = np.where(mother_only, value * m.spec.mother_factory.mother_share_of_production,
-                         value)
-        b["mother_only"][rows] = mother_only
+        value = (
+            spec.product_value_added_hkd_m
+            / QUARTERS_PER_YEAR
+            * b["quality"][rows]
+            * rng.lognormal(-(s**2) / 2, s, size=k)
+        )
         b["value_hkd_m_per_q"][rows] = value
         b["remaining_q"][rows] = draw_durations(
             rng, spec.market_life_mean_quarters, spec.duration_sigma, 1.0, k
@@ -549,10 +577,12 @@ class Pipeline:
         m.ledger.add("projects_launched", k)
         # Technology adoption by the Hong Kong plants and PRD factories that make it.
         site = b["production_site"][rows]
-        mfr = np.concatenate([
-            b["owner_row"][rows[b["owner"][rows] == Owner.LOCAL_MANUFACTURER]],
-            b["producer_row"][rows[site == ProductionSite.HK]],
-        ])
+        mfr = np.concatenate(
+            [
+                b["owner_row"][rows[b["owner"][rows] == Owner.LOCAL_MANUFACTURER]],
+                b["producer_row"][rows[site == ProductionSite.HK]],
+            ]
+        )
         m.manufacturers.adopt(mfr[mfr >= 0])
         child = b["producer_row"][rows[site == ProductionSite.PRD_HK_OWNED]]
         if child.size:

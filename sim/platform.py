@@ -127,10 +127,11 @@ class PilotPlatform(NoPlatform):
         fee = s.slot_cost_hkd_m * np.asarray(duration_q) / QUARTERS_PER_YEAR
         return fee * s.cost_recovery_share * (1 - s.fee_subsidy_share)
 
-    def fee_subsidy_hkd_m(self, duration_q: np.ndarray) -> float:
+    def fee_subsidy_hkd_m(self, duration_q: float) -> float:
+        """Government's share of the client fee for one pilot of ``duration_q`` quarters."""
         s = self.spec
         fee = s.slot_cost_hkd_m * duration_q / QUARTERS_PER_YEAR * s.cost_recovery_share
-        return float(np.sum(fee * s.fee_subsidy_share))
+        return fee * s.fee_subsidy_share
 
     def expected_wait_q(self) -> float:
         """Queue length over throughput (slots per mean platform pilot duration)."""

@@ -74,9 +74,7 @@ class ProductionSite(IntEnum):
 
 NO_SITE = -1
 PILOT_SITE_PLACE = np.array([Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
-PRODUCTION_SITE_PLACE = np.array(
-    [Place.HK, Place.PRD, Place.PRD, Place.ELSEWHERE], dtype=np.int8
-)
+PRODUCTION_SITE_PLACE = np.array([Place.HK, Place.PRD, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
 OWNER_PLACE = np.array([Place.HK, Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
 
 PROJECT_COLUMNS: dict[str, type] = {
@@ -95,7 +93,6 @@ PROJECT_COLUMNS: dict[str, type] = {
     "supported": np.bool_,  # follow-up support when moved north (platform matching)
     "platform_piloted": np.bool_,
     "mother": np.bool_,  # antenna - mother factory - child factory layout
-    "mother_only": np.bool_,  # demand not proven: only the Hong Kong mother line produces
     "moved_north": np.bool_,
     "p_success": np.float64,  # success probability of the current stage, set at its start
     "remaining_q": np.int16,  # quarters left in the current stage or market life
@@ -111,6 +108,10 @@ class ProjectBook(Columns):
 
     def __init__(self, capacity: int = 4096) -> None:
         super().__init__(PROJECT_COLUMNS, capacity)
+
+    def live_rows(self) -> np.ndarray:
+        """Rows not yet in a terminal status (research to market life, queued included)."""
+        return np.flatnonzero(self["stage"] != Stage.DONE)
 
     def in_stage(self, stage: Stage, status: Status = Status.ACTIVE) -> np.ndarray:
         """Rows in ``stage`` with ``status``."""

@@ -71,11 +71,13 @@ class Population:
     def remove(self, rows: np.ndarray) -> None:
         """Rows exit: ``alive`` turns False and their Mesa agents leave the model."""
         self.cols["alive"][rows] = False
-        for r in rows:
-            agent = self.agents[r]
+        deregister = self.model.deregister_agent  # what Agent.remove does, minus datasets
+        agents = self.agents
+        for r in rows.tolist():
+            agent = agents[r]
             if agent is not None:
-                agent.remove()
-                self.agents[r] = None
+                deregister(agent)
+                agents[r] = None
 
     @property
     def alive(self) -> np.ndarray:

@@ -60,9 +60,9 @@ class LocalManufacturers(Population):
             k,
             sector=rng.choice(len(SECTORS), size=k, p=self._shares),
             employees=np.maximum(
-                1.0, spec.mean_employees * rng.lognormal(-s_e**2 / 2, s_e, size=k)
+                1.0, spec.mean_employees * rng.lognormal(-(s_e**2) / 2, s_e, size=k)
             ),
-            productivity=self.trend * rng.lognormal(-s_p**2 / 2, s_p, size=k),
+            productivity=self.trend * rng.lognormal(-(s_p**2) / 2, s_p, size=k),
             adoption_gain=1.0,
         )
 

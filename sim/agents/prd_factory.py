@@ -49,13 +49,11 @@ class PRDFactories(Population):
         spec = model.spec.prd
         rng = model.streams.init
         n = round(spec.count * model.scale)
-        shares = np.array(
-            [model.spec.manufacturing.sector_shares.get(s, 0.0) for s in SECTORS]
-        )
+        shares = np.array([model.spec.manufacturing.sector_shares.get(s, 0.0) for s in SECTORS])
         self.add(
             n,
             sector=rng.choice(len(SECTORS), size=n, p=shares),
-            employees=spec.mean_employees * rng.lognormal(-0.5**2 / 2, 0.5, size=n),
+            employees=spec.mean_employees * rng.lognormal(-(0.5**2) / 2, 0.5, size=n),
             hq_in_hk=rng.random(n) < spec.hq_in_hk_share,
         )
 
