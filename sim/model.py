@@ -17,7 +17,7 @@ from sim.params import FIRST_YEAR, Scenario
 from sim.pipeline import Pipeline
 from sim.platform import make_platform
 from sim.projects import ProjectBook
-from sim.rng import Streams
+from sim.rng import Streams, check_seed
 
 QUARTERS_PER_YEAR = 4
 
@@ -31,6 +31,7 @@ class PilotModel(mesa.Model):
     """
 
     def __init__(self, scenario: Scenario | None = None, seed: int = 0) -> None:
+        seed = check_seed(seed)
         super().__init__(rng=seed)
         self.spec = scenario if scenario is not None else Scenario()
         self.seed = seed

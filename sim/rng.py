@@ -28,6 +28,13 @@ STREAM_NAMES: tuple[str, ...] = (
 )
 
 
+def check_seed(seed: object) -> int:
+    """The seed as an int, or a ValueError naming what is allowed."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 class Streams:
     """A fixed set of independent generators derived from ``seed``.
 
@@ -36,9 +43,7 @@ class Streams:
     """
 
     def __init__(self, seed: int) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self._gens = {
             name: np.random.Generator(
                 np.random.PCG64(
