@@ -52,6 +52,7 @@ class Startups(Population):
         "spin_off": np.bool_,
         "relocated": np.bool_,
         "income_hkd_m": np.float64,  # product income this quarter (set by accounting)
+        "closed_q": np.int16,  # quarter it closed, -1 while open or if it moved north
     }
 
     def __init__(self, model: PilotModel) -> None:
@@ -70,6 +71,7 @@ class Startups(Population):
                 spec.max_employees,
             ),
             born_q=-age_q,
+            closed_q=-1,
         )
 
     def _draw_sectors(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -97,6 +99,7 @@ class Startups(Population):
             cash_hkd_m=rng.exponential(spec.seed_cash_hkd_m, size=k),
             employees=spec.initial_employees,
             born_q=m.t,
+            closed_q=-1,
         )
         hardware = rng.random(k) < spec.hardware_share
         if hardware.any():
@@ -114,6 +117,7 @@ class Startups(Population):
             employees=spec.initial_employees,
             born_q=m.t,
             spin_off=True,
+            closed_q=-1,
         )
 
     def relocate(self, rows: np.ndarray) -> None:
@@ -150,6 +154,7 @@ class Startups(Population):
         hazard = per_quarter(spec.exit_hazard) + (cash < 0) * spec.broke_exit_hazard_per_quarter
         exits = np.flatnonzero(alive & (rng.random(n) < hazard))
         if exits.size:
+            self.cols["closed_q"][exits] = m.t
             self.remove(exits)
             m.pipeline.owner_closed(exits)
 
