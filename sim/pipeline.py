@@ -496,13 +496,8 @@ class Pipeline:
             & hk
             & (PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
         )
-        p_base = np.where(
-            b["platform_piloted"][rows],
-            plat.industrialisation_success(spec.industrialisation_success_probability)
-            if plat.active
-            else spec.industrialisation_success_probability,
-            spec.industrialisation_success_probability,
-        )
+        base = spec.industrialisation_success_probability
+        p_base = np.where(b["platform_piloted"][rows], plat.industrialisation_success(base), base)
         p_base = np.minimum(MAX_P, p_base * np.where(mother, 1 + mf.success_uplift, 1.0))
         supported = b["supported"][rows]
         fit = np.ones((k, N_SITES))
