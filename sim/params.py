@@ -2,7 +2,7 @@
 
 A source is either a row of ``../shared/data`` (copied under ``calibration/data``), a
 paper, or ``assumption: <why>``. ``docs/ODD.md`` lists the same table, generated from
-these fields by ``python -m sim.params``; a test keeps the two in step.
+these fields by ``python docs/make_tables.py``; a test keeps the two in step.
 
 Money is in HKD million (``_hkd_m``) in full-economy units, at 2015 prices unless noted;
 time in quarters or years as the name says; rates are per year unless ``_per_quarter``.
@@ -689,7 +689,11 @@ class PlatformSpec(Spec):
         "CMA paper: transplanted projects failed for lack of follow-up support",
     )
     patience_quarters: int = param(
-        4, "quarters a project waits in the queue", "assumption", ge=0, le=40
+        4,
+        "quarters a project waits in the queue",
+        "assumption: a year's wait is as long as firms hold a pilot plan",
+        ge=0,
+        le=40,
     )
 
     @model_validator(mode="after")
@@ -704,9 +708,19 @@ class MotherFactorySpec(Spec):
     """Antenna - mother factory - child factory (the Tokyo layout)."""
 
     enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    start_year: int = param(
+        2025,
+        "year",
+        "assumption: same opening year as the platform, to compare levers",
+        ge=FIRST_YEAR,
+        le=2060,
+    )
     demand_test_quarters: int = param(
-        4, "quarters in the Hong Kong mother factory", "assumption", ge=1, le=40
+        4,
+        "quarters in the Hong Kong mother factory",
+        "assumption: a year of small-batch sales in Hong Kong",
+        ge=1,
+        le=40,
     )
     mother_share_of_production: float = param(
         0.15,
@@ -735,7 +749,13 @@ class TraditionalUpgradeSpec(Spec):
     """Upgrading traditional local manufacturing with Hong Kong technology (產業科技化)."""
 
     enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    start_year: int = param(
+        2025,
+        "year",
+        "assumption: same opening year as the platform, to compare levers",
+        ge=FIRST_YEAR,
+        le=2060,
+    )
     adoption_rate: float = param(
         0.04,
         "per year, extra, traditional-sector plants",
@@ -744,7 +764,10 @@ class TraditionalUpgradeSpec(Spec):
         le=1.0,
     )
     grant_per_adoption_hkd_m: float = param(
-        0.6, "HKD m public grant per adoption", "assumption", ge=0.0
+        0.6,
+        "HKD m public grant per adoption",
+        "assumption: order of a Technology Voucher Programme grant",
+        ge=0.0,
     )
 
 
@@ -752,19 +775,28 @@ class PRDUpgradeSpec(Spec):
     """Supporting Hong Kong-owned PRD factories to adopt HK research and keep HQ in HK."""
 
     enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    start_year: int = param(
+        2025,
+        "year",
+        "assumption: same opening year as the platform, to compare levers",
+        ge=FIRST_YEAR,
+        le=2060,
+    )
     adoption_multiplier: float = param(
         5.0, "x adoption rate", "assumption: programme brokerage and co-funding", ge=1.0
     )
     hq_return_rate: float = param(
         0.02,
         "per year, share of factories without HK HQ that move HQ functions to HK",
-        "assumption",
+        "assumption: a slow return; no data on HQ relocation at hand",
         ge=0.0,
         le=1.0,
     )
     grant_per_adoption_hkd_m: float = param(
-        1.0, "HKD m public grant per adoption", "assumption", ge=0.0
+        1.0,
+        "HKD m public grant per adoption",
+        "assumption: brokerage plus co-funding per adopting factory",
+        ge=0.0,
     )
 
 
@@ -772,7 +804,13 @@ class FundingRebalanceSpec(Spec):
     """Re-balancing research funding from "high-end" toward traditional sectors."""
 
     enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(2025, "year", "assumption", ge=FIRST_YEAR, le=2060)
+    start_year: int = param(
+        2025,
+        "year",
+        "assumption: same opening year as the platform, to compare levers",
+        ge=FIRST_YEAR,
+        le=2060,
+    )
     high_end_share: float = param(
         0.50, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
     )

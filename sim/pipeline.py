@@ -232,7 +232,8 @@ class Pipeline:
         spec, plat = self.m.spec.pipeline, self.m.platform
         cost, dur_f = self._pilot_costs()
         dur = spec.pilot_duration_mean_quarters * dur_f
-        funding = np.minimum(1.0, cash[:, None] / np.maximum(cost[None, :], 1e-9))
+        free = cost[None, :] <= 0  # a fully subsidised pilot is fully funded
+        funding = np.where(free, 1.0, np.minimum(1.0, cash[:, None] / np.where(free, 1.0, cost)))
         fit = np.ones((len(quality), N_SITES))
         fit[:, PilotSite.PRD] = np.where(supported, 1.0, spec.north_fit_unsupported)
         p_base = spec.pilot_success_probability * np.array([1.0, plat.success_factor, 1.0, 1.0])

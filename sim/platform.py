@@ -85,9 +85,8 @@ class PilotPlatform(NoPlatform):
         super().__init__(model)
         self.spec = spec
         public_share = 1.0 - spec.cost_recovery_share
-        self.capacity = int(
-            np.floor(spec.public_budget_hkd_m * model.scale / (spec.slot_cost_hkd_m * public_share))
-        )
+        slots = spec.public_budget_hkd_m * model.scale / (spec.slot_cost_hkd_m * public_share)
+        self.capacity = int(np.floor(round(slots, 9)))  # round: 300/(8*0.3) is 125, not 124.99
         self._covered = np.isin(np.arange(len(SECTORS)), [SECTORS.index(s) for s in spec.sectors])
         self._queue: list[int] = []
 

@@ -24,7 +24,6 @@ STREAM_NAMES: tuple[str, ...] = (
     "startups",  # startup entry, funding, exit, relocation
     "manufacturing",  # local manufacturers: entry, exit, adoption
     "prd",  # Hong Kong-owned PRD factories: adoption
-    "platform",  # the pilot platform's own draws (queue patience)
 )
 
 

@@ -80,7 +80,9 @@ class PRDFactories(Population):
         programme = up.enabled and m.year >= up.start_year
         mult = up.adoption_multiplier if programme else 1.0
         rate_hq = per_quarter(min(1.0, spec.adoption_rate * spec.parent_link_multiplier * mult))
-        rate = np.where(self.cols["hq_in_hk"], rate_hq, per_quarter(spec.adoption_rate * mult))
+        rate = np.where(
+            self.cols["hq_in_hk"], rate_hq, per_quarter(min(1.0, spec.adoption_rate * mult))
+        )
         draws = rng.random(n)
         hq_draws = rng.random(n)
         adopted = self.cols["adopted"]

@@ -74,7 +74,7 @@ class ResearchLabs(Population):
         ):
             n = max(1, round(budget * model.scale / spec.budget_per_lab_hkd_m))
             sectors = rng.choice(len(SECTORS), size=n, p=base_w)
-            # Beta(2a, 2(1-a)) has mean a: orientation varies between groups.
+            # Beta(4a, 4(1-a)) has mean a: orientation varies between groups.
             a = np.clip(applied, 0.01, 0.99)
             self.add(
                 n,
