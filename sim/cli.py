@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("columns", help="list output columns with units")
     c.set_defaults(func=cmd_columns)
+
+    from sim.experiments.commands import add_commands  # compare, sweep
+
+    add_commands(sub)
     return p
 
 

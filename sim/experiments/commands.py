@@ -1,0 +1,347 @@
+"""``pilotsim compare`` and ``pilotsim sweep``: argument parsing and printing.
+
+Bad input raises ``sim.cli.UsageError`` or ``ScenarioError`` before anything is written
+(exit code 2). Runs that fail are recorded and reported: the command then exits with 1.
+An interrupted batch exits with 130; rerunning the same command resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sim.cli import UsageError
+from sim.experiments.batch import BatchError
+from sim.experiments.executors import ExecutorError
+
+EXIT_RUNS_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} expects a positive integer, got {text!r}"
+            ) from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} expects a positive integer, got {v}")
+        return v
+
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expects a non-negative integer, got {v}")
+    return v
+
+
+def _scale(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number in (0, 5], got {text!r}") from None
+    if not 0 < v <= 5:
+        raise argparse.ArgumentTypeError(f"expects a number in (0, 5], got {v:g}")
+    return v
+
+
+def _year_list(text: str) -> list[int]:
+    try:
+        years = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expects years separated by commas (e.g. 2025,2030,2035), got {text!r}"
+        ) from None
+    if not years:
+        raise argparse.ArgumentTypeError("expects at least one year")
+    return years
+
+
+def _period(text: str) -> tuple[int, int]:
+    parts = text.split("-")
+    try:
+        lo, hi = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (None, None)
+    except ValueError:
+        lo = hi = None
+    if lo is None or hi is None:
+        raise argparse.ArgumentTypeError(f"expects START-END years (e.g. 2025-2035), got {text!r}")
+    return lo, hi
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--jobs``, ``--dask``, ``--scheduler``, ``--no-progress``."""
+    p.add_argument(
+        "--jobs",
+        type=_positive_int("--jobs"),
+        help="parallel runs: a local process pool (default: all cores; 1 = in this "
+        "process); with --dask the number of local Dask workers",
+    )
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dask", action="store_true", help="run on a Dask LocalCluster")
+    g.add_argument(
+        "--scheduler", metavar="ADDR", help="join a running Dask cluster, e.g. tcp://HOST:8786"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
+    p.add_argument(
+        "--seeds",
+        type=_positive_int("--seeds"),
+        default=None,
+        help=f"replicate seeds per scenario (default {seeds_default})",
+    )
+    p.add_argument(
+        "--root-seed",
+        type=_non_negative_int,
+        default=0,
+        help="root of SeedSequence(root).spawn(seeds) (default 0)",
+    )
+    p.add_argument(
+        "--scale", type=_scale, help="population scale of every run (default: scenario's, 1)"
+    )
+    p.add_argument("--until", type=int, help="last simulated year (default: scenario's, 2035)")
+    p.add_argument(
+        "--period",
+        type=_period,
+        help="years summed in the table, START-END (default 2025-2035)",
+    )
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``compare`` and ``sweep`` to the ``pilotsim`` subparsers."""
+    from sim.experiments.workflows import DEFAULT_BASE, DEFAULT_POLICY, DEFAULT_SEEDS
+
+    c = sub.add_parser(
+        "compare",
+        help="baseline vs policies over paired seeds: table, report and figures",
+        description="Run BASE and each POLICY with the same replicate seeds and report the "
+        "paired differences with 90%% intervals. With no scenario: "
+        f"{DEFAULT_BASE} vs {DEFAULT_POLICY}. Rerunning the same command resumes.",
+    )
+    c.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"BASE then POLICY ... (files or names in scenarios/; default {DEFAULT_BASE} "
+        f"{DEFAULT_POLICY})",
+    )
+    add_batch_options(c, DEFAULT_SEEDS)
+    c.add_argument("--years", type=_year_list, help="years of the table (default 2025,2030,2035)")
+    c.add_argument("--out", help="output folder (default results/<base>_vs_<policy>)")
+    c.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_executor_options(c)
+    c.set_defaults(func=cmd_compare)
+
+    from sim.experiments.workflows import DEFAULT_SWEEP_SEEDS
+
+    w = sub.add_parser(
+        "sweep",
+        help="vary scenario parameters over a grid or Latin hypercube, paired with a baseline",
+        description="Run every point of a design (policy scenario with swept parameters) "
+        "and the baseline with the same replicate seeds; write sweep.csv, sweep.png and "
+        "report.md. Options given here override those of SWEEP_FILE.",
+    )
+    w.add_argument("sweep_file", nargs="?", metavar="SWEEP_FILE", help="YAML sweep file")
+    w.add_argument(
+        "--scenario", help=f"policy scenario whose parameters vary (default {DEFAULT_POLICY})"
+    )
+    w.add_argument("--baseline", help=f"scenario compared with (default {DEFAULT_BASE})")
+    w.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=SPEC",
+        help="swept parameter: KEY=LOW:HIGH (lhs), KEY=LOW:HIGH:NUM or KEY=V1,V2,... (grid); "
+        "repeat for several; replaces the file's parameters",
+    )
+    w.add_argument("--design", choices=("grid", "lhs"), help="design (default grid)")
+    w.add_argument("--samples", type=_positive_int("--samples"), help="points of an lhs design")
+    add_batch_options(w, DEFAULT_SWEEP_SEEDS)
+    w.add_argument("--out", help="output folder (default results/sweep-<file or scenario>)")
+    w.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+    add_executor_options(w)
+    w.set_defaults(func=cmd_sweep)
+
+
+def _run_guarded(fn: Callable[[], int]) -> int:
+    try:
+        return fn()
+    except (BatchError, ExecutorError) as e:
+        raise UsageError(str(e)) from None
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished runs are stored; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.experiments.workflows import (
+        DEFAULT_BASE,
+        DEFAULT_POLICY,
+        DEFAULT_SEEDS,
+        run_comparison,
+    )
+
+    names = list(args.scenarios) or [DEFAULT_BASE, DEFAULT_POLICY]
+    if len(names) == 1:
+        raise UsageError(
+            f"compare: got only BASE ({names[0]}); give BASE and at least one POLICY, "
+            f"or nothing for {DEFAULT_BASE} vs {DEFAULT_POLICY}"
+        )
+
+    def go() -> int:
+        res = run_comparison(
+            names[0],
+            names[1:],
+            n_seeds=args.seeds or DEFAULT_SEEDS,
+            root_seed=args.root_seed,
+            scale=args.scale,
+            until=args.until,
+            out=args.out,
+            jobs=args.jobs,
+            dask=args.dask,
+            scheduler=args.scheduler,
+            years=args.years,
+            period=args.period,
+            progress=not args.no_progress,
+            figures=not args.no_figures,
+        )
+        return _print_result(res)
+
+    return _run_guarded(go)
+
+
+def _print_result(res: Any) -> int:
+    rep = res.execution.report
+    print(
+        f"{rep.total} runs: {rep.done} run now, {rep.skipped} already stored, "
+        f"{rep.failed} failed; {res.execution.seconds:.0f} s on {res.execution.engine}"
+    )
+    for policy, table in res.tables.items():
+        base = res.summary["baseline"].iloc[0]
+        n = int(res.summary[res.summary["policy"] == policy]["n_pairs"].min())
+        print(f"\n{policy} vs {base}: mean of {n} paired seeds, difference with 90% t-interval")
+        print(table)
+    if res.files:
+        print(f"\nwrote {res.out}/: {' '.join(res.files)}")
+    if rep.failed:
+        print(
+            f"error: {rep.failed} runs failed (errors in {res.out}/manifest.json); "
+            "run the same command again to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
+    if res.summary is None:
+        print("error: no complete pair of runs to compare", file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.experiments import sweep as sw
+    from sim.experiments.workflows import (
+        DEFAULT_BASE,
+        DEFAULT_POLICY,
+        DEFAULT_SWEEP_SEEDS,
+        run_sweep,
+    )
+
+    def go() -> int:
+        f: dict[str, Any] = sw.read_sweep_file(args.sweep_file) if args.sweep_file else {}
+        where = args.sweep_file or "sweep"
+        if args.param:
+            params = [sw.parse_param(t) for t in args.param]
+        elif "parameters" in f:
+            params = sw.params_from_mapping(f["parameters"], str(where))
+        else:
+            raise UsageError(
+                "sweep: no parameters; give --param KEY=LOW:HIGH[:NUM] or a SWEEP_FILE "
+                "with 'parameters:'"
+            )
+
+        def pick(name: str, value: Any, default: Any, kind: type | tuple[type, ...]) -> Any:
+            if value is not None:
+                return value
+            if name not in f:
+                return default
+            v = f[name]
+            if isinstance(v, bool) or not isinstance(v, kind):
+                raise UsageError(f"{where}: key '{name}': expected {kind}, got {v!r}")
+            return v
+
+        period = args.period
+        if period is None and "period" in f:
+            period = _period(str(f["period"])) if isinstance(f["period"], str) else None
+            if period is None:
+                raise UsageError(
+                    f"{where}: key 'period': expected 'START-END', got {f['period']!r}"
+                )
+        res = run_sweep(
+            params,
+            scenario=pick("scenario", args.scenario, DEFAULT_POLICY, str),
+            baseline=pick("baseline", args.baseline, DEFAULT_BASE, str),
+            design=pick("design", args.design, "grid", str),
+            samples=pick("samples", args.samples, None, int),
+            n_seeds=pick("seeds", args.seeds, DEFAULT_SWEEP_SEEDS, int),
+            root_seed=args.root_seed if args.root_seed else pick("root_seed", None, 0, int),
+            scale=pick("scale", args.scale, None, (int, float)),
+            until=pick("until", args.until, None, int),
+            period=period,
+            out=args.out,
+            jobs=args.jobs,
+            dask=args.dask,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+            figures=not args.no_figures,
+            source=args.sweep_file,
+        )
+        rep = res.execution.report
+        print(
+            f"{rep.total} runs: {rep.done} run now, {rep.skipped} already stored, "
+            f"{rep.failed} failed; {res.execution.seconds:.0f} s on {res.execution.engine}"
+        )
+        if res.table is not None:
+            print(_sweep_text(res.table, res.keys))
+            print(f"\nwrote {res.out}/: {' '.join(res.files)}")
+        if rep.failed:
+            print(
+                f"error: {rep.failed} runs failed (errors in {res.out}/manifest.json); "
+                "run the same command again to retry them",
+                file=sys.stderr,
+            )
+            return EXIT_RUNS_FAILED
+        return 0
+
+    return _run_guarded(go)
+
+
+def _sweep_text(table: Any, keys: list[str]) -> str:
+    from sim.experiments.compare import _render, fmt_diff
+
+    t = table[table["outcome"].isin(["hk_value_added_hkd_m", "value_per_public_dollar"])]
+    head = ("point", *keys, "extra HK value added, HKD m", "per public dollar")
+    rows = []
+    for point, g in t.groupby("point", sort=True):
+        r = g.set_index("outcome")
+        cells = []
+        for o in ("hk_value_added_hkd_m", "value_per_public_dollar"):
+            x = r.loc[o]
+            cells.append(fmt_diff(x))
+        vals = [
+            f"{g.iloc[0][k]:.4g}" if isinstance(g.iloc[0][k], float) else str(g.iloc[0][k])
+            for k in keys
+        ]
+        rows.append((str(point), *vals, *cells))
+    return "\n" + _render(head, rows, right=tuple(range(1, len(head))))

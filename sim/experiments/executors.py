@@ -1,0 +1,162 @@
+"""Executors for batches: sequential, a local process pool, or Dask ``distributed``.
+
+All three are ``concurrent.futures.Executor`` objects, so :func:`~sim.experiments.runner.
+run_batch` treats them alike. Dask is the engine that scales past one machine: ``dask=True``
+starts a ``LocalCluster`` of single-threaded worker processes on this machine, and
+``scheduler="tcp://HOST:PORT"`` joins an existing cluster (every worker needs the same
+pilotsim installed; a worker with other model code is detected and its runs recorded as
+failed). Dask's own futures are wrapped by ``Client.get_executor()`` into standard
+``concurrent.futures`` futures.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+FORKSERVER = "forkserver"
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be made (bad option, Dask missing, scheduler unreachable)."""
+
+
+class SequentialExecutor(Executor):
+    """Runs each submitted call at once in this process (``--jobs 1``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        fut.set_running_or_notify_cancel()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as e:  # KeyboardInterrupt and SystemExit propagate
+            fut.set_exception(e)
+        return fut
+
+
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class Engine:
+    """An open executor and how it was made.
+
+    Attributes:
+        executor: the ``concurrent.futures.Executor``.
+        kind: ``sequential``, ``process-pool``, ``dask-local`` or ``dask-scheduler``.
+        workers: runs it can do at once.
+        description: one line for logs and reports.
+    """
+
+    executor: Executor
+    kind: str
+    workers: int
+    description: str
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Worker processes forked from a clean server that has imported the model once.
+
+    ``forkserver`` (Python 3.14's default on POSIX) never forks a process with threads
+    (tqdm, Dask), and preloading the runner makes a new pool start in milliseconds instead
+    of importing mesa, pandas and scipy in every worker.
+    """
+    if FORKSERVER not in multiprocessing.get_all_start_methods():  # Windows
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(FORKSERVER)
+    ctx.set_forkserver_preload(["sim.experiments.runner"])
+    return ctx
+
+
+@contextmanager
+def open_executor(
+    jobs: int | None = None, *, dask: bool = False, scheduler: str | None = None
+) -> Iterator[Engine]:
+    """Make an executor from the ``--jobs/--dask/--scheduler`` options; close it after.
+
+    Args:
+        jobs: parallel runs (default: every available core). ``1`` without Dask runs in
+            this process. With ``dask=True`` the number of local Dask workers.
+        dask: start a Dask ``LocalCluster`` (one thread per worker process).
+        scheduler: address of a running Dask scheduler, e.g. ``tcp://10.0.0.5:8786``.
+
+    Raises:
+        ExecutorError: conflicting options, Dask not installed, scheduler unreachable.
+    """
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ExecutorError(f"--jobs must be a positive integer, got {jobs!r}")
+    if dask and scheduler:
+        raise ExecutorError("--dask and --scheduler exclude each other: choose one")
+    if scheduler and jobs is not None:
+        raise ExecutorError("--jobs cannot be used with --scheduler: the cluster's workers decide")
+    if dask or scheduler:
+        with _dask_engine(jobs or available_cores(), scheduler) as engine:
+            yield engine
+        return
+    n = jobs or available_cores()
+    if n == 1:
+        yield Engine(SequentialExecutor(), "sequential", 1, "sequential (1 process)")
+        return
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=_process_context())
+    try:
+        yield Engine(pool, "process-pool", n, f"process pool ({n} workers)")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _dask_engine(jobs: int, scheduler: str | None) -> Iterator[Engine]:
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExecutorError(
+            "--dask/--scheduler need Dask distributed: pip install -e '.[dask]' "
+            "(scripts/dev.sh installs it)"
+        ) from None
+    cluster = None
+    try:
+        if scheduler:
+            if "://" not in scheduler:
+                raise ExecutorError(
+                    f"--scheduler expects an address like tcp://HOST:PORT, got {scheduler!r}"
+                )
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as e:
+                raise ExecutorError(
+                    f"--scheduler {scheduler}: cannot connect ({type(e).__name__}: {e})"
+                ) from None
+            kind, what = "dask-scheduler", f"Dask cluster at {scheduler}"
+        else:
+            method = FORKSERVER if FORKSERVER in multiprocessing.get_all_start_methods() else None
+            with dask.config.set({"distributed.worker.multiprocessing-method": method or "spawn"}):
+                cluster = LocalCluster(
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            client = Client(cluster)
+            kind, what = "dask-local", f"Dask LocalCluster ({jobs} worker processes)"
+        try:
+            workers = max(1, sum(client.nthreads().values()))
+            executor = client.get_executor(pure=False)
+            yield Engine(executor, kind, workers, f"{what}, {workers} threads")
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()

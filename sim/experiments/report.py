@@ -1,0 +1,491 @@
+"""Figures and the Markdown report of a comparison (matplotlib, Agg backend).
+
+Figures (PNG, 150 dpi), each with its unit in the title or axis:
+
+- ``fan_hk_value_added.png``, ``fan_retention_share.png``, ``fan_hk_jobs.png``: each
+  scenario's mean over seeds with its 5-95% band across seeds, and beside it the paired
+  difference policy - baseline: mean, 5-95% band of the per-seed differences, and the 90%
+  t-interval of the mean difference;
+- ``value_by_place.png``: value added from Hong Kong research by place (HK, PRD,
+  elsewhere), stacked, mean over seeds, one panel per scenario;
+- ``project_routes.png``: what happens to research results over the policy period, and the
+  pipeline by stage in the last year, mean over seeds with 5-95% whiskers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.experiments.compare import LEVEL, format_markdown, period_label
+
+BASE_COLOUR = "#4d4d4d"
+POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
+DPI = 150
+
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("projects_started", "started"),
+    ("projects_shelved", "shelved"),
+    ("projects_licensed", "licensed"),
+    ("projects_spun_off", "spun off (startup)"),
+    ("projects_partnered", "partnered (local plant)"),
+    ("projects_piloted_hk", "piloted in HK"),
+    ("projects_north", "pilot moved north"),
+    ("projects_launched", "launched (mass production)"),
+    ("projects_failed", "failed"),
+)
+STAGES: tuple[tuple[str, str], ...] = (
+    ("projects_in_research", "0-1 research"),
+    ("projects_in_pilot", "1-10 pilot"),
+    ("projects_queued", "queued for platform"),
+    ("projects_in_industrialisation", "10-100 industrialisation"),
+    ("projects_in_production", "in production"),
+)
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "font.size": 10.5,
+            "axes.titlesize": 12,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 10.5,
+            "legend.fontsize": 9.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.dpi": DPI,
+        }
+    )
+    return plt
+
+
+def colours(labels: Sequence[str]) -> dict[str, str]:
+    """Baseline grey, policies in distinct colours (first label is the baseline)."""
+    out = {labels[0]: BASE_COLOUR}
+    for i, lab in enumerate(labels[1:]):
+        out[lab] = POLICY_COLOURS[i % len(POLICY_COLOURS)]
+    return out
+
+
+def _money_scale(values: np.ndarray) -> tuple[float, str]:
+    """Divide HKD m by this to plot in the unit named (HKD bn when values are large)."""
+    big = np.nanmax(np.abs(values)) if np.size(values) else 0.0
+    return (1000.0, "HKD bn") if big >= 2000 else (1.0, "HKD m")
+
+
+def _by_year(panel: pd.DataFrame, label: str, col: str) -> pd.DataFrame:
+    """Replicates x years table of one column for one scenario."""
+    sub = panel[panel["label"] == label]
+    return sub.pivot(index="replicate", columns="year", values=col).sort_index(axis=1)
+
+
+def _mark_start(ax: Any, start: int | None, years: np.ndarray) -> None:
+    if start is not None and years.min() < start <= years.max():
+        ax.axvline(start, color="#888888", lw=1, ls=":", zorder=0)
+        ax.annotate(
+            f"policy from {start}",
+            xy=(start, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize=8.5,
+            color="#555555",
+        )
+
+
+def fan_chart(
+    panel: pd.DataFrame,
+    labels: Sequence[str],
+    col: str,
+    title: str,
+    unit: str,
+    path: Path,
+    start: int | None = None,
+    level: float = LEVEL,
+) -> Path:
+    """Levels with 5-95% bands (left) and paired differences with bands (right).
+
+    Args:
+        panel: long annual frame (``compare.panel_from_frames``).
+        labels: baseline first, then policies.
+        col: annual column.
+        title: what is plotted (no unit).
+        unit: ``HKD m ...`` (rescaled to HKD bn when large), ``share`` or a count unit.
+        path: PNG to write.
+        start: first policy year: marked with a dotted line; the difference panel starts
+            two years before it (before it the difference is exactly zero: same seeds).
+    """
+    plt = _plt()
+    base = labels[0]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.9), constrained_layout=True)
+    col_of = colours(labels)
+    tables = {lab: _by_year(panel, lab, col) for lab in labels}
+    div, unit_shown = (1.0, unit)
+    if unit.startswith("HKD m"):
+        div, money = _money_scale(np.concatenate([t.to_numpy().ravel() for t in tables.values()]))
+        unit_shown = unit.replace("HKD m", money)
+    share = unit.startswith("share")
+    all_years = tables[base].columns.to_numpy()
+    for lab in labels:
+        t = tables[lab] / div
+        years = t.columns.to_numpy()
+        lo, hi = t.quantile(0.05).to_numpy(), t.quantile(0.95).to_numpy()
+        ax1.fill_between(years, lo, hi, color=col_of[lab], alpha=0.18, lw=0)
+        ax1.plot(years, t.mean().to_numpy(), color=col_of[lab], lw=2, label=lab)
+    n = len(tables[base])
+    ax1.set_title(title)
+    ax1.set_ylabel(unit_shown)
+    ax1.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=min(len(labels), 3),
+        frameon=False,
+        title=f"lines: mean; bands: 5-95% of {n} seeds",
+    )
+    _mark_start(ax1, start, all_years)
+
+    tq = stats.t.ppf(0.5 + level / 2, max(n - 1, 1))
+    first = all_years.min() if start is None else max(all_years.min(), start - 2)
+    for lab in labels[1:]:
+        common = tables[lab].index.intersection(tables[base].index)
+        d = (tables[lab].loc[common] - tables[base].loc[common]) / div
+        d = d.loc[:, d.columns >= first]
+        if share:
+            d = d * 100.0  # percentage points
+        years = d.columns.to_numpy()
+        m = d.mean().to_numpy()
+        se = d.std(ddof=1).to_numpy() / math.sqrt(max(len(d), 1))
+        many = len(labels) > 2
+        ax2.fill_between(
+            years,
+            d.quantile(0.05).to_numpy(),
+            d.quantile(0.95).to_numpy(),
+            color=col_of[lab],
+            alpha=0.13,
+            lw=0,
+            label=None if many else "5-95% of paired seeds",
+        )
+        if len(d) > 1:
+            ax2.fill_between(
+                years,
+                m - tq * se,
+                m + tq * se,
+                color=col_of[lab],
+                alpha=0.35,
+                lw=0,
+                label=None if many else f"{round(level * 100)}% interval of the mean",
+            )
+        ax2.plot(years, m, color=col_of[lab], lw=2, label=f"{lab} - {base}, mean")
+    ax2.axhline(0, color="#333333", lw=0.8)
+    ax2.set_title(f"Difference from {base} (paired seeds)")
+    ax2.set_ylabel("percentage points" if share else unit_shown)
+    ax2.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=2 if len(labels) == 2 else min(len(labels) - 1, 3),
+        frameon=False,
+        title=None
+        if len(labels) == 2
+        else f"light band: 5-95% of seeds; dark: {round(level * 100)}% interval of the mean",
+    )
+    _mark_start(ax2, start, all_years)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax1.yaxis.set_major_formatter(_Ticks(100.0, "%") if share else _Ticks())
+    ax2.yaxis.set_major_formatter(_Ticks(signed=True))
+    _save(fig, path)
+    return path
+
+
+def _tick_formatter_class() -> type:
+    from matplotlib.ticker import Formatter
+
+    class Ticks(Formatter):
+        """Tick labels with thousands separators and just enough decimals for the step."""
+
+        def __init__(self, factor: float = 1.0, suffix: str = "", signed: bool = False):
+            self.factor, self.suffix, self.signed = factor, suffix, signed
+            self.decimals = 0
+
+        def set_locs(self, locs: Sequence[float]) -> None:
+            super().set_locs(locs)
+            vals = np.asarray(locs, float) * self.factor
+            self.decimals = next(
+                (d for d in range(4) if np.allclose(vals * 10**d, np.round(vals * 10**d))), 3
+            )
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            v = x * self.factor
+            if abs(v) < 1e-12:
+                v = 0.0
+            sign = "+" if self.signed and v > 0 else ""
+            return f"{sign}{v:,.{self.decimals}f}{self.suffix}"
+
+    return Ticks
+
+
+def _Ticks(factor: float = 1.0, suffix: str = "", signed: bool = False) -> Any:  # noqa: N802
+    return _tick_formatter_class()(factor, suffix, signed)
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Save a PNG under a temporary name, then move it into place; close the figure."""
+    import os
+
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fig.savefig(tmp, dpi=DPI, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def value_by_place(
+    panel: pd.DataFrame, labels: Sequence[str], path: Path, start: int | None = None
+) -> Path:
+    """Stacked areas of value added from HK research by place, mean over seeds."""
+    plt = _plt()
+    places = (
+        ("hk_value_added_hkd_m", "Hong Kong", "#1f6fb4"),
+        ("prd_value_added_hkd_m", "PRD", "#e08a1e"),
+        ("elsewhere_value_added_hkd_m", "elsewhere", "#b5b5b5"),
+    )
+    means = {
+        lab: panel[panel["label"] == lab].groupby("year")[[c for c, _, _ in places]].mean()
+        for lab in labels
+    }
+    div, unit = _money_scale(np.concatenate([m.sum(axis=1).to_numpy() for m in means.values()]))
+    ncol = len(labels)
+    fig, axes = plt.subplots(
+        1, ncol, figsize=(5.2 * ncol, 4.3), sharey=True, constrained_layout=True, squeeze=False
+    )
+    for ax, lab in zip(axes[0], labels, strict=True):
+        m = means[lab] / div
+        years = m.index.to_numpy()
+        ax.stackplot(
+            years,
+            *(m[c].to_numpy() for c, _, _ in places),
+            labels=[name for _, name, _ in places],
+            colors=[c for _, _, c in places],
+            alpha=0.9,
+        )
+        last = means[lab].iloc[-1]
+        share = last["hk_value_added_hkd_m"] / max(last.sum(), 1e-12)
+        ax.set_title(lab)
+        ax.annotate(
+            f"{int(years[-1])}: {share:.0%} kept in HK",
+            xy=(0.02, 0.97),
+            xycoords="axes fraction",
+            va="top",
+            fontsize=9.5,
+        )
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        _mark_start(ax, start, years)
+        ax.yaxis.set_major_formatter(_Ticks())
+    axes[0][0].set_ylabel(f"{unit} a year")
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle(
+        f"Value added from Hong Kong research, by where it is booked ({unit} a year, "
+        "mean over seeds)",
+        fontweight="bold",
+    )
+    _save(fig, path)
+    return path
+
+
+def project_routes(
+    panel: pd.DataFrame, labels: Sequence[str], period: tuple[int, int], path: Path
+) -> Path:
+    """Research results by route over the period, and the pipeline by stage at its end."""
+    plt = _plt()
+    lo, hi = period
+    sub = panel[(panel["year"] >= lo) & (panel["year"] <= hi)]
+    sums = sub.groupby(["label", "replicate"])[[c for c, _ in ROUTES]].sum()
+    end = panel[panel["year"] == min(hi, int(panel["year"].max()))]
+    stocks = end.set_index(["label", "replicate"])[[c for c, _ in STAGES]]
+    col_of = colours(labels)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(12.5, 5.4), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+    )
+    for ax, data, items in ((ax1, sums, ROUTES), (ax2, stocks, STAGES)):
+        k = len(labels)
+        h = 0.8 / k
+        ypos = np.arange(len(items))
+        for i, lab in enumerate(labels):
+            d = data.xs(lab, level="label")
+            m = d.mean().to_numpy()
+            q05, q95 = d.quantile(0.05).to_numpy(), d.quantile(0.95).to_numpy()
+            y = ypos - 0.4 + h * (i + 0.5)
+            ax.barh(y, m, height=h * 0.92, color=col_of[lab], label=lab)
+            ax.errorbar(
+                m,
+                y,
+                xerr=[m - q05, q95 - m],
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=0.9,
+                capsize=2,
+            )
+        ax.set_yticks(ypos, [name for _, name in items])
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(_Ticks())
+        ax.grid(axis="y", visible=False)
+    ax1.set_title(f"What happens to research projects, {lo}-{hi}")
+    ax1.set_xlabel(f"projects (sum over {lo}-{hi}, mean over seeds; whiskers 5-95%)")
+    ax2.set_title(f"Pipeline at the end of {end['year'].iloc[0]}")
+    ax2.set_xlabel("projects in each stage (year end)")
+    handles, names = ax1.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=len(labels), frameon=False)
+    _save(fig, path)
+    return path
+
+
+FIGURES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "fan_hk_value_added.png",
+        "hk_value_added_hkd_m",
+        "Value added from HK research kept in Hong Kong",
+        "HKD m a year",
+    ),
+    (
+        "fan_retention_share.png",
+        "local_retention_share",
+        "Local retention share (HK / all value added)",
+        "share",
+    ),
+    ("fan_hk_jobs.png", "hk_jobs", "Hong Kong jobs sustained by HK research", "persons"),
+)
+
+
+def figures(
+    panel: pd.DataFrame,
+    labels: Sequence[str],
+    out: Path,
+    period: tuple[int, int],
+    start: int | None = None,
+) -> list[Path]:
+    """Write every figure of a comparison into ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        fan_chart(panel, labels, col, title, unit, out / name, start)
+        for name, col, title, unit in FIGURES
+    ]
+    paths.append(value_by_place(panel, labels, out / "value_by_place.png", start))
+    paths.append(project_routes(panel, labels, period, out / "project_routes.png"))
+    return paths
+
+
+def markdown_report(
+    summary: pd.DataFrame,
+    meta: Mapping[str, Any],
+    figure_names: Sequence[str],
+    level: float = LEVEL,
+) -> str:
+    """The text of ``report.md``.
+
+    Args:
+        summary: ``compare.summarise`` output.
+        meta: ``base``, ``policies``, ``sources`` (label -> file), ``hashes``, ``n_seeds``,
+            ``root_seed``, ``scale``, ``until``, ``period``, ``engine``, ``seconds``,
+            ``runs_done``, ``runs_failed``, ``failures``, ``bytes_per_run``, ``git_commit``,
+            ``versions``, ``command``.
+    """
+    base, policies = meta["base"], list(meta["policies"])
+    period = tuple(meta["period"])
+    pct = round(level * 100)
+    lines = [
+        f"# {' and '.join(policies)} against {base}",
+        "",
+        f"Paired comparison over **{meta['n_seeds']} replicate seeds** (root seed "
+        f"{meta['root_seed']}), population scale {meta['scale']:g} (outputs in full-economy "
+        f"units), simulated 2015-{meta['until']}. Money is HKD million at 2015 prices.",
+        "",
+        "## Method",
+        "",
+        f"- Replicate seeds are `numpy.random.SeedSequence({meta['root_seed']})"
+        f".spawn({meta['n_seeds']})`; every scenario runs with the same seeds, so each "
+        "policy run has a baseline twin with common random numbers (identical until the "
+        "policy starts).",
+        "- Differences are policy minus baseline, computed seed by seed. The interval is the "
+        f"**{pct}% Student-t interval of the mean paired difference** "
+        "(mean +/- t(0.95, n-1) s/sqrt(n)); it measures simulation noise for these "
+        "parameter values, not parameter uncertainty.",
+        f"- Period {period_label(period)}: flows are summed over its years, stocks "
+        "(jobs, startups, establishments) averaged, the retention share recomputed from "
+        "the summed value added.",
+        "- *HK value retained per public dollar* = paired mean difference in HK value added "
+        "/ paired mean difference in public spend, both summed over the period; its "
+        "interval is the t-interval of the delta-method ratio estimator. Value created "
+        f"after {period[1]} by projects supported before is not counted.",
+        "",
+    ]
+    for policy in policies:
+        lines += [f"## {policy} - {base}", "", format_markdown(summary, policy, level), ""]
+    lines += ["## Figures", ""]
+    captions = {
+        "fan_hk_value_added.png": "Value kept in Hong Kong: levels and paired difference",
+        "fan_retention_share.png": "Local retention share: levels and paired difference",
+        "fan_hk_jobs.png": "Hong Kong jobs: levels and paired difference",
+        "value_by_place.png": "Value added from HK research by place",
+        "project_routes.png": "Project routes and pipeline",
+    }
+    for name in figure_names:
+        lines += [f"![{captions.get(name, name)}]({name})", ""]
+    lines += [
+        "## Runs",
+        "",
+        "| scenario | file | scenario hash |",
+        "|---|---|---|",
+        *(
+            f"| {lab} | `{meta['sources'][lab]}` | `{meta['hashes'][lab]}` |"
+            for lab in [base, *policies]
+        ),
+        "",
+        f"- Runs: {meta['runs_done']} stored, {meta['runs_failed']} failed"
+        + (
+            f" ({meta['runs_skipped']} reused from an earlier call)"
+            if meta.get("runs_skipped")
+            else ""
+        )
+        + f"; {meta['bytes_per_run'] / 1024:.1f} KiB per run (Parquet, zstd).",
+        f"- Executor: {meta['engine']}; wall time {meta['seconds']:.0f} s.",
+        f"- Command: `{meta['command']}`",
+        f"- Git commit: `{meta['git_commit']}`; model code fingerprint `{meta['code']}`.",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+    ]
+    if meta.get("failures"):
+        lines += ["", "### Failed runs (rerun the command to retry them)", ""]
+        lines += [f"- `{k}`: {v}" for k, v in meta["failures"].items()]
+    if meta.get("note"):
+        lines += ["", meta["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    out: Path,
+    writers: Mapping[str, Callable[[Path], Any]],
+) -> None:
+    """Write report files into ``out``: each to a temporary name, then moved into place."""
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, writer in writers.items():
+        tmp = out / f".{name}.tmp-{os.getpid()}"
+        writer(tmp)
+        os.replace(tmp, out / name)

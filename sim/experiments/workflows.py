@@ -1,0 +1,425 @@
+"""The two jobs of a policy modeller, as functions: compare scenarios, sweep parameters.
+
+``run_comparison`` is what ``pilotsim compare`` does and ``run_sweep`` what
+``pilotsim sweep`` does; both validate every input before writing anything, run the batch
+(resuming), then write the summary table, the report and the figures.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.experiments.batch import (
+    Batch,
+    BatchError,
+    Execution,
+    check_out_dir,
+    check_same_run_settings,
+    check_years,
+    execute,
+    policy_start,
+)
+from sim.experiments.compare import (
+    LEVEL,
+    format_table,
+    panel_from_frames,
+    summarise,
+)
+from sim.params import Scenario
+from sim.scenario import load_scenario
+
+DEFAULT_BASE = "baseline"
+DEFAULT_POLICY = "hk_pilot_platform"
+#: Default replicates of ``pilotsim compare``: at full scale the 90% interval of the
+#: cumulated 2025-2035 gain in HK value added is about +/-10% of the gain (see report.md).
+DEFAULT_SEEDS = 30
+
+
+@dataclass
+class ComparisonResult:
+    """Outputs of a comparison: the tidy summary, the printed tables, where files went."""
+
+    out: Path
+    summary: pd.DataFrame | None
+    tables: dict[str, str]
+    execution: Execution
+    files: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return self.execution.report.failed == 0
+
+
+def provenance(command: str | None) -> dict[str, Any]:
+    from sim.cli import git_commit, package_versions
+
+    return {
+        "command": command or "pilotsim " + shlex.join(sys.argv[1:]),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
+
+
+def _overrides(scale: float | None, until: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if scale is not None:
+        out["run.scale"] = scale
+    if until is not None:
+        out["run.end_year"] = until
+    return out
+
+
+def _label(spec: Scenario, taken: Sequence[str]) -> str:
+    label, i = spec.name, 2
+    while label in taken:
+        label, i = f"{spec.name}-{i}", i + 1
+    return label
+
+
+def load_scenarios(
+    names: Sequence[str | Path | Scenario], scale: float | None, until: int | None
+) -> tuple[dict[str, Scenario], dict[str, str]]:
+    """Scenarios by unique label (their names), and where each came from."""
+    over = _overrides(scale, until)
+    specs: dict[str, Scenario] = {}
+    sources: dict[str, str] = {}
+    for n in names:
+        if isinstance(n, Scenario):
+            from sim.scenario import with_overrides
+
+            spec, src = with_overrides(n, over), f"<Scenario {n.name}>"
+        else:
+            spec, src = load_scenario(n, over), str(n)
+        lab = _label(spec, list(specs))
+        specs[lab], sources[lab] = spec, src
+    check_same_run_settings(specs)
+    return specs, sources
+
+
+def default_out(labels: Sequence[str]) -> Path:
+    return Path("results") / f"{labels[0]}_vs_{'_'.join(labels[1:])}"
+
+
+def run_comparison(
+    base: str | Path | Scenario = DEFAULT_BASE,
+    policies: Sequence[str | Path | Scenario] = (DEFAULT_POLICY,),
+    *,
+    n_seeds: int = DEFAULT_SEEDS,
+    root_seed: int = 0,
+    scale: float | None = None,
+    until: int | None = None,
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    dask: bool = False,
+    scheduler: str | None = None,
+    years: Sequence[int] | None = None,
+    period: tuple[int, int] | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    command: str | None = None,
+) -> ComparisonResult:
+    """Run a baseline and policies over paired seeds; write summary, report and figures.
+
+    Args:
+        base: baseline scenario (file, name or ``Scenario``).
+        policies: one or more policy scenarios.
+        n_seeds: replicate seeds shared by all scenarios.
+        root_seed: root of ``SeedSequence(root).spawn(n_seeds)``.
+        scale: population scale for every scenario (default: the scenarios' own).
+        until: last simulated year for every scenario (default: the scenarios' own).
+        out: output folder (default ``results/<base>_vs_<policy>``).
+        jobs, dask, scheduler: the executor (see ``executors.open_executor``).
+        years: years of the table (default 2025, 2030, 2035 within the horizon).
+        period: first and last year of the summed period (default 2025-2035).
+        progress: show a progress bar.
+        figures: write the PNG figures.
+        command: the command line to record (default: ``sys.argv``).
+
+    Raises:
+        BatchError, ScenarioError, ExecutorError: bad input; nothing is written.
+    """
+    if not policies:
+        raise BatchError("compare needs a baseline and at least one POLICY scenario")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise BatchError(f"--seeds must be a positive integer, got {n_seeds!r}")
+    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+        raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
+    specs, sources = load_scenarios([base, *policies], scale, until)
+    labels = list(specs)
+    b = Batch("compare", specs, sources, root_seed, n_seeds)
+    years, period = check_years(years, period, b.until)
+    b.settings = {"years": list(years), "period": list(period), "level": LEVEL}
+    out = Path(out) if out is not None else default_out(labels)
+    check_out_dir(out)
+
+    ex = execute(
+        b,
+        out,
+        jobs=jobs,
+        dask=dask,
+        scheduler=scheduler,
+        progress=progress,
+        provenance=provenance(command),
+    )
+    runs = b.runs()
+    frames = ex.store.load({r["key"] for r in runs})
+    files: list[str] = []
+    if not frames:
+        return ComparisonResult(out, None, {}, ex, files)
+    panel = panel_from_frames(frames, runs)
+    summary = summarise(panel, labels[0], labels[1:], years, period)
+    if summary["n_pairs"].max() == 0:
+        return ComparisonResult(out, None, {}, ex, files)
+    tables = {p: format_table(summary, p) for p in labels[1:]}
+    files = write_comparison(out, b, ex, panel, summary, period, figures)
+    return ComparisonResult(out, summary, tables, ex, files)
+
+
+def write_comparison(
+    out: Path,
+    b: Batch,
+    ex: Execution,
+    panel: pd.DataFrame,
+    summary: pd.DataFrame,
+    period: tuple[int, int],
+    figures: bool = True,
+) -> list[str]:
+    """Write ``summary.csv``, the figures and ``report.md`` into ``out``."""
+    from sim.experiments import report
+
+    labels = b.labels
+    names: list[str] = []
+    if figures:
+        paths = report.figures(
+            panel, labels, out, period, policy_start([b.scenarios[lab] for lab in labels[1:]])
+        )
+        names = [p.name for p in paths]
+    keys = {r["key"] for r in b.runs()}
+    m = ex.store.manifest
+    failed = {
+        k: e["error"]
+        for k in sorted(keys)
+        if (e := ex.store.runs.get(k, {})).get("status") == "failed"
+    }
+    meta = {
+        "base": labels[0],
+        "policies": labels[1:],
+        "sources": b.sources,
+        "hashes": b.hashes,
+        "n_seeds": b.n_seeds,
+        "root_seed": b.root_seed,
+        "scale": b.scale,
+        "until": b.until,
+        "period": period,
+        "engine": ex.engine,
+        "seconds": ex.seconds,
+        "runs_done": sum(ex.store.runs.get(k, {}).get("status") == "done" for k in keys),
+        "runs_failed": len(failed),
+        "runs_skipped": ex.report.skipped,
+        "failures": failed,
+        "bytes_per_run": ex.store.bytes_per_run(keys),
+        "git_commit": m.get("git_commit", "unknown"),
+        "code": m.get("code", "unknown"),
+        "versions": m.get("versions", {}),
+        "command": m.get("command", ""),
+    }
+    text = report.markdown_report(summary, meta, names)
+    report.write_outputs(
+        out,
+        {
+            "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
+            "report.md": lambda p: p.write_text(text, encoding="utf-8"),
+        },
+    )
+    return ["summary.csv", "report.md", *names]
+
+
+DEFAULT_SWEEP_SEEDS = 8
+
+
+@dataclass
+class SweepResult:
+    """Outputs of a sweep: one summary row per point and outcome, files written."""
+
+    out: Path
+    table: pd.DataFrame | None
+    execution: Execution
+    files: list[str]
+    keys: list[str]
+
+
+def run_sweep(
+    params: Sequence[Any],
+    *,
+    scenario: str | Path | Scenario = DEFAULT_POLICY,
+    baseline: str | Path | Scenario = DEFAULT_BASE,
+    design: str = "grid",
+    samples: int | None = None,
+    n_seeds: int = DEFAULT_SWEEP_SEEDS,
+    root_seed: int = 0,
+    scale: float | None = None,
+    until: int | None = None,
+    period: tuple[int, int] | None = None,
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    dask: bool = False,
+    scheduler: str | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    command: str | None = None,
+    source: str | None = None,
+) -> SweepResult:
+    """Run a design of ``scenario`` parameter values, each paired with ``baseline``.
+
+    Args:
+        params: ``sweep.Param`` objects (``sweep.parse_param("key=lo:hi:n")``).
+        scenario: the policy whose parameters vary.
+        baseline: the scenario every point is compared with.
+        design: ``grid`` or ``lhs``.
+        samples: number of Latin hypercube points.
+        n_seeds, root_seed, scale, until, period, out, jobs, dask, scheduler, progress,
+        figures, command: as in :func:`run_comparison`.
+        source: the sweep file, if any (recorded).
+
+    Writes ``sweep.csv`` (period differences for every point and outcome), ``sweep.png``
+    and ``report.md`` next to the store.
+    """
+    from sim.experiments import sweep as sw
+
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise BatchError(f"--seeds must be a positive integer, got {n_seeds!r}")
+    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+        raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
+    points = sw.design_points(params, design, samples, root_seed)
+    specs, sources = load_scenarios([baseline, scenario], scale, until)
+    base_label, policy_label = list(specs)
+    pts = sw.point_scenarios(specs[policy_label], points)
+    scenarios = {base_label: specs[base_label], **pts}
+    keys = [p.key for p in params]
+    b = Batch(
+        "sweep",
+        scenarios,
+        {base_label: sources[base_label], **{lab: sources[policy_label] for lab in pts}},
+        root_seed,
+        n_seeds,
+        points={lab: dict(pt) for lab, pt in zip(pts, points, strict=True)},
+    )
+    _, period = check_years((), period, b.until)
+    b.settings = {
+        "design": design,
+        "samples": samples,
+        "parameters": keys,
+        "policy": policy_label,
+        "period": list(period),
+        "sweep_file": source,
+    }
+    stem = (
+        Path(source).stem
+        if source
+        else f"{policy_label}-{'-'.join(k.split('.')[-1] for k in keys)}"
+    )
+    out = Path(out) if out is not None else Path("results") / f"sweep-{stem}"
+    check_out_dir(out)
+    ex = execute(
+        b,
+        out,
+        jobs=jobs,
+        dask=dask,
+        scheduler=scheduler,
+        progress=progress,
+        provenance=provenance(command),
+    )
+    runs = b.runs()
+    frames = ex.store.load({r["key"] for r in runs})
+    if not frames:
+        return SweepResult(out, None, ex, [], keys)
+    panel = panel_from_frames(frames, runs)
+    labels = [lab for lab in pts if lab in set(panel["label"])]
+    summary = summarise(panel, base_label, labels, years=(), period=period)
+    table = sw.sweep_table(summary, b.points)
+    files = ["sweep.csv"]
+    writers: dict[str, Any] = {
+        "sweep.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
+    }
+    if figures:
+        sw.plot_sweep(table, keys, base_label, f"{period[0]}-{period[1]}", out / "sweep.png")
+        files.append("sweep.png")
+    text = _sweep_markdown(b, ex, table, keys, period, files)
+    writers["report.md"] = lambda p: p.write_text(text, encoding="utf-8")
+    from sim.experiments.report import write_outputs
+
+    write_outputs(out, writers)
+    return SweepResult(out, table, ex, [*files, "report.md"], keys)
+
+
+def _sweep_markdown(
+    b: Batch,
+    ex: Execution,
+    table: pd.DataFrame,
+    keys: Sequence[str],
+    period: tuple[int, int],
+    files: Sequence[str],
+) -> str:
+    from sim.experiments.compare import OUTCOME_BY_NAME, fmt_diff
+    from sim.experiments.sweep import SWEEP_OUTCOMES
+
+    m = ex.store.manifest
+    s = b.settings
+    lines = [
+        f"# Sweep of {s['policy']} against {b.base}",
+        "",
+        f"Design `{s['design']}` over {', '.join(f'`{k}`' for k in keys)}: "
+        f"{len(b.points)} points x {b.n_seeds} paired seeds (root seed {b.root_seed}), "
+        f"scale {b.scale:g}, simulated 2015-{b.until}. Each point is compared with "
+        f"{b.base} seed by seed (common random numbers); values are mean paired "
+        f"differences over {period[0]}-{period[1]} with 90% Student-t intervals "
+        "(flows summed, stocks averaged; per public dollar = extra HK value added / "
+        "extra public spend).",
+        "",
+        "| point | "
+        + " | ".join(f"`{k}`" for k in keys)
+        + " | "
+        + " | ".join(OUTCOME_BY_NAME[o].label.split(" (")[0] for o, _ in SWEEP_OUTCOMES)
+        + " |",
+        "|---|" + "--:|" * (len(keys) + len(SWEEP_OUTCOMES)),
+    ]
+    for point, rows in table.groupby("point", sort=True):
+        vals = rows.iloc[0]
+        cells = []
+        for o, _ in SWEEP_OUTCOMES:
+            r = rows[rows["outcome"] == o].iloc[0]
+            cells.append(fmt_diff(r))
+        lines.append(
+            f"| {point} | "
+            + " | ".join(
+                f"{vals[k]:g}" if isinstance(vals[k], float) else str(vals[k]) for k in keys
+            )
+            + " | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += [
+        "",
+        "Units: "
+        + "; ".join(
+            f"{OUTCOME_BY_NAME[o].label.split(' (')[0]}: {OUTCOME_BY_NAME[o].period_unit}"
+            for o, _ in SWEEP_OUTCOMES
+        )
+        + ".",
+        "",
+    ]
+    if "sweep.png" in files:
+        lines += ["![outcomes against swept parameters](sweep.png)", ""]
+    lines += [
+        f"- Runs: {ex.report.total} ({ex.report.skipped} reused, {ex.report.failed} failed); "
+        f"executor {ex.engine}; {ex.seconds:.0f} s.",
+        f"- Command: `{m.get('command', '')}`; git commit `{m.get('git_commit', '')}`.",
+    ]
+    return "\n".join(lines) + "\n"
