@@ -1,0 +1,498 @@
+"""The calibration's inputs: targets (what is fitted, how weighted) and priors (free parameters).
+
+Both are YAML files under ``calibration/``. Every error raises :class:`CalibrationError`
+naming the file, the key and what is allowed; nothing is run or written before both files
+load.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.params import DATA_YEARS, Scenario, Spec
+from sim.scenario import ScenarioError, with_overrides
+
+#: Repository folder with the committed calibration (targets, priors, posterior, report).
+CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "calibration"
+DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
+DEFAULT_PRIORS = CALIBRATION_DIR / "priors.yaml"
+#: Last year that may be fitted (MISSION.md: later years are for out-of-sample checks).
+LAST_FIT_YEAR = DATA_YEARS[-1]
+FIRST_FIT_YEAR = DATA_YEARS[0]
+
+
+class CalibrationError(ScenarioError):
+    """Bad calibration input; the message names the file, the key and what is allowed.
+
+    A ``ScenarioError`` so that the ``pilotsim`` command reports it the same way (exit 2).
+    """
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise CalibrationError(path, f"{what} file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise CalibrationError(path, f"malformed YAML{at}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise CalibrationError(path, f"expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def _check_keys(
+    path: Path,
+    data: Mapping[str, Any],
+    allowed: set[str],
+    required: set[str],
+    where: str,
+    prefix: str = "",
+) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise CalibrationError(
+            path,
+            f"unknown key; allowed keys{where}: {', '.join(sorted(allowed))}",
+            key=prefix + str(unknown[0]),
+        )
+    missing = sorted(required - set(data))
+    if missing:
+        raise CalibrationError(path, f"missing required key{where}", key=prefix + missing[0])
+
+
+def _number(path: Path, key: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CalibrationError(path, f"expected a finite number, got {value!r}", key=key)
+    if positive and value <= 0:
+        raise CalibrationError(path, f"must be > 0, got {value!r}", key=key)
+    return float(value)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Series:
+    """One fitted series.
+
+    Attributes:
+        name: label in reports.
+        model_column: column of ``sim.Result.annual``.
+        years: fitted years, ascending.
+        observed: observed values in model units (data x factor), one per year.
+        level_sd: log-level deviation that counts as one standard unit.
+        growth_sd: annualised log-growth deviation (per year) counting as one unit.
+        weight: weight of the series in the distance.
+        data_series: row name in the data file; factor: data unit -> model unit.
+        source: publisher and table, from the data file.
+    """
+
+    name: str
+    model_column: str
+    years: tuple[int, ...]
+    observed: tuple[float, ...]
+    level_sd: float
+    growth_sd: float
+    weight: float
+    data_series: str
+    factor: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The fitted series and the distance between model output and data."""
+
+    path: Path
+    data_path: Path
+    series: tuple[Series, ...]
+    level_weight: float
+    growth_weight: float
+
+    @property
+    def labels(self) -> list[str]:
+        """One label per (series, year) point, in the order of :meth:`simulated`."""
+        return [f"{s.name}:{y}" for s in self.series for y in s.years]
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Observed values (model units), one per (series, year) point."""
+        return np.array([v for s in self.series for v in s.observed], dtype=float)
+
+    @property
+    def last_year(self) -> int:
+        return max(y for s in self.series for y in s.years)
+
+    def simulated(self, annual: pd.DataFrame) -> np.ndarray:
+        """Model values at the target points from an annual frame (full-economy units)."""
+        a = annual.set_index("year")
+        return np.array(
+            [float(a.at[y, s.model_column]) for s in self.series for y in s.years], dtype=float
+        )
+
+    def standardised(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised deviations of simulated points ``x`` from the data, and their weights.
+
+        Levels: ``log(x / obs) / level_sd``. Growth: difference of annualised log growth
+        between consecutive observed years, over ``growth_sd``.
+        """
+        x = np.asarray(x, dtype=float)
+        z: list[float] = []
+        w: list[float] = []
+        i = 0
+        for s in self.series:
+            n = len(s.years)
+            lm = np.log(np.maximum(x[i : i + n], 1e-9))
+            lo = np.log(np.asarray(s.observed))
+            z.extend((lm - lo) / s.level_sd)
+            w.extend([s.weight * self.level_weight] * n)
+            for k in range(n - 1):
+                dt = s.years[k + 1] - s.years[k]
+                gm = (lm[k + 1] - lm[k]) / dt
+                go = (lo[k + 1] - lo[k]) / dt
+                z.append((gm - go) / s.growth_sd)
+                w.append(s.weight * self.growth_weight)
+            i += n
+        return np.array(z), np.array(w)
+
+    def distance(self, x: np.ndarray) -> float:
+        """Root of the weighted mean squared standardised deviation (0 = exact fit)."""
+        z, w = self.standardised(x)
+        return float(np.sqrt(np.sum(w * z * z) / np.sum(w)))
+
+
+_TARGET_TOP = {"data", "fit_years", "level_weight", "growth_weight", "series"}
+_SERIES_KEYS = {
+    "data_series",
+    "model_column",
+    "factor",
+    "years",
+    "level_sd",
+    "growth_sd",
+    "weight",
+}
+
+
+def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
+    """Read and check ``targets.yaml`` and the data file it names.
+
+    Raises:
+        CalibrationError: missing/malformed file, unknown key, unknown series or model
+            column, a year outside 2015-2019 or without data, a bad weight or scale.
+    """
+    from sim.metrics import describe
+
+    path = Path(path)
+    data = _read_yaml(path, "targets")
+    _check_keys(path, data, _TARGET_TOP, {"data", "series"}, " at the top level")
+    fit_years = data.get("fit_years", [FIRST_FIT_YEAR, LAST_FIT_YEAR])
+    if (
+        not isinstance(fit_years, list)
+        or len(fit_years) != 2
+        or not all(isinstance(y, int) and not isinstance(y, bool) for y in fit_years)
+        or not FIRST_FIT_YEAR <= fit_years[0] <= fit_years[1] <= LAST_FIT_YEAR
+    ):
+        raise CalibrationError(
+            path,
+            f"expected [first, last] years within {FIRST_FIT_YEAR}-{LAST_FIT_YEAR} "
+            f"(later years are for out-of-sample checks only), got {fit_years!r}",
+            key="fit_years",
+        )
+    data_path = (path.parent / str(data["data"])).resolve()
+    if not data_path.is_file():
+        raise CalibrationError(path, f"data file {data_path} not found", key="data")
+    try:
+        table = pd.read_csv(data_path)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise CalibrationError(data_path, f"cannot read CSV: {e}") from None
+    need = {"series", "year", "value"}
+    if not need <= set(table.columns):
+        raise CalibrationError(
+            data_path, f"CSV needs columns {sorted(need)}, has {list(table.columns)}"
+        )
+    columns = set(describe()["column"]) - {"year"}
+    raw = data["series"]
+    if not isinstance(raw, dict) or not raw:
+        raise CalibrationError(path, "expected a non-empty mapping of series", key="series")
+    lw = _number(path, "level_weight", data.get("level_weight", 1.0))
+    gw = _number(path, "growth_weight", data.get("growth_weight", 1.0))
+    if lw < 0 or gw < 0 or lw + gw == 0:
+        raise CalibrationError(path, "level_weight and growth_weight must be >= 0, not both 0")
+    series: list[Series] = []
+    for name, spec in raw.items():
+        where = f"series.{name}"
+        if not isinstance(spec, dict):
+            raise CalibrationError(path, "expected a mapping", key=where)
+        _check_keys(
+            path,
+            spec,
+            _SERIES_KEYS,
+            {"data_series", "model_column", "years"},
+            f" in '{where}'",
+            f"{where}.",
+        )
+        col = spec["model_column"]
+        if col not in columns:
+            raise CalibrationError(
+                path,
+                f"unknown model column {col!r}; allowed: {', '.join(sorted(columns))}",
+                key=f"{where}.model_column",
+            )
+        rows = table[table["series"] == spec["data_series"]]
+        if rows.empty:
+            known = sorted(table["series"].unique())
+            raise CalibrationError(
+                path,
+                f"no rows {spec['data_series']!r} in {data_path.name}; series there: "
+                f"{', '.join(known)}",
+                key=f"{where}.data_series",
+            )
+        years = spec["years"]
+        if (
+            not isinstance(years, list)
+            or not years
+            or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+            or sorted(set(years)) != years
+        ):
+            raise CalibrationError(
+                path,
+                f"expected ascending distinct integer years, got {years!r}",
+                key=f"{where}.years",
+            )
+        for y in years:
+            if not fit_years[0] <= y <= fit_years[1]:
+                raise CalibrationError(
+                    path,
+                    f"year {y} outside the fit window {fit_years[0]}-{fit_years[1]} "
+                    f"(years after {LAST_FIT_YEAR} are never fitted)",
+                    key=f"{where}.years",
+                )
+        have = dict(zip(rows["year"].astype(int), rows["value"], strict=True))
+        missing = [y for y in years if y not in have]
+        if missing:
+            raise CalibrationError(
+                path,
+                f"no data for years {missing}; {spec['data_series']} has {sorted(have)}",
+                key=f"{where}.years",
+            )
+        factor = _number(path, f"{where}.factor", spec.get("factor", 1.0), positive=True)
+        obs = tuple(float(have[y]) * factor for y in years)
+        if min(obs) <= 0:
+            raise CalibrationError(path, "observed values must be > 0", key=f"{where}.years")
+        src = rows["source"].iloc[0] if "source" in rows.columns else ""
+        series.append(
+            Series(
+                name=str(name),
+                model_column=col,
+                years=tuple(years),
+                observed=obs,
+                level_sd=_number(
+                    path, f"{where}.level_sd", spec.get("level_sd", 0.05), positive=True
+                ),
+                growth_sd=_number(
+                    path, f"{where}.growth_sd", spec.get("growth_sd", 0.03), positive=True
+                ),
+                weight=_number(path, f"{where}.weight", spec.get("weight", 1.0), positive=True),
+                data_series=str(spec["data_series"]),
+                factor=factor,
+                source=str(src),
+            )
+        )
+    return Targets(path, data_path, tuple(series), lw, gw)
+
+
+def targets_from_frame(
+    annual: pd.DataFrame, template: Targets, path: str | Path = "<synthetic>"
+) -> Targets:
+    """The same targets with observed values replaced by a model run's (for recovery tests)."""
+    sim = template.simulated(annual)
+    out: list[Series] = []
+    i = 0
+    for s in template.series:
+        n = len(s.years)
+        out.append(Series(**{**s.__dict__, "observed": tuple(sim[i : i + n])}))
+        i += n
+    return Targets(
+        Path(path), template.data_path, tuple(out), template.level_weight, template.growth_weight
+    )
+
+
+# --------------------------------------------------------------------------- priors
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A uniform prior on one parameter.
+
+    Attributes:
+        key: dotted parameter key (``group.name``).
+        low, high: range in the parameter's unit.
+        integer: the parameter is a count (rounded when the model runs).
+        source: where the range comes from.
+        unit: the parameter's unit (from ``sim/params.py``).
+        default: its value in ``sim/params.py``.
+    """
+
+    key: str
+    low: float
+    high: float
+    integer: bool
+    source: str
+    unit: str
+    default: float
+
+
+def _field(key: str) -> tuple[Any, Any] | None:
+    group, _, name = key.partition(".")
+    gf = Scenario.model_fields.get(group)
+    if gf is None or not (isinstance(gf.annotation, type) and issubclass(gf.annotation, Spec)):
+        return None
+    f = gf.annotation.model_fields.get(name)
+    return (f, gf.annotation) if f is not None else None
+
+
+def _bounds(field: Any) -> tuple[float, float, bool, bool]:
+    lo, hi, lo_open, hi_open = -math.inf, math.inf, False, False
+    for m in field.metadata:
+        for attr, is_lo, is_open in (
+            ("ge", True, False),
+            ("gt", True, True),
+            ("le", False, False),
+            ("lt", False, True),
+        ):
+            v = getattr(m, attr, None)
+            if v is not None:
+                if is_lo:
+                    lo, lo_open = float(v), is_open
+                else:
+                    hi, hi_open = float(v), is_open
+    return lo, hi, lo_open, hi_open
+
+
+def numeric_parameters() -> list[str]:
+    """Dotted keys of every scalar numeric parameter (the ones that may be calibrated)."""
+    out: list[str] = []
+    for group, gf in Scenario.model_fields.items():
+        cls = gf.annotation
+        if not (isinstance(cls, type) and issubclass(cls, Spec)):
+            continue
+        for name, f in cls.model_fields.items():
+            if f.annotation in (int, float) and group != "run":
+                out.append(f"{group}.{name}")
+    return out
+
+
+@dataclass(frozen=True)
+class Priors:
+    """The free parameters with their uniform priors."""
+
+    path: Path
+    priors: tuple[Prior, ...]
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.priors]
+
+    def overrides(self, values: Mapping[str, float]) -> dict[str, float | int]:
+        """Dotted-key overrides for ``sim.run``; counts rounded to integers."""
+        return {
+            p.key: int(round(float(values[p.key]))) if p.integer else float(values[p.key])
+            for p in self.priors
+        }
+
+    def contains(self, values: Mapping[str, float]) -> bool:
+        return all(p.low <= float(values[p.key]) <= p.high for p in self.priors)
+
+
+def load_priors(path: str | Path = DEFAULT_PRIORS) -> Priors:
+    """Read and check ``priors.yaml``.
+
+    Raises:
+        CalibrationError: missing/malformed file, a key that is not a numeric parameter of
+            ``sim/params.py``, a range that is not ``[low, high]`` with low < high or that
+            leaves the parameter's allowed bounds, a missing source.
+    """
+    path = Path(path)
+    data = _read_yaml(path, "priors")
+    _check_keys(path, data, {"parameters"}, {"parameters"}, " at the top level")
+    params = data["parameters"]
+    if not isinstance(params, dict) or not params:
+        raise CalibrationError(path, "expected a non-empty mapping of parameters", key="parameters")
+    allowed = numeric_parameters()
+    out: list[Prior] = []
+    for key, spec in params.items():
+        where = f"parameters.{key}"
+        found = _field(str(key))
+        if found is None or key not in allowed:
+            raise CalibrationError(
+                path,
+                "not a numeric parameter of sim/params.py; allowed: " + ", ".join(allowed),
+                key=where,
+            )
+        field, _ = found
+        if not isinstance(spec, dict):
+            raise CalibrationError(path, "expected a mapping with 'range' and 'source'", key=where)
+        _check_keys(
+            path, spec, {"range", "source"}, {"range", "source"}, f" in '{where}'", f"{where}."
+        )
+        rng = spec["range"]
+        if not isinstance(rng, list) or len(rng) != 2:
+            raise CalibrationError(path, f"expected [low, high], got {rng!r}", key=f"{where}.range")
+        low = _number(path, f"{where}.range", rng[0])
+        high = _number(path, f"{where}.range", rng[1])
+        if not low < high:
+            raise CalibrationError(
+                path, f"low must be < high, got [{low}, {high}]", key=f"{where}.range"
+            )
+        blo, bhi, lo_open, hi_open = _bounds(field)
+        bad_lo = low < blo or (lo_open and low <= blo)
+        bad_hi = high > bhi or (hi_open and high >= bhi)
+        if bad_lo or bad_hi:
+            lo_s = ("(" if lo_open else "[") + f"{blo:g}"
+            hi_s = f"{bhi:g}" + (")" if hi_open else "]")
+            raise CalibrationError(
+                path,
+                f"range [{low:g}, {high:g}] leaves the allowed bounds {lo_s}, {hi_s} of "
+                f"sim/params.py",
+                key=f"{where}.range",
+            )
+        source = spec["source"]
+        if not isinstance(source, str) or not source.strip():
+            raise CalibrationError(
+                path, "give the source of the range as text", key=f"{where}.source"
+            )
+        extra = field.json_schema_extra or {}
+        out.append(
+            Prior(
+                key=str(key),
+                low=low,
+                high=high,
+                integer=field.annotation is int,
+                source=" ".join(source.split()),
+                unit=str(extra.get("unit", "")),
+                default=float(field.default),
+            )
+        )
+    return Priors(path, tuple(out))
+
+
+def check_overrides(base: Scenario, priors: Priors) -> None:
+    """Check that the prior's corners give valid scenarios (cross-field validators)."""
+    for corner in ("low", "high"):
+        vals = {p.key: getattr(p, corner) for p in priors.priors}
+        try:
+            with_overrides(base, priors.overrides(vals))
+        except ScenarioError as e:
+            raise CalibrationError(
+                priors.path, f"the {corner} corner is not a valid scenario: {e}"
+            ) from None

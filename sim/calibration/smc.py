@@ -1,0 +1,327 @@
+"""ABC-SMC with pyabc, parallel through the batch executors, deterministic given its seed.
+
+pyabc's own parallel samplers draw particles in whatever order workers finish, so two runs
+with one seed differ. :class:`SeededSampler` uses static scheduling instead: to fill a
+population of ``n`` it hands out particle slots ``0..n-1``; slot ``i`` of generation ``t``
+seeds numpy with ``(seed, t, i)`` and simulates until it gets one accepted particle (the
+rejection loop of ABC-SMC for one particle). The accepted population is therefore the same
+whichever executor (sequential, process pool, Dask) ran it and in whatever order, and the
+importance weights are pyabc's (prior / transition mixture). A run stores every generation
+in a pyabc SQLite database and can be continued from it (``resume``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration.config import CalibrationError, Priors, Targets
+from sim.calibration.simulator import Simulator, TargetDistance, abc_name
+
+
+def _slot_seed(seed: int, t: int, i: int) -> int:
+    """The numpy seed of particle slot ``i`` of generation ``t``.
+
+    ``t = -1`` is pyabc's calibration sample from the prior, ``t = -2`` the set-up.
+    """
+    return int(np.random.SeedSequence([int(seed), t + 2, i]).generate_state(1)[0])
+
+
+def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[Any, int]]:
+    """Worker task: for each slot, simulate until one particle is accepted."""
+    import cloudpickle
+
+    simulate_one, sample_factory = cloudpickle.loads(blob)
+    out = []
+    for i in slots:
+        s = _slot_seed(seed, t, i)
+        np.random.seed(s)  # noqa: NPY002 - pyabc draws from numpy's global generator
+        random.seed(s)
+        sample = sample_factory()
+        n = 0
+        while True:
+            particle = simulate_one()
+            n += 1
+            sample.append(particle)
+            if particle.accepted:
+                break
+        out.append((sample, n))
+    return out
+
+
+def _make_sampler_class() -> type:
+    from pyabc.sampler import Sampler
+
+    class SeededSampler(Sampler):
+        """pyabc sampler with static, seeded particle slots on any ``Executor``."""
+
+        def __init__(self, executor: Executor, seed: int, workers: int) -> None:
+            super().__init__()
+            self.executor = executor
+            self.seed = int(seed)
+            self.workers = max(1, int(workers))
+
+        def sample_until_n_accepted(  # noqa: D401 - pyabc's interface
+            self,
+            n: int,
+            simulate_one: Any,
+            t: int,
+            *,
+            max_eval: float = np.inf,  # noqa: ARG002
+            all_accepted: bool = False,  # noqa: ARG002
+            ana_vars: Any = None,  # noqa: ARG002
+        ) -> Any:
+            import cloudpickle
+
+            blob = cloudpickle.dumps((simulate_one, self.sample_factory))
+            chunk = max(1, math.ceil(n / (self.workers * 4)))
+            futures = [
+                self.executor.submit(
+                    _fill_slots, blob, self.seed, t, list(range(a, min(n, a + chunk)))
+                )
+                for a in range(0, n, chunk)
+            ]
+            sample = self._create_empty_sample()
+            total = 0
+            for f in futures:  # in slot order: the result does not depend on timing
+                for part, k in f.result():
+                    sample += part
+                    total += k
+            self.nr_evaluations_ = total
+            return sample
+
+    return SeededSampler
+
+
+@dataclass
+class SMCSettings:
+    """Settings of one ABC-SMC calibration.
+
+    Attributes:
+        population: accepted particles per generation.
+        generations: most generations in this call (a resumed run adds up to this many).
+        scale: population scale of the model runs.
+        seed: root seed (particle slots and model seeds derive from it).
+        min_epsilon: stop once the threshold is below this distance.
+        min_acceptance: stop once a generation's acceptance rate is below this.
+        max_simulations: stop once this many model runs were done in total.
+        max_minutes: stop after this wall time (minutes), between generations.
+        quantile: epsilon of generation t+1 is this weighted quantile of generation t's
+            distances.
+    """
+
+    population: int = 400
+    generations: int = 12
+    scale: float = 0.25
+    seed: int = 0
+    min_epsilon: float = 0.0
+    min_acceptance: float = 0.0
+    max_simulations: int | None = None
+    max_minutes: float | None = None
+    quantile: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fingerprint(targets: Targets, priors: Priors, base_hash: str, s: SMCSettings) -> str:
+    """Hash of everything a resumed run must share with the stored one."""
+    blob = json.dumps(
+        {
+            "targets": [
+                (x.name, x.model_column, x.years, x.observed, x.level_sd, x.growth_sd, x.weight)
+                for x in targets.series
+            ],
+            "weights": (targets.level_weight, targets.growth_weight),
+            "priors": [(p.key, p.low, p.high) for p in priors.priors],
+            "base": base_hash,
+            "population": s.population,
+            "scale": s.scale,
+            "seed": s.seed,
+            "quantile": s.quantile,
+        },
+        sort_keys=True,
+        default=list,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class SMCResult:
+    """Outcome of an ABC-SMC calibration.
+
+    Attributes:
+        posterior: last generation: one row per particle with ``weight``, the parameters
+            (dotted keys, their units) and ``distance``.
+        generations: per generation ``t``, ``epsilon``, ``simulations``, ``accepted``,
+            ``acceptance_rate``.
+        simulations: model runs in the whole database (all calls, calibration sample
+            included).
+        seconds: wall time of this call.
+        db: the pyabc database path.
+    """
+
+    posterior: pd.DataFrame
+    generations: pd.DataFrame
+    populations: dict[int, pd.DataFrame]
+    simulations: int
+    seconds: float
+    db: Path
+
+
+def _history_frames(
+    history: Any, priors: Priors
+) -> tuple[pd.DataFrame, dict[int, pd.DataFrame], pd.DataFrame]:
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0].reset_index(drop=True)
+    gens = pd.DataFrame(
+        {
+            "t": pops["t"].astype(int),
+            "epsilon": pops["epsilon"].astype(float),
+            "simulations": pops["samples"].astype(int),
+            "accepted": pops["particles"].astype(int),
+        }
+    )
+    gens["acceptance_rate"] = gens["accepted"] / gens["simulations"]
+    frames: dict[int, pd.DataFrame] = {}
+    for t in gens["t"]:
+        df, w = history.get_distribution(m=0, t=int(t))
+        d = history.get_weighted_distances(t=int(t))
+        out = pd.DataFrame({"weight": np.asarray(w, dtype=float)})
+        for p in priors.priors:
+            out[p.key] = df[abc_name(p.key)].to_numpy(dtype=float)
+        out["distance"] = d["distance"].to_numpy(dtype=float)
+        frames[int(t)] = out
+    last = frames[int(gens["t"].iloc[-1])].copy()
+    last.insert(0, "particle", np.arange(len(last)))
+    return gens, frames, last
+
+
+def run_smc(
+    targets: Targets,
+    priors: Priors,
+    base: Any,
+    settings: SMCSettings,
+    db: Path,
+    executor: Executor,
+    workers: int,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+) -> SMCResult:
+    """Run (or continue) ABC-SMC and return the posterior and its traces.
+
+    Args:
+        targets: fitted series.
+        priors: free parameters (uniform priors).
+        base: ``Scenario`` the free parameters are set in.
+        settings: population, generations, scale, seed and stopping rules.
+        db: pyabc SQLite file. A new run refuses an existing file unless ``resume``.
+        executor: where particles are simulated (``sim.experiments.executors``).
+        workers: runs the executor can do at once (sets the task size).
+        resume: continue the run stored in ``db`` (same targets, priors and settings).
+        quiet: silence pyabc's per-generation log.
+
+    Raises:
+        CalibrationError: ``db`` exists without ``resume``, or belongs to another setup.
+    """
+    import pyabc
+
+    from sim.scenario import scenario_hash
+
+    logging.getLogger("ABC").setLevel(logging.WARNING if quiet else logging.INFO)
+    logging.getLogger("pyabc").setLevel(logging.WARNING if quiet else logging.INFO)
+    fp = fingerprint(targets, priors, scenario_hash(base), settings)
+    meta = db.with_suffix(".json")
+    if resume:
+        if not db.is_file():
+            raise CalibrationError(db, "no database to resume from (run without --resume)")
+        stored = json.loads(meta.read_text()) if meta.is_file() else {}
+        if stored.get("fingerprint") != fp:
+            raise CalibrationError(
+                db,
+                "the stored run has other targets, priors, base scenario or settings "
+                f"(fingerprint {stored.get('fingerprint')} vs {fp}); resume with the same "
+                "ones, or start a new database",
+            )
+    elif db.exists():
+        raise CalibrationError(
+            db, "database exists; pass --resume to continue it or --fresh to replace it"
+        )
+    prior = pyabc.Distribution(
+        **{abc_name(p.key): pyabc.RV("uniform", p.low, p.high - p.low) for p in priors.priors}
+    )
+    simulator = Simulator(base, priors, targets, settings.scale)
+    sampler = _make_sampler_class()(executor, settings.seed, workers)
+    sampler.show_progress = False
+    abc = pyabc.ABCSMC(
+        simulator,
+        prior,
+        TargetDistance(targets),
+        population_size=settings.population,
+        eps=pyabc.QuantileEpsilon(alpha=settings.quantile),
+        sampler=sampler,
+    )
+    url = f"sqlite:///{db.resolve()}"
+    if resume:
+        abc.load(url, 1)
+    else:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"fingerprint": fp}, indent=2) + "\n")
+        np.random.seed(_slot_seed(settings.seed, -2, 0))  # noqa: NPY002 - as above
+        abc.new(url, {"x": targets.observed})
+    t0 = time.perf_counter()
+    kwargs: dict[str, Any] = {
+        "minimum_epsilon": settings.min_epsilon,
+        "max_nr_populations": settings.generations,
+        "min_acceptance_rate": settings.min_acceptance,
+    }
+    if settings.max_simulations is not None:
+        kwargs["max_total_nr_simulations"] = settings.max_simulations
+    if settings.max_minutes is not None:
+        kwargs["max_walltime"] = timedelta(minutes=settings.max_minutes)
+    history = abc.run(**kwargs)
+    seconds = time.perf_counter() - t0
+    gens, frames, post = _history_frames(history, priors)
+    return SMCResult(post, gens, frames, int(history.total_nr_simulations), seconds, db)
+
+
+def iter_weighted(posterior: pd.DataFrame, n: int, seed: int) -> Iterator[int]:
+    """Row positions of ``n`` weighted draws with replacement from a posterior frame."""
+    w = posterior["weight"].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    yield from rng.choice(len(w), size=n, replace=True, p=w / w.sum())
+
+
+def load_history(db: Path, priors: Priors) -> SMCResult:
+    """The stored run in ``db`` as an :class:`SMCResult` (no simulation).
+
+    Raises:
+        CalibrationError: no database, or its parameters are not the priors'.
+    """
+    import pyabc
+
+    if not db.is_file():
+        raise CalibrationError(db, "no database to read (run `pilotsim calibrate` first)")
+    history = pyabc.History(f"sqlite:///{db.resolve()}", create=False)
+    if history.max_t < 0:
+        raise CalibrationError(db, "the database holds no finished generation")
+    df, _ = history.get_distribution(m=0, t=history.max_t)
+    names = {abc_name(p.key) for p in priors.priors}
+    if set(df.columns) != names:
+        raise CalibrationError(
+            db, f"stored parameters {sorted(df.columns)} are not those of {priors.path}"
+        )
+    gens, frames, post = _history_frames(history, priors)
+    return SMCResult(post, gens, frames, int(history.total_nr_simulations), 0.0, db)
