@@ -75,12 +75,18 @@ def git_commit() -> str:
         here = Path(__file__).resolve().parent
         r = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
         commit = r.stdout.strip() if r.returncode == 0 else "unknown"
         dirty = subprocess.run(
             ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
         return commit + ("-dirty" if dirty and commit != "unknown" else "")
     except (OSError, subprocess.SubprocessError):
@@ -152,8 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(f"{spec.name} (seed {args.seed}, scale {spec.run.scale:g}): {result.seconds:.2f} s")
     print(summary_table(result.annual))
-    print(f"wrote {out}/: annual.parquet annual.csv quarterly.parquet scenario.yaml "
-          "metadata.json")
+    print(f"wrote {out}/: annual.parquet annual.csv quarterly.parquet scenario.yaml metadata.json")
     return 0
 
 
@@ -182,8 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=float, help="population scale (default from scenario: 1)")
     r.add_argument("--until", type=int, help="last simulated year (default 2035)")
     r.add_argument("--out", help="output folder (default results/runs/<scenario>-seed<N>)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a parameter, e.g. --set platform.public_budget_hkd_m=500")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. --set platform.public_budget_hkd_m=500",
+    )
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file and print its hash")
@@ -198,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.experiments.commands import add_commands  # compare, sweep
 
     add_commands(sub)
+
+    from sim.viz.cli import add_dashboard_command  # dashboard (serves with the viz extra)
+
+    add_dashboard_command(sub)
+
+    from sim.calibration.command import add_calibrate_command  # calibrate
+
+    add_calibrate_command(sub)
     return p
 
 
