@@ -1,0 +1,21 @@
+"""Scenario batches for policy modellers: paired seeds, any executor, a resumable store.
+
+- ``seeds``: replicate seeds from ``SeedSequence(root).spawn(n)``, shared by all scenarios;
+- ``runner``: a run as a pure function (``run_one``) and ``run_batch`` on any
+  ``concurrent.futures.Executor``;
+- ``executors``: sequential, process pool, Dask ``LocalCluster`` or an existing cluster;
+- ``store``: Parquet part files (zstd) and ``manifest.json``, written atomically;
+- ``compare``: paired differences with 90% t-intervals; ``report``: figures and Markdown;
+- ``sweep``: grid and Latin hypercube designs; ``workflows``: ``run_comparison`` and
+  ``run_sweep`` (what ``pilotsim compare`` and ``pilotsim sweep`` do).
+
+Example::
+
+    from sim.experiments import run_comparison
+    res = run_comparison("baseline", ["hk_pilot_platform"], n_seeds=10, scale=0.25)
+    print(res.tables["hk_pilot_platform"])
+"""
+
+from sim.experiments.workflows import run_comparison, run_sweep
+
+__all__ = ["run_comparison", "run_sweep"]

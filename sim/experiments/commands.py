@@ -126,7 +126,7 @@ def add_commands(sub: Any) -> None:
         "compare",
         help="baseline vs policies over paired seeds: table, report and figures",
         description="Run BASE and each POLICY with the same replicate seeds and report the "
-        "paired differences with 90%% intervals. With no scenario: "
+        "paired differences with 90% intervals. With no scenario: "
         f"{DEFAULT_BASE} vs {DEFAULT_POLICY}. Rerunning the same command resumes.",
     )
     c.add_argument(

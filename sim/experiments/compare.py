@@ -265,13 +265,17 @@ def _fmt(value: float, unit: str, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     sign = "+" if signed else ""
+    if value == 0:  # exactly zero (e.g. identical paired runs): no sign, no decimals
+        return "0.000" if unit.startswith("share") else "0"
     if unit.startswith("share"):
-        return f"{value:{sign}.3f}"
-    if unit.startswith("HKD per HKD"):
-        return f"{value:{sign}.2f}"
-    if abs(value) >= 100 or unit.startswith(("count", "persons", "projects", "HKD m")):
-        return f"{value:{sign},.0f}"
-    return f"{value:{sign}.2f}"
+        text = f"{value:{sign}.3f}"
+    elif unit.startswith("HKD per HKD") or abs(value) < 1:
+        text = f"{value:{sign}.2f}"  # small counts keep two decimals: -0.03, not -0
+    elif abs(value) >= 100 or unit.startswith(("count", "persons", "projects", "HKD m")):
+        text = f"{value:{sign},.0f}"
+    else:
+        text = f"{value:{sign}.2f}"
+    return text
 
 
 def fmt_diff(row: Mapping[str, Any]) -> str:

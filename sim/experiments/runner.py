@@ -120,6 +120,16 @@ def execute(task: Task) -> dict[str, Any]:
         }
 
 
+def warm_up(seconds: float = 0.0) -> str:
+    """A no-op task that makes a worker import the model (and wait ``seconds``).
+
+    Returns:
+        The worker's model code fingerprint (compare with ``store.code_fingerprint()``).
+    """
+    time.sleep(seconds)
+    return code_fingerprint()
+
+
 @dataclass
 class BatchReport:
     """What a call of :func:`run_batch` did (counts of runs; seconds of wall time)."""
