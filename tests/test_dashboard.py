@@ -2,7 +2,8 @@
 
 The headless test renders the page with solara under pytest (no server, no browser) and
 drives it through its widgets: Step, the platform levers, Reset and Run. The browser test
-is in ``tests/test_dashboard_browser.py``.
+(at the end of this file) serves it with
+``pilotsim dashboard`` and drives it in headless Chromium.
 """
 
 from __future__ import annotations
@@ -196,3 +197,210 @@ def test_step_toggle_reset_and_run_change_the_charts(page) -> None:
     assert "end of 2035 (84 quarters simulated)" in status
     assert "Platform now</b>:" in status and "(baseline " in status
     assert all(a != b for a, b in zip(stepped, d.images(), strict=True))
+
+
+# Browser ----------------------------------------------------------------------------------
+# `pilotsim dashboard` serves the page; Debian's chromium, driven by Selenium through
+# chromedriver, toggles the platform, steps the model and checks that the charts change.
+# `bash scripts/install_browser.sh` installs chromium (CI runs it before the tests).
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SERVER_START_S = 120  # a cold solara start on a busy 2-core machine takes 10-30 s
+WAIT_S = 60  # for any one thing to appear or change in the page
+CHROME_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1500",
+)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc, log_path, deadline_s: float) -> None:
+    import time
+    import urllib.request
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"dashboard exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"dashboard not serving {url} after {deadline_s} s:\n{log_path.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture
+def dashboard_url(tmp_path):
+    """``pilotsim dashboard --port N`` in a subprocess; stopped in the fixture's finally."""
+    import subprocess
+    import sys
+
+    _require("solara")
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url, proc, log_path, SERVER_START_S)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian chromium through chromedriver (no browser download)."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        reason = f"{CHROMIUM} or {CHROMEDRIVER} missing: run `bash scripts/install_browser.sh`"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI runs it before the tests)")
+        pytest.skip(reason)
+    webdriver = _require("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(WAIT_S * 2)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Dashboard:
+    """What a person does on the page, with waits instead of sleeps."""
+
+    def __init__(self, driver, url: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d, self.By = driver, By
+        self.wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.25)
+        driver.get(url)
+        self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".pilotsim-firms img"))
+
+    def status(self) -> str:
+        return self.d.find_element(self.By.CSS_SELECTOR, ".pilotsim-status-text").text
+
+    def wait_status(self, text: str) -> None:
+        try:
+            self.wait.until(lambda d: text in self.status())
+        except Exception:
+            pytest.fail(f"status never showed {text!r}; it shows:\n{self.status()}")
+
+    def chart(self, name: str) -> bytes:
+        """The chart as the browser paints it (an element screenshot, PNG)."""
+        img = self.d.find_element(self.By.CSS_SELECTOR, f".pilotsim-{name} img")
+        return img.screenshot_as_png
+
+    def wait_chart_change(self, name: str, before: bytes) -> None:
+        try:
+            self.wait.until(lambda d: self.chart(name) != before)
+        except Exception:
+            pytest.fail(f"chart {name} did not change within {WAIT_S} s")
+
+    def button(self, label: str):
+        for b in self.d.find_elements(self.By.TAG_NAME, "button"):
+            if b.text.strip().lower() == label.lower():
+                return b
+        raise AssertionError(f"no button {label!r}")
+
+    def click_label(self, text: str) -> None:
+        """Click the <label> of a checkbox or a select."""
+        xpath = f"//label[normalize-space()='{text}']"
+        self.wait.until(lambda d: d.find_elements(self.By.XPATH, xpath))
+        self.d.find_element(self.By.XPATH, xpath).click()
+
+    def choose(self, label: str, option: str) -> None:
+        """Open the drop-down list labelled ``label`` and pick ``option``."""
+        field = self.d.find_element(
+            self.By.XPATH,
+            f"//label[normalize-space()='{label}']/ancestor::div[contains(@class,'v-select')]",
+        )
+        field.find_element(self.By.CSS_SELECTOR, ".v-select__slot").click()
+        item = f"//div[contains(@class,'menuable__content__active')]//div[contains(@class,'v-list-item__title') and normalize-space()='{option}']"  # noqa: E501
+        self.wait.until(lambda d: d.find_elements(self.By.XPATH, item))
+        self.d.find_element(self.By.XPATH, item).click()
+        self.wait.until(lambda d: option in field.text)
+
+    def severe_errors(self) -> list[str]:
+        logs = self.d.get_log("browser")
+        return [e["message"] for e in logs if e["level"] == "SEVERE"]
+
+
+def test_browser_toggle_platform_step_and_see_charts_change(dashboard_url, browser, tmp_path):
+    page = Dashboard(browser, dashboard_url)
+    page.wait_status("2015Q1 (0 quarters simulated)")
+    assert "Platform: off" in page.status()
+
+    blank = page.chart("value-by-place")
+    page.button("Step").click()
+    page.wait_status("2015Q2 (1 quarters simulated)")
+    page.wait_chart_change("value-by-place", blank)
+    page.button("▶").click()  # play: steps on its own until paused
+    page.wait_status("2015Q4")
+    page.button("❚❚").click()
+
+    # Switch the platform on from 2016 and rebuild the model with Reset.
+    page.click_label("HK pilot platform")
+    page.choose("Platform opens in", "2016")
+    page.button("Reset").click()
+    page.wait_status("Platform: on from 2016: HKD 300 m a year")
+    page.wait_status("2015Q1 (0 quarters simulated)")
+
+    routes = page.chart("projects-by-route")
+    page.button("Step").click()
+    page.wait_status("2015Q2 (1 quarters simulated)")
+    page.wait_chart_change("projects-by-route", routes)
+
+    routes = page.chart("projects-by-route")
+    page.button("Run to 2035").click()
+    page.wait_status("end of 2035 (84 quarters simulated)")
+    page.wait_chart_change("projects-by-route", routes)
+    assert "Platform now:" in page.status()  # the platform opened and served pilots
+    assert "(baseline " in page.status()
+    shot = tmp_path / "dashboard.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000
+    target = os.environ.get("PILOTSIM_DASHBOARD_SCREENSHOT")  # e.g. docs/dashboard.png
+    if target:
+        import shutil
+
+        shutil.copyfile(shot, target)
+    assert not page.severe_errors()

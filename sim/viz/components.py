@@ -20,7 +20,7 @@ from mesa.visualization.utils import force_update, update_counter
 
 from sim.viz.model import DashboardModel
 
-FIGSIZE = (5.6, 3.0)
+FIGSIZE = (5.6, 3.7)  # inches: fills one cell of SolaraViz's default grid
 DPI = 80
 PLACE_COLUMNS = {
     "hk_value_added_hkd_m": ("Hong Kong", "tab:red"),
