@@ -159,6 +159,21 @@ def test_dask_local_cluster_gives_identical_results(
     _assert_same_store(sequential_store, store, tasks)
 
 
+def test_dask_scheduler_address_joins_a_running_cluster(
+    tmp_path: Path, tasks: list[Task], sequential_store: Store
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        store = Store(tmp_path)
+        with open_executor(scheduler=cluster.scheduler_address) as engine:
+            assert engine.kind == "dask-scheduler" and engine.workers == 2
+            rep = run_batch(tasks, engine.executor, store, progress=False)
+    assert rep.done == len(tasks) and rep.failed == 0, rep.failures
+    _assert_same_store(sequential_store, store, tasks)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -111,8 +111,25 @@ def open_executor(
     pool = ProcessPoolExecutor(max_workers=n, mp_context=_process_context())
     try:
         yield Engine(pool, "process-pool", n, f"process pool ({n} workers)")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # Ctrl-C or an error: stop the workers, do not wait for them
+        _terminate(pool)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and end the worker processes now.
+
+    ``shutdown(wait=True)`` can hang after Ctrl-C has also interrupted the workers; runs
+    already stored are safe, the others are simply redone on resume.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
 
 
 @contextmanager

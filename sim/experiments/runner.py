@@ -212,6 +212,7 @@ def run_batch(
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    bar.set_postfix(failed=0, refresh=False)
     pending: dict[Future[Any], Task] = {}
     queue = iter(todo)
 
@@ -256,9 +257,8 @@ def run_batch(
             store.record_failure(task.key, info, result["error"], result.get("traceback", ""))
             report.failed += 1
             report.failures[task.key] = result["error"]
+        bar.set_postfix(failed=report.failed, refresh=False)
         bar.update(1)
-        if report.failed:
-            bar.set_postfix(failed=report.failed, refresh=False)
 
     try:
         fill()
