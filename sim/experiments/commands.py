@@ -104,7 +104,7 @@ def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
     p.add_argument(
         "--root-seed",
         type=_non_negative_int,
-        default=0,
+        default=None,
         help="root of SeedSequence(root).spawn(seeds) (default 0)",
     )
     p.add_argument(
@@ -206,7 +206,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             names[0],
             names[1:],
             n_seeds=args.seeds or DEFAULT_SEEDS,
-            root_seed=args.root_seed,
+            root_seed=args.root_seed if args.root_seed is not None else 0,
             scale=args.scale,
             until=args.until,
             out=args.out,
@@ -295,7 +295,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             design=pick("design", args.design, "grid", str),
             samples=pick("samples", args.samples, None, int),
             n_seeds=pick("seeds", args.seeds, DEFAULT_SWEEP_SEEDS, int),
-            root_seed=args.root_seed if args.root_seed else pick("root_seed", None, 0, int),
+            root_seed=pick("root_seed", args.root_seed, 0, int),
             scale=pick("scale", args.scale, None, (int, float)),
             until=pick("until", args.until, None, int),
             period=period,

@@ -58,12 +58,19 @@ class ComparisonResult:
 
 
 def provenance(command: str | None) -> dict[str, Any]:
+    from importlib import metadata
+
     from sim.cli import git_commit, package_versions
 
+    versions = package_versions()
+    try:
+        versions["distributed"] = metadata.version("distributed")
+    except metadata.PackageNotFoundError:
+        pass
     return {
         "command": command or "pilotsim " + shlex.join(sys.argv[1:]),
         "git_commit": git_commit(),
-        "versions": package_versions(),
+        "versions": versions,
     }
 
 
