@@ -190,9 +190,9 @@ def canonical_command(args: argparse.Namespace) -> str:
     if args.scenario:
         parts += ["--scenario", rel(args.scenario)]
     parts += ["--out", rel(args.out)]
-    if args.method == "abc":
+    if args.method == "abc" and not args.report_only:
         parts += ["--population", str(args.population), "--generations", str(args.generations)]
-    else:
+    elif args.method == "de":
         parts += [
             "--de-maxiter",
             str(args.de_maxiter),
@@ -201,7 +201,9 @@ def canonical_command(args: argparse.Namespace) -> str:
             "--de-seeds",
             str(args.de_seeds),
         ]
-    parts += ["--scale", f"{args.scale:g}", "--seed", str(args.seed)]
+    if not args.report_only:
+        parts += ["--scale", f"{args.scale:g}"]
+    parts += ["--seed", str(args.seed)]
     for flag, v in (("--min-epsilon", args.min_epsilon), ("--min-acceptance", args.min_acceptance)):
         if v:
             parts += [flag, f"{v:g}"]
@@ -366,16 +368,23 @@ def _write_outputs(
 
     summary = _summary(result, calls)
     point = point_estimate(result.posterior, priors)
+    commands = [c["command"] for c in calls]
+    if command not in commands:
+        commands.append(command)
     meta = {
         **summary,
         "command": command,
+        "commands": commands,
         "calls": calls,
         "targets": _rel(targets.path),
         "priors": _rel(priors.path),
         "base_scenario": args.scenario or "sim/params.py defaults",
-        "scale": args.scale,
-        "seed": args.seed,
-        "population": args.population,
+        "population": len(result.posterior),
+        "predictive": {
+            "draws": args.predictive_draws,
+            "scale": args.predictive_scale,
+            "seed": args.seed,
+        },
         "calibrated": point,
         "versions": {**package_versions(), "pyabc": _version("pyabc")},
         "git_commit": git_commit(),
@@ -384,7 +393,7 @@ def _write_outputs(
         "posterior.csv": lambda p: result.posterior.to_csv(p, index=False, float_format="%.8g"),
         "generations.csv": lambda p: result.generations.to_csv(p, index=False),
         "calibrated.yaml": lambda p: p.write_text(
-            calibrated_yaml(point, header_lines(command, summary)), encoding="utf-8"
+            calibrated_yaml(point, header_lines(commands, summary)), encoding="utf-8"
         ),
         "calibration.json": lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"),
     }
@@ -402,7 +411,7 @@ def _write_outputs(
             draws=args.predictive_draws,
             scale=args.predictive_scale,
             seed=args.seed,
-            command=command,
+            commands=commands,
             summary=summary,
         )
         files.update(report_files)
@@ -453,7 +462,7 @@ def _run_de(
         "simulations": fit.simulations,
         "wall_seconds": round(fit.seconds, 1),
     }
-    header = header_lines(command, summary)
+    header = header_lines([command], summary)
     header[1:3] = [
         "Each value is a differential-evolution point fit (no posterior) against",
         "Hong Kong 2015-2019 (targets and priors as named in calibration.json).",

@@ -135,8 +135,8 @@ def posterior_overrides(
     return out
 
 
-def header_lines(command: str, summary: Mapping[str, Any]) -> list[str]:
-    """Comment header of ``calibrated.yaml``: what it is and the command that made it."""
+def header_lines(commands: Sequence[str], summary: Mapping[str, Any]) -> list[str]:
+    """Comment header of ``calibrated.yaml``: what it is and the commands that made it."""
     return [
         "Calibrated parameters: written by `pilotsim calibrate`; do not edit by hand.",
         "Each value is the weighted posterior median of an ABC-SMC calibration against",
@@ -144,7 +144,7 @@ def header_lines(command: str, summary: Mapping[str, Any]) -> list[str]:
         "samples with weights in calibration/posterior.csv; fit in calibration/report.md).",
         "scenarios/baseline.yaml extends this file, so every scenario uses these values.",
         "",
-        f"command: {command}",
+        *(f"command: {c}" for c in commands),
         *(f"{k}: {v}" for k, v in summary.items()),
         f"written: {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
     ]

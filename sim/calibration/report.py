@@ -201,14 +201,17 @@ def _fig_pairs(posterior: pd.DataFrame, priors: Priors, path: Path) -> None:
 def _fig_traces(gens: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3.2))
     a.semilogy(gens["t"], gens["epsilon"], "o-")
-    a.set_xlabel("generation")
     a.set_ylabel("epsilon (standardised distance)")
     b.plot(gens["t"], gens["acceptance_rate"], "o-", color="C1")
-    b.set_xlabel("generation")
     b.set_ylabel("acceptance rate")
     b.set_ylim(0, None)
+    c.plot(gens["t"], gens["ess"], "o-", color="C2")
+    c.set_ylabel("effective sample size")
+    c.set_ylim(0, None)
+    for ax in (a, b, c):
+        ax.set_xlabel("generation")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -248,7 +251,7 @@ def render_markdown(
     ident: pd.DataFrame,
     gens: pd.DataFrame,
     summary: Mapping[str, Any],
-    command: str,
+    commands: list[str],
     draws: int,
     scale: float,
     point: Mapping[str, Any],
@@ -262,7 +265,9 @@ def render_markdown(
         "",
         "Written by `pilotsim calibrate` (`sim/calibration/report.py`); do not edit by hand.",
         "",
-        f"Command: `{command}`",
+        "Commands (the calibration run(s), then the one that wrote this report if different):",
+        "",
+        *(f"    {c}" for c in commands),
         "",
         "| | |",
         "|---|---|",
@@ -325,11 +330,13 @@ def render_markdown(
         "",
         "![traces](figures/traces.png)",
         "",
-        "| generation | epsilon | simulations | accepted | acceptance rate |",
-        "|---|---|---|---|---|",
+        "ESS: effective sample size of the importance weights, 1 / sum(w^2).",
+        "",
+        "| generation | epsilon | simulations | accepted | acceptance rate | ESS |",
+        "|---|---|---|---|---|---|",
         *(
             f"| {int(g.t)} | {g.epsilon:.3f} | {int(g.simulations)} | {int(g.accepted)} | "
-            f"{g.acceptance_rate:.3f} |"
+            f"{g.acceptance_rate:.3f} | {g.ess:.1f} |"
             for g in gens.itertuples()
         ),
         "",
@@ -348,7 +355,7 @@ def build_report(
     draws: int,
     scale: float,
     seed: int,
-    command: str,
+    commands: list[str],
     summary: Mapping[str, Any],
 ) -> dict[str, Callable[[Path], Any]]:
     """Run the predictive check and return writers for the report files (name -> writer)."""
@@ -368,7 +375,7 @@ def build_report(
     )
     table = fit_table(targets, pred)
     ident = identifiability(result.posterior, priors)
-    text = render_markdown(table, ident, result.generations, summary, command, draws, scale, point)
+    text = render_markdown(table, ident, result.generations, summary, commands, draws, scale, point)
     return {
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
         "fit.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),

@@ -165,7 +165,7 @@ class SMCResult:
         posterior: last generation: one row per particle with ``weight``, the parameters
             (dotted keys, their units) and ``distance``.
         generations: per generation ``t``, ``epsilon``, ``simulations``, ``accepted``,
-            ``acceptance_rate``.
+            ``acceptance_rate``, ``ess`` (effective sample size of the weights).
         simulations: model runs in the whole database (all calls, calibration sample
             included).
         seconds: wall time of this call.
@@ -203,6 +203,9 @@ def _history_frames(
             out[p.key] = df[abc_name(p.key)].to_numpy(dtype=float)
         out["distance"] = d["distance"].to_numpy(dtype=float)
         frames[int(t)] = out
+    gens["ess"] = [
+        1.0 / float(np.sum((f["weight"] / f["weight"].sum()) ** 2)) for f in frames.values()
+    ]
     last = frames[int(gens["t"].iloc[-1])].copy()
     last.insert(0, "particle", np.arange(len(last)))
     return gens, frames, last
