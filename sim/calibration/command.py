@@ -32,8 +32,8 @@ from sim.params import Scenario
 
 #: Settings of a full run and of ``--quick`` (options given on the command line win).
 FULL = {
-    "population": 400,
-    "generations": 12,
+    "population": 150,
+    "generations": 18,
     "scale": 0.25,
     "predictive_draws": 100,
     "predictive_scale": 1.0,
@@ -79,13 +79,13 @@ def add_calibrate_command(sub: Any) -> None:
         "--population",
         type=int,
         default=None,
-        help="particles per generation (default 400; --quick 24)",
+        help="particles per generation (default 150; --quick 24)",
     )
     c.add_argument(
         "--generations",
         type=int,
         default=None,
-        help="most generations in this call, added to a resumed run (default 12; --quick 2)",
+        help="most generations in this call, added to a resumed run (default 18; --quick 2)",
     )
     c.add_argument(
         "--scale",
@@ -93,7 +93,12 @@ def add_calibrate_command(sub: Any) -> None:
         default=None,
         help="population scale of the runs (default 0.25; --quick 0.1)",
     )
-    c.add_argument("--seed", type=int, default=0, help="root seed (the run is deterministic)")
+    c.add_argument(
+        "--seed",
+        type=int,
+        default=2024,
+        help="root seed (the run is deterministic; the defaults reproduce the committed run)",
+    )
     c.add_argument("--min-epsilon", type=float, default=0.0, help="stop below this distance")
     c.add_argument(
         "--min-acceptance",
