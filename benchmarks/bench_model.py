@@ -6,7 +6,8 @@ Run from the repository root (one core, a few minutes; the toy dominates):
 
 Measures, in one process pinned to one core (memory in fresh child processes):
 - our full-scale 2015-2035 run (``PilotModel(spec, seed)`` construction + ``run()``), best
-  and median of N repeats, for the baseline and the hk_pilot_platform scenario;
+  and median of N repeats, for the scenarios baseline and hk_pilot_platform (as loaded from
+  ``scenarios/``, so with the calibrated parameters);
 - Mesa's ``mesa.examples.BoltzmannWealth`` with as many agents as our model has at start and
   as many steps, at the example's density (100 agents on 10x10: about one agent per cell);
 - peak memory of a full-scale run: raw peak RSS of a child that only imports and runs, and
@@ -67,9 +68,10 @@ def peak_kb():
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return (kb // 1024 if sys.platform == "darwin" else kb), "ru_maxrss"
 from sim.model import PilotModel
-from sim.params import Scenario
+from sim.scenario import load_scenario
+spec = load_scenario("baseline")
 rss_import_kb, _ = peak_kb()
-m = PilotModel(Scenario(), int(sys.argv[1]))
+m = PilotModel(spec, int(sys.argv[1]))
 m.run()
 q = m.recorder.quarterly()
 rss_peak_kb, source = peak_kb()
@@ -81,9 +83,10 @@ print(json.dumps({"rss_import_kb": rss_import_kb, "rss_peak_kb": rss_peak_kb,
 CHILD_TRACEMALLOC = """
 import json, sys, tracemalloc
 from sim.model import PilotModel
-from sim.params import Scenario
+from sim.scenario import load_scenario
+spec = load_scenario("baseline")
 tracemalloc.start()
-m = PilotModel(Scenario(), int(sys.argv[1]))
+m = PilotModel(spec, int(sys.argv[1]))
 m.run()
 q = m.recorder.quarterly()
 current, peak = tracemalloc.get_traced_memory()
@@ -218,10 +221,10 @@ def child(code: str, seed: int) -> dict:
 
 def scale_series(seed: int, repeats: int) -> list[dict]:
     """Best run at each scale (agents at start, seconds, GC) and time per unit of scale."""
-    from sim.params import Scenario
-    from sim.scenario import with_overrides
+    from sim.scenario import load_scenario, with_overrides
 
-    specs = {s: with_overrides(Scenario(), {"run.scale": s}) for s in SCALES}
+    base = load_scenario("baseline")
+    specs = {s: with_overrides(base, {"run.scale": s}) for s in SCALES}
     runs = interleaved({s: (lambda sp=sp: one_ours(sp, seed)) for s, sp in specs.items()}, repeats)
     rows = [{"scale": s, **best(runs[s])} for s in SCALES]
     t1 = next(r["s"] for r in rows if r["scale"] == 1.0)
@@ -309,9 +312,9 @@ def report(r: dict) -> str:
         "",
         "| run | best s | median s | best CPU s |",
         "|---|---:|---:|---:|",
-        f"| pilotsim baseline, construction + run | {min(base):.3f} | "
+        f"| pilotsim `baseline` scenario, construction + run | {min(base):.3f} | "
         f"{statistics.median(base):.3f} | {r['baseline_cpu']:.3f} |",
-        f"| pilotsim hk_pilot_platform, construction + run | {min(plat):.3f} | "
+        f"| pilotsim `hk_pilot_platform` scenario, construction + run | {min(plat):.3f} | "
         f"{statistics.median(plat):.3f} | {r['platform_cpu']:.3f} |",
         f'| `sim.run("baseline")` (adds scenario loading and output frames) | '
         f"{min(r['sim_run']):.3f} | {statistics.median(r['sim_run']):.3f} | "
@@ -414,7 +417,6 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu = pin_one_core()
     sys.path.insert(0, str(ROOT))
-    from sim.params import Scenario
     from sim.scenario import load_scenario
 
     r: dict = {"cpu": cpu, "repeats": args.repeats, "machine": machine()}
@@ -427,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pinned to cpu {cpu}; {r['machine']['cpu']}, nproc {r['machine']['nproc']}")
 
     print("timing pilotsim: baseline, hk_pilot_platform, sim.run (interleaved) ...", flush=True)
-    base, plat = Scenario(), load_scenario("hk_pilot_platform")
+    base, plat = load_scenario("baseline"), load_scenario("hk_pilot_platform")
     runs = interleaved(
         {
             "baseline": lambda: one_ours(base, args.seed),
