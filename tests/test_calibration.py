@@ -454,7 +454,7 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
                 "--priors",
                 str(priors),
                 "--population",
-                "60",
+                "40",
                 "--generations",
                 "4",
                 "--scale",
