@@ -147,7 +147,9 @@ class Pipeline:
         b = self.book
         live = b.live_rows()
         live = live[(b["owner"][live] == Owner.STARTUP) & (b["stage"][live] < Stage.MARKET)]
-        hit = live[np.isin(b["owner_row"][live], startup_rows)]
+        closed = np.zeros(self.m.startups.cols.n, dtype=bool)
+        closed[startup_rows] = True
+        hit = live[closed[b["owner_row"][live]]]
         self._end(hit, Status.FAILED)
 
     # ------------------------------------------------------------------ quarterly step

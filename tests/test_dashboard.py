@@ -307,10 +307,11 @@ class Dashboard:
     """What a person does on the page, with waits instead of sleeps."""
 
     def __init__(self, driver, url: str) -> None:
+        from selenium.common import exceptions
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
-        self.d, self.By = driver, By
+        self.d, self.By, self.exceptions = driver, By, exceptions
         self.wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.25)
         driver.get(url)
         self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".pilotsim-firms img"))
@@ -353,6 +354,21 @@ class Dashboard:
                 return b
         raise AssertionError(f"no button {label!r}")
 
+    def click_enabled(self, label: str) -> None:
+        """Wait until button ``label`` is enabled and not covered, then click it."""
+
+        def attempt(_d):
+            try:
+                b = self.button(label)
+                if not b.is_enabled() or b.get_attribute("disabled"):
+                    return False
+                b.click()
+                return True
+            except (AssertionError, self.exceptions.WebDriverException):
+                return False
+
+        self.wait.until(attempt)
+
     def click_label(self, text: str) -> None:
         """Click the <label> of a checkbox or a select."""
         xpath = f"//label[normalize-space()='{text}']"
@@ -387,7 +403,7 @@ def test_browser_toggle_platform_step_and_see_charts_change(dashboard_url, brows
     page.wait_chart_change("value-by-place", blank)
     page.button("▶").click()  # play: steps on its own until paused
     page.wait_quarters_at_least(3)
-    page.button("❚❚").click()
+    page.click_enabled("❚❚")
 
     # Switch the platform on from 2016 and rebuild the model with Reset.
     page.click_label("HK pilot platform")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 import sim
 from sim.params import Scenario
@@ -28,13 +29,16 @@ def test_required_scenarios_load(name: str) -> None:
     assert spec.name == name and spec.description
 
 
-def test_baseline_is_all_defaults() -> None:
+def test_baseline_is_defaults_plus_calibration() -> None:
     spec = load_scenario(SCENARIOS / "baseline.yaml")
-    assert scenario_hash(spec) == scenario_hash(Scenario())
+    cal = yaml.safe_load((SCENARIOS.parent / "calibration" / "calibrated.yaml").read_text())
+    flat = {f"{g}.{k}": v for g, d in cal.items() if isinstance(d, dict) for k, v in d.items()}
+    assert flat
+    assert scenario_hash(spec) == scenario_hash(with_overrides(Scenario(), flat))
 
 
 def test_extends_inherits_and_overrides(tmp_path: Path) -> None:
-    base = write(tmp_path, "base.yaml", "platform:\n  enabled: true\n  start_year: 2026\n")
+    write(tmp_path, "base.yaml", "platform:\n  enabled: true\n  start_year: 2026\n")
     child = write(tmp_path, "child.yaml",
                   "extends: base.yaml\nplatform:\n  public_budget_hkd_m: 900\n")
     spec = load_scenario(child)

@@ -61,14 +61,17 @@ class PRDFactories(Population):
         """A same-sector Hong Kong-owned factory for each product (any sector if none)."""
         rng = self.model.streams.partners
         k = len(sectors)
-        sec = self.cols["sector"]
         u = rng.random(k)
-        out = np.empty(k, dtype=np.int64)
-        by_sector = [np.flatnonzero(sec == s) for s in range(len(SECTORS))]
-        for i, s in enumerate(sectors):
-            pool = by_sector[s] if by_sector[s].size else np.arange(self.cols.n)
-            out[i] = pool[int(u[i] * pool.size)] if pool.size else -1
-        return out
+        if self.cols.n == 0:
+            return np.full(k, -1, dtype=np.int64)
+        sec = self.cols["sector"]
+        order = np.argsort(sec, kind="stable")
+        counts = np.bincount(sec, minlength=len(SECTORS))
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        n = counts[sectors]
+        pos = np.minimum(starts[sectors] + (u * np.maximum(n, 1)).astype(np.int64), self.cols.n - 1)
+        anywhere = (u * self.cols.n).astype(np.int64)
+        return np.where(n > 0, order[pos], anywhere)
 
     def step(self) -> None:
         """Rare adoption of Hong Kong technology; a programme can raise it and bring HQs home."""
