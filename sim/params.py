@@ -579,6 +579,13 @@ class PRDSpec(Spec):
         "hk_context_facts.csv row cma_member_prd_factory_size (2014)",
         gt=0.0,
     )
+    employees_sigma: float = param(
+        0.5,
+        "log-sd of factory size",
+        "assumption: sizes spread around the CMA survey mean (no distribution at hand)",
+        ge=0.0,
+        le=3.0,
+    )
     hq_in_hk_share: float = param(
         0.63,
         "share of factories",

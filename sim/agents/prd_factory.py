@@ -53,7 +53,8 @@ class PRDFactories(Population):
         self.add(
             n,
             sector=rng.choice(len(SECTORS), size=n, p=shares),
-            employees=spec.mean_employees * rng.lognormal(-(0.5**2) / 2, 0.5, size=n),
+            employees=spec.mean_employees
+            * rng.lognormal(-(spec.employees_sigma**2) / 2, spec.employees_sigma, size=n),
             hq_in_hk=rng.random(n) < spec.hq_in_hk_share,
         )
 
