@@ -21,6 +21,27 @@ from dataclasses import dataclass
 from typing import Any
 
 FORKSERVER = "forkserver"
+MP_METHOD = "distributed.worker.multiprocessing-method"
+#: Settings of the workers of ``--dask``, for pure-Python CPU-bound tasks like a model run:
+#:
+#: - Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers (to return memory to the OS
+#:   sooner); that also turns off glibc's adaptive malloc thresholds, and a model run, which
+#:   allocates many short-lived numpy arrays, then takes 25-35% longer (measured here: 1.26
+#:   and 1.43 s against 1.02 and 1.06 s per full-scale run). The workers keep Dask's other
+#:   pre-spawn settings (one BLAS/OpenMP thread);
+#: - the statistical profiler samples the task's stack every 10 ms under the GIL: off;
+#:   the event loop ticks every 100 ms instead of 20 ms.
+#:
+#: A cluster joined with ``--scheduler`` keeps its own settings: set these on its workers.
+LOCAL_DASK_CONFIG: dict[str, object] = {
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1,
+        "MKL_NUM_THREADS": 1,
+        "OPENBLAS_NUM_THREADS": 1,
+    },
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "100ms",
+}
 
 
 class ExecutorError(ValueError):
@@ -158,7 +179,7 @@ def _dask_engine(jobs: int, scheduler: str | None) -> Iterator[Engine]:
             kind, what = "dask-scheduler", f"Dask cluster at {scheduler}"
         else:
             method = FORKSERVER if FORKSERVER in multiprocessing.get_all_start_methods() else None
-            with dask.config.set({"distributed.worker.multiprocessing-method": method or "spawn"}):
+            with dask.config.set(LOCAL_DASK_CONFIG | {MP_METHOD: method or "spawn"}):
                 cluster = LocalCluster(
                     n_workers=jobs,
                     threads_per_worker=1,
