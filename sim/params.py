@@ -711,8 +711,8 @@ class PlatformSpec(Spec):
         return self
 
 
-class MotherFactorySpec(Spec):
-    """Antenna - mother factory - child factory (the Tokyo layout)."""
+class LeverSpec(Spec):
+    """A policy lever other than the platform: off in the baseline, on from a start year."""
 
     enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
     start_year: int = param(
@@ -722,6 +722,15 @@ class MotherFactorySpec(Spec):
         ge=FIRST_YEAR,
         le=2060,
     )
+
+    def active(self, year: int) -> bool:
+        """Whether the lever acts in ``year``."""
+        return self.enabled and year >= self.start_year
+
+
+class MotherFactorySpec(LeverSpec):
+    """Antenna - mother factory - child factory (the Tokyo layout)."""
+
     demand_test_quarters: int = param(
         4,
         "quarters in the Hong Kong mother factory",
@@ -752,17 +761,9 @@ class MotherFactorySpec(Spec):
     )
 
 
-class TraditionalUpgradeSpec(Spec):
+class TraditionalUpgradeSpec(LeverSpec):
     """Upgrading traditional local manufacturing with Hong Kong technology (產業科技化)."""
 
-    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(
-        2025,
-        "year",
-        "assumption: same opening year as the platform, to compare levers",
-        ge=FIRST_YEAR,
-        le=2060,
-    )
     adoption_rate: float = param(
         0.04,
         "per year, extra, traditional-sector plants",
@@ -778,17 +779,9 @@ class TraditionalUpgradeSpec(Spec):
     )
 
 
-class PRDUpgradeSpec(Spec):
+class PRDUpgradeSpec(LeverSpec):
     """Supporting Hong Kong-owned PRD factories to adopt HK research and keep HQ in HK."""
 
-    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(
-        2025,
-        "year",
-        "assumption: same opening year as the platform, to compare levers",
-        ge=FIRST_YEAR,
-        le=2060,
-    )
     adoption_multiplier: float = param(
         5.0, "x adoption rate", "assumption: programme brokerage and co-funding", ge=1.0
     )
@@ -807,17 +800,9 @@ class PRDUpgradeSpec(Spec):
     )
 
 
-class FundingRebalanceSpec(Spec):
+class FundingRebalanceSpec(LeverSpec):
     """Re-balancing research funding from "high-end" toward traditional sectors."""
 
-    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
-    start_year: int = param(
-        2025,
-        "year",
-        "assumption: same opening year as the platform, to compare levers",
-        ge=FIRST_YEAR,
-        le=2060,
-    )
     high_end_share: float = param(
         0.50, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
     )

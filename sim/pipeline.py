@@ -493,12 +493,7 @@ class Pipeline:
         avail[:, ProductionSite.ABROAD] = owner != Owner.MAINLAND_FIRM
 
         mf = m.spec.mother_factory
-        mother = (
-            mf.enabled
-            & (m.year >= mf.start_year)
-            & hk
-            & (PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
-        )
+        mother = mf.active(m.year) & hk & (PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
         base = spec.industrialisation_success_probability
         p_base = np.where(b["platform_piloted"][rows], plat.industrialisation_success(base), base)
         p_base = np.minimum(MAX_P, p_base * np.where(mother, 1 + mf.success_uplift, 1.0))

@@ -133,7 +133,7 @@ def test_every_spec_field_is_in_the_odd_table() -> None:
         for obj in vars(params).values()
         if isinstance(obj, type)
         and issubclass(obj, params.Spec)
-        and obj not in (params.Spec, params.Scenario)
+        and obj not in (params.Spec, params.LeverSpec, params.Scenario)  # bases
     ]
     unreachable = [cls.__name__ for cls in specs if cls not in groups]
     assert not unreachable, f"parameter groups no scenario can set: {unreachable}"

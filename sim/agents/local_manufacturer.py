@@ -90,7 +90,7 @@ class LocalManufacturers(Population):
         # Adoption: a low base rate, plus an upgrade programme for traditional sectors.
         rate = np.full(n, per_quarter(spec.adoption_rate))
         up = m.spec.traditional_upgrade
-        programme = up.enabled and m.year >= up.start_year
+        programme = up.active(m.year)
         draws = rng.random(n)
         if programme:
             trad = np.isin(self.cols["sector"], TRADITIONAL_CODES)

@@ -81,7 +81,7 @@ class PRDFactories(Population):
         up = m.spec.prd_upgrade
         rng = m.streams.prd
         n = self.cols.n
-        programme = up.enabled and m.year >= up.start_year
+        programme = up.active(m.year)
         mult = up.adoption_multiplier if programme else 1.0
         rate_hq = per_quarter(min(1.0, spec.adoption_rate * spec.parent_link_multiplier * mult))
         rate = np.where(

@@ -99,7 +99,7 @@ class ResearchLabs(Population):
         """Budget share by sector: the ITF allocation, or the rebalanced one once it starts."""
         spec = self.model.spec
         rb = spec.funding_rebalance
-        if rb.enabled and year >= rb.start_year:
+        if rb.active(year):
             return sector_weights(rb.high_end_share, rb.traditional_share)
         return sector_weights(spec.research.high_end_share, spec.research.traditional_share)
 
