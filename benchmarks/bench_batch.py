@@ -202,6 +202,11 @@ def markdown(results: dict[str, list[dict[str, Any]]], cmp: dict[str, Any] | Non
         f"{dask['run_s_mean']:.2f} s).",
         f"- Dask overhead against the process pool: {100 * over_batch:+.1f}% on the batch, "
         f"{100 * over_total:+.1f}% end to end (Dask's cluster start and close included).",
+        "- Dask's LocalCluster runs with `sim.experiments.executors.LOCAL_DASK_CONFIG`: with "
+        "Dask's default worker settings (`MALLOC_TRIM_THRESHOLD_=65536`, which turns off "
+        "glibc's adaptive malloc thresholds, and the 10 ms stack profiler) a model run took "
+        "25-35% longer than in a process pool. A cluster joined with `--scheduler` should use "
+        "the same worker settings.",
         f"- Bytes stored per run: {med['sequential']['bytes_per_run'] / 1024:.1f} KiB of Parquet "
         f"(zstd; {results[KINDS[0]][0]['rows']} quarterly rows x "
         f"{results[KINDS[0]][0]['columns']} columns of float64 per run) plus "
