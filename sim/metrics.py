@@ -18,11 +18,10 @@ import pandas as pd
 
 from sim.accounting import FUNCTIONS, Place
 from sim.projects import Stage, Status
+from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
-
-QUARTERS_PER_YEAR = 4
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ from sim.pipeline import Pipeline
 from sim.platform import make_platform
 from sim.projects import ProjectBook
 from sim.rng import Streams, check_seed
-
-QUARTERS_PER_YEAR = 4
+from sim.units import QUARTERS_PER_YEAR
 
 
 class PilotModel(mesa.Model):

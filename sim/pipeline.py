@@ -32,11 +32,11 @@ from sim.projects import (
     Stage,
     Status,
 )
+from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
 
-QUARTERS_PER_YEAR = 4
 MAX_P = 0.99  # success probabilities are capped below one after uplifts
 N_ROUTES = 5  # SHELVE, LICENSE, SPIN_OFF, PARTNER, NORTH: route codes 1..5
 N_SITES = 4
@@ -87,59 +87,58 @@ class Pipeline:
         return self.m.projects
 
     # ------------------------------------------------------------------ entry points
+    def _new_projects(
+        self, rng: np.random.Generator, sectors: np.ndarray, **columns: object
+    ) -> np.ndarray:
+        """Append active Hong Kong-owned projects of random quality; returns their rows."""
+        m = self.m
+        s = m.spec.research.quality_sigma
+        rows = self.book.append(
+            len(sectors),
+            sector=sectors,
+            quality=rng.lognormal(-(s**2) / 2, s, size=len(sectors)),
+            status=Status.ACTIVE,
+            owner_place=Place.HK,
+            pilot_site=NO_SITE,
+            production_site=NO_SITE,
+            producer_row=-1,
+            started_q=m.t,
+            **columns,
+        )
+        m.ledger.add("projects_started", rows.size)
+        return rows
+
     def start_research(self, labs: np.ndarray, sectors: np.ndarray) -> None:
         """New 0-1 projects in the given labs."""
         m, spec = self.m, self.m.spec.research
         rng = m.streams.research
-        k = len(labs)
-        s = spec.quality_sigma
-        quality = rng.lognormal(-(s**2) / 2, s, size=k)
-        self.book.append(
-            k,
+        rows = self._new_projects(
+            rng,
+            sectors,
             origin_lab=labs,
-            sector=sectors,
-            quality=quality,
             stage=Stage.RESEARCH,
-            status=Status.ACTIVE,
             route=Route.NONE,
             owner=Owner.LAB,
             owner_row=labs,
-            owner_place=Place.HK,
-            pilot_site=NO_SITE,
-            production_site=NO_SITE,
-            producer_row=-1,
-            p_success=success_probability(spec.success_probability, quality),
-            remaining_q=draw_durations(
-                rng, spec.duration_mean_quarters, m.spec.pipeline.duration_sigma, 1.0, k
-            ),
-            started_q=m.t,
         )
-        m.ledger.add("projects_started", k)
+        b = self.book
+        b["p_success"][rows] = success_probability(spec.success_probability, b["quality"][rows])
+        b["remaining_q"][rows] = draw_durations(
+            rng, spec.duration_mean_quarters, m.spec.pipeline.duration_sigma, 1.0, rows.size
+        )
 
     def start_own_projects(self, startup_rows: np.ndarray, sectors: np.ndarray) -> None:
         """Hardware startups' own projects enter the pilot stage and choose a site."""
-        m = self.m
-        k = len(startup_rows)
-        s = m.spec.research.quality_sigma
-        quality = m.streams.startups.lognormal(-(s**2) / 2, s, size=k)
-        rows = self.book.append(
-            k,
+        rows = self._new_projects(
+            self.m.streams.startups,
+            sectors,
             origin_lab=-1,
-            sector=sectors,
-            quality=quality,
             stage=Stage.PILOT,
-            status=Status.ACTIVE,
             route=Route.OWN,
             owner=Owner.STARTUP,
             owner_row=startup_rows,
-            owner_place=Place.HK,
-            pilot_site=NO_SITE,
-            production_site=NO_SITE,
-            producer_row=-1,
             supported=True,
-            started_q=m.t,
         )
-        m.ledger.add("projects_started", k)
         self._choose_and_begin_pilot(rows)
 
     def owner_closed(self, startup_rows: np.ndarray) -> None:

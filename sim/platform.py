@@ -21,11 +21,10 @@ import numpy as np
 
 from sim.params import SECTORS, PlatformSpec
 from sim.projects import PilotSite, Stage, Status
+from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
-
-QUARTERS_PER_YEAR = 4
 
 
 class NoPlatform:

@@ -28,6 +28,23 @@ def column(name: str, doc: str = "") -> property:
     return property(get, doc=doc or name)
 
 
+def pick_by_sector(
+    rows: np.ndarray, row_sectors: np.ndarray, wanted: np.ndarray, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each wanted sector, the row of that sector at uniform position ``u`` in [0, 1).
+
+    Returns the picked rows (-1 where the sector has none) and each sector's row count.
+    """
+    counts = np.bincount(row_sectors, minlength=int(wanted.max(initial=0)) + 1)
+    n = counts[wanted]
+    if rows.size == 0:
+        return np.full(wanted.size, -1, dtype=np.int64), n
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    by_sector = rows[np.argsort(row_sectors, kind="stable")]
+    pos = np.minimum(starts[wanted] + (u * np.maximum(n, 1)).astype(np.int64), rows.size - 1)
+    return np.where(n > 0, by_sector[pos], -1), n
+
+
 class PopulationAgent(mesa.Agent):
     """A Mesa agent whose numeric state is row ``row`` of its population's columns."""
 

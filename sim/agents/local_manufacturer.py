@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from sim.agents.base import Population, PopulationAgent, column
-from sim.agents.startup import QUARTERS_PER_YEAR, per_quarter
+from sim.agents.base import Population, PopulationAgent, column, pick_by_sector
 from sim.params import SECTORS, TRADITIONAL_SECTORS
+from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
@@ -137,18 +137,11 @@ class LocalManufacturers(Population):
         m = self.model
         rng = m.streams.partners
         k = len(sectors)
-        out = np.full(k, -1, dtype=np.int64)
         if k == 0:
-            return out
+            return np.full(0, -1, dtype=np.int64)
         alive_rows = np.flatnonzero(self.alive)
-        sec = self.cols["sector"][alive_rows]
-        order = np.argsort(sec, kind="stable")
-        sorted_rows, sorted_sec = alive_rows[order], sec[order]
-        counts = np.bincount(sorted_sec, minlength=len(SECTORS))
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        n_full = counts[sectors] / m.scale
+        u_find, u_pick = rng.random(k), rng.random(k)
+        picked, n = pick_by_sector(alive_rows, self.cols["sector"][alive_rows], sectors, u_pick)
+        n_full = n / m.scale
         p_find = 1 - np.exp(-search_factor * n_full / m.spec.pipeline.partner_search_scale)
-        found = (rng.random(k) < p_find) & (counts[sectors] > 0)
-        pick = starts[sectors] + (rng.random(k) * np.maximum(counts[sectors], 1)).astype(int)
-        out[found] = sorted_rows[pick[found]]
-        return out
+        return np.where(u_find < p_find, picked, -1)

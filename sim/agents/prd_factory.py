@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from sim.agents.base import Population, PopulationAgent, column
-from sim.agents.startup import QUARTERS_PER_YEAR, per_quarter
+from sim.agents.base import Population, PopulationAgent, column, pick_by_sector
 from sim.params import SECTORS
+from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
@@ -63,16 +63,9 @@ class PRDFactories(Population):
         rng = self.model.streams.partners
         k = len(sectors)
         u = rng.random(k)
-        if self.cols.n == 0:
-            return np.full(k, -1, dtype=np.int64)
-        sec = self.cols["sector"]
-        order = np.argsort(sec, kind="stable")
-        counts = np.bincount(sec, minlength=len(SECTORS))
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        n = counts[sectors]
-        pos = np.minimum(starts[sectors] + (u * np.maximum(n, 1)).astype(np.int64), self.cols.n - 1)
-        anywhere = (u * self.cols.n).astype(np.int64)
-        return np.where(n > 0, order[pos], anywhere)
+        rows = np.arange(self.cols.n)
+        picked, n = pick_by_sector(rows, self.cols["sector"], sectors, u)
+        return np.where(n > 0, picked, (u * rows.size).astype(np.int64) if rows.size else -1)
 
     def step(self) -> None:
         """Rare adoption of Hong Kong technology; a programme can raise it and bring HQs home."""

@@ -14,16 +14,10 @@ import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
 from sim.params import DATA_YEARS, FIRST_YEAR, SECTORS
+from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
-
-QUARTERS_PER_YEAR = 4
-
-
-def per_quarter(p_per_year: float) -> float:
-    """Convert an annual probability to the quarterly one with the same survival."""
-    return 1.0 - (1.0 - p_per_year) ** (1 / QUARTERS_PER_YEAR)
 
 
 class Startup(PopulationAgent):

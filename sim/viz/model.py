@@ -15,8 +15,8 @@ import pandas as pd
 from sim.model import PilotModel
 from sim.params import Scenario
 from sim.scenario import SCENARIO_DIRS, load_scenario, scenario_hash
+from sim.units import QUARTERS_PER_YEAR
 
-QUARTERS_PER_YEAR = 4
 BASELINE = "baseline"
 
 
