@@ -91,13 +91,6 @@ class ResearchSpec(Spec):
         ge=-0.2,
         le=0.3,
     )
-    budget_multiplier: float = param(
-        1.0,
-        "x baseline research budget",
-        "assumption: lever for 'more R&D funding'; the extra is counted as public spend",
-        ge=0.0,
-        le=5.0,
-    )
     budget_per_lab_hkd_m: float = param(
         3.0,
         "HKD m per year per research group (2015)",
@@ -154,6 +147,16 @@ class ResearchSpec(Spec):
     quality_sigma: float = param(
         0.6, "log-sd of project quality", "assumption: skewed project quality", ge=0.0, le=2.0
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "budget_multiplier" in data:
+            raise ValueError(
+                "research.budget_multiplier has moved to rd_funding.budget_multiplier; "
+                "set rd_funding.enabled: true and rd_funding.start_year with it"
+            )
+        return data
 
     @model_validator(mode="after")
     def _shares(self) -> ResearchSpec:
@@ -817,6 +820,22 @@ class FundingRebalanceSpec(LeverSpec):
         return self
 
 
+class RDFundingSpec(LeverSpec):
+    """More research funding: the labs' budgets scaled up from a start year (public spend)."""
+
+    budget_multiplier: float = param(
+        1.0284,
+        "x baseline research budget (universities and government R&D centres)",
+        "derived: 1 + 7,945 / 280,170, the hk_pilot_platform scenario's extra public spend "
+        "2025-2035 (pilotsim run, seed 0, full scale) over the baseline research budget "
+        "2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
+        "budget_growth_after_2019), so the two levers cost about the same; the extra is "
+        "counted as public spend",
+        ge=0.0,
+        le=5.0,
+    )
+
+
 class ITSectorSpec(Spec):
     """The part of the I&T industry the agents do not represent, as an exogenous trend."""
 
@@ -857,6 +876,7 @@ class Scenario(Spec):
     traditional_upgrade: TraditionalUpgradeSpec = TraditionalUpgradeSpec()
     prd_upgrade: PRDUpgradeSpec = PRDUpgradeSpec()
     funding_rebalance: FundingRebalanceSpec = FundingRebalanceSpec()
+    rd_funding: RDFundingSpec = RDFundingSpec()
     it_sector: ITSectorSpec = ITSectorSpec()
 
 

@@ -14,7 +14,7 @@ from sim.scenario import ScenarioError, load_scenario, scenario_hash, to_yaml, w
 from .conftest import SCENARIOS
 
 REQUIRED = ("baseline", "hk_pilot_platform", "antenna_mother_child", "traditional_upgrade",
-            "funding_rebalance", "prd_upgrade")
+            "funding_rebalance", "prd_upgrade", "more_rd_funding")
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

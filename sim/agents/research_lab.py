@@ -1,8 +1,9 @@
 """Research labs: research groups in universities and government R&D centres (0-1).
 
 Budgets follow Hong Kong's R&D spending (GERD by higher education and by government, C&SD
-table 207), split across sectors by the ITF allocation. Each quarter a lab starts research
-projects at a Poisson rate proportional to its budget.
+table 207), split across sectors by the ITF allocation, and scaled up by the "more R&D
+funding" lever (``rd_funding``) once it starts. Each quarter a lab starts research projects at
+a Poisson rate proportional to its budget.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
 from sim.params import DATA_YEARS, FIRST_YEAR, HIGH_END_SECTORS, SECTORS, TRADITIONAL_SECTORS
+from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
@@ -103,18 +105,28 @@ class ResearchLabs(Population):
             return sector_weights(rb.high_end_share, rb.traditional_share)
         return sector_weights(spec.research.high_end_share, spec.research.traditional_share)
 
+    def budget_multiplier(self, year: int) -> float:
+        """Research budget as a multiple of the baseline: the lever's once it starts, else 1."""
+        rd = self.model.spec.rd_funding
+        return rd.budget_multiplier if rd.active(year) else 1.0
+
     def set_budgets(self) -> float:
-        """Set this quarter's lab budgets; returns the extra over baseline (sample HKD m)."""
+        """Set this quarter's lab budgets; returns the extra over baseline (sample HKD m).
+
+        The extra is research spending above the baseline budget, ``(multiplier - 1)`` x the
+        baseline, booked by the caller as public spend; it is zero before ``rd_funding``
+        starts, so runs match the baseline draw for draw until then.
+        """
         m = self.model
-        spec = m.spec.research
+        multiplier = self.budget_multiplier(m.year)
         weights = self.sector_weights(m.year)
         inst, sector = self.cols["institution"], self.cols["sector"]
         budget = self.cols["budget_hkd_m_per_q"]
         baseline_q = 0.0
         for i in (UNIVERSITY, RD_CENTRE):
-            base_q = self.total_budget_hkd_m(m.year, i) * m.scale / 4
+            base_q = self.total_budget_hkd_m(m.year, i) * m.scale / QUARTERS_PER_YEAR
             baseline_q += base_q
-            total_q = base_q * spec.budget_multiplier
+            total_q = base_q * multiplier
             mine = inst == i
             n_by_sector = np.bincount(sector[mine], minlength=len(SECTORS))
             # Sectors without labs of this type pass their share to the others.
@@ -124,7 +136,7 @@ class ResearchLabs(Population):
                 total_q * w, n_by_sector, out=np.zeros(len(SECTORS)), where=n_by_sector > 0
             )
             budget[mine] = per_lab[sector[mine]]
-        return baseline_q * (spec.budget_multiplier - 1.0)
+        return baseline_q * (multiplier - 1.0)
 
     def step(self) -> None:
         """Start this quarter's research projects."""
