@@ -1,8 +1,23 @@
-"""One run as a pure function: (scenario, seed) -> tidy quarterly and annual frames."""
+"""One run as a pure function: (scenario, seed) -> tidy quarterly and annual frames.
+
+Garbage collection: a run builds tens to hundreds of thousands of long-lived Mesa agents,
+and Python's generational collector traverses every live object of the process at each
+full collection it triggers while they are built and run (two at 3x scale, about 0.4 s;
+docs/performance.md). A run makes no cyclic garbage while it runs (its agents die by
+reference count or all together with the model), so ``run`` pauses the cyclic collector
+for the run and then collects the young generation once, which holds the objects the run
+made and frees the dead model: one pass over the run's own objects instead of repeated
+passes over the whole process. ``tests/test_gc.py`` checks that nothing leaks across runs
+and that the collector's state is restored, also when a run raises.
+"""
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +28,10 @@ from sim.metrics import annual
 from sim.model import PilotModel
 from sim.params import Scenario
 from sim.scenario import load_scenario, scenario_hash, with_overrides
+
+# Generation 0 is Python's youngest generation (gc module); with the collector paused,
+# every object a run creates stays in it, so collecting it reaches exactly the run's objects.
+YOUNGEST_GENERATION = 0
 
 
 @dataclass
@@ -29,6 +48,50 @@ class Result:
     @property
     def scenario_hash(self) -> str:
         return scenario_hash(self.scenario)
+
+
+class _GcPause:
+    """Process-wide pause of the cyclic garbage collector, shared by overlapping runs.
+
+    The collector's on/off switch is global to the process, so runs in several threads (or
+    nested runs) share one pause: the first to enter records whether the collector was on
+    and turns it off, the last to leave, in whatever order they leave, turns it back on and
+    collects the young generation. If the collector was already off (the caller's choice),
+    it is left off and nothing is collected. Thresholds and frozen objects are not touched.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            resume = self._depth == 0 and self._was_enabled
+            if resume:
+                gc.enable()
+        if resume:
+            gc.collect(YOUNGEST_GENERATION)
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+
+#: ``with paused_gc(): ...`` pauses the cyclic collector for the block (see ``_GcPause``).
+paused_gc = _GcPause()
 
 
 def resolve(scenario: Scenario | str | Path | None, **overrides: Any) -> Scenario:
@@ -50,6 +113,10 @@ def run(
 ) -> Result:
     """Run one scenario with one seed.
 
+    The cyclic garbage collector is paused during construction and run, and the run's
+    objects are collected once at the end (module docstring); the dead model is freed
+    before this returns unless ``keep_model``. Outputs do not depend on it.
+
     Args:
         scenario: a ``Scenario``, a YAML path, or a name in ``scenarios/`` (default baseline).
         seed: root seed of the run's random streams.
@@ -60,6 +127,20 @@ def run(
             ``**{"platform.enabled": True}``.
     """
     spec = resolve(scenario, **{"run.scale": scale, "run.end_year": until}, **overrides)
+    t0 = time.perf_counter()
+    with paused_gc():
+        result = _simulate(spec, seed, keep_model=keep_model)
+    # _simulate has returned, so its model is unreachable (unless kept) when the pause ends.
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _simulate(spec: Scenario, seed: int, *, keep_model: bool = False) -> Result:
+    """Construct, run and tabulate one model under whatever GC settings the caller has.
+
+    ``run`` wraps it in ``paused_gc``; ``benchmarks/bench_model.py`` also calls it bare to
+    time the plain-GC behaviour side by side.
+    """
     t0 = time.perf_counter()
     model = PilotModel(spec, seed=seed)
     model.run()
