@@ -304,6 +304,7 @@ def scale_series(seed: int, repeats: int) -> dict:
                 "gc_full": b["gc_full"],
                 "gc_median": statistics.median(r["gc_s"] for r in rs),
                 "cpu_best": min(r["cpu_s"] for r in rs),
+                "cpu_worst": max(r["cpu_s"] for r in rs),
                 "total_best": min(r["total_s"] for r in rs),
                 "total_median": statistics.median(r["total_s"] for r in rs),
             }
@@ -457,7 +458,7 @@ def report(r: dict) -> str:
         f"Full scale, 2015-2035: {r['agents']:,} Mesa agents at start, {r['steps']} steps "
         f"(quarters); {r['repeats']} repeats each. Goals use the best of the repeats; the "
         f"median shows the noise (1-min load average {r['load'][0]} at start, {r['load'][1]} at "
-        "end, counting this benchmark).",
+        "end, counting this benchmark)." + (f" {r['note']}" if r.get("note") else ""),
         "",
         "| run | best s | median s | best CPU s |",
         "|---|---:|---:|---:|",
@@ -569,7 +570,16 @@ def scale_report(r: dict) -> list[str]:
                 f"{f['marginal'][0]:.3f} | {f['marginal'][1]:.3f} | {f['ratio']:.2f} |"
             )
     lk = r["leak"]
+    one = {mode: next(row for row in sc["rows"] if row["scale"] == 1.0)[mode] for mode in GC_MODES}
     lines += [
+        "",
+        "Noise: the CPU time of the same 1x run ranged "
+        + " and ".join(
+            f"{one[mode]['cpu_best']:.3f}-{one[mode]['cpu_worst']:.3f} s ({mode})"
+            for mode in GC_MODES
+        )
+        + " over the rounds; ratios of marginal costs amplify it (a 10% error at 1x moves the "
+        "ratio by 0.2-0.3).",
         "",
         "Per-round ratios (each round's three runs of one mode, close in time): "
         + "; ".join(
@@ -626,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run the toy for only this many steps and extrapolate (default: all)",
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--note", default="", help="a sentence added to the report (e.g. load)")
     ap.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
     ap.add_argument(
         "--scale-only",
@@ -647,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     r["command"] = r["command"].strip()
     r["load"] = [load_1min()]
+    r["note"] = args.note
     print(f"pinned to cpu {cpu}; {r['machine']['cpu']}, nproc {r['machine']['nproc']}")
 
     if not args.scale_only:
