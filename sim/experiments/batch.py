@@ -1,8 +1,10 @@
-"""A batch: named scenarios x paired replicate seeds, run into a store.
+"""A batch: named scenarios x paired replicates, run into a store.
 
 Shared by ``pilotsim compare`` (a baseline and policies) and ``pilotsim sweep`` (a
 baseline and the points of a design). The first scenario of a batch is the baseline every
-other scenario is paired with.
+other scenario is paired with. Replicate ``i`` of every scenario runs with seed ``i``
+and, when the batch carries parameter draws (``--posterior``), with draw ``i`` applied on
+top of the scenario: the pairs then share parameters as well as random numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sim.experiments.runner import BatchReport, Task, make_tasks, run_batch
 from sim.experiments.seeds import replicate_seeds
 from sim.experiments.store import Store, StoreError, code_fingerprint, run_key
 from sim.params import FIRST_YEAR, Scenario
-from sim.scenario import scenario_hash
+from sim.scenario import scenario_hash, with_overrides
 
 #: Names a batch folder may hold besides its store: the outputs of compare and sweep.
 OUTPUT_SUFFIXES = (".png", ".csv", ".md")
@@ -41,6 +43,8 @@ class Batch:
         n_seeds: replicates per scenario.
         points: for sweeps, the swept parameter values of each label.
         settings: anything else worth recording (design, period ...).
+        draws: optional parameter overrides by replicate (dotted keys), one per seed:
+            replicate ``i`` of every scenario runs with ``draws[i]`` applied.
     """
 
     kind: str
@@ -50,10 +54,31 @@ class Batch:
     n_seeds: int
     points: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    draws: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.seeds = replicate_seeds(self.root_seed, self.n_seeds)
         self.hashes = {lab: scenario_hash(s) for lab, s in self.scenarios.items()}
+        if self.draws is not None and len(self.draws) != self.n_seeds:
+            raise BatchError(
+                f"{len(self.draws)} parameter draws for {self.n_seeds} replicates: "
+                "give one draw per replicate"
+            )
+        #: The scenario each (label, replicate) runs: the label's own, or with its draw.
+        self.replicate_specs: dict[str, list[Scenario]] = {
+            lab: [
+                with_overrides(spec, self.draws[i]) if self.draws else spec
+                for i in range(self.n_seeds)
+            ]
+            for lab, spec in self.scenarios.items()
+        }
+        #: Scenario hash of each (label, replicate): the run's store key with its seed.
+        self.replicate_hashes: dict[str, list[str]] = {
+            lab: [scenario_hash(s) for s in specs]
+            if self.draws
+            else [self.hashes[lab]] * len(specs)
+            for lab, specs in self.replicate_specs.items()
+        }
 
     @property
     def labels(self) -> list[str]:
@@ -74,13 +99,26 @@ class Batch:
     def runs(self) -> list[dict[str, Any]]:
         """One row per (label, replicate): ``label``, ``replicate``, ``seed``, ``key``."""
         return [
-            {"label": lab, "replicate": i, "seed": seed, "key": run_key(h, seed)}
-            for lab, h in self.hashes.items()
+            {
+                "label": lab,
+                "replicate": i,
+                "seed": seed,
+                "key": run_key(self.replicate_hashes[lab][i], seed),
+            }
+            for lab in self.labels
             for i, seed in enumerate(self.seeds)
         ]
 
     def tasks(self) -> list[Task]:
-        return make_tasks(self.scenarios.values(), self.seeds)
+        """Every (label, replicate) run once (identical runs are stored once)."""
+        if not self.draws:
+            return make_tasks(self.scenarios.values(), self.seeds)
+        tasks = (
+            Task.of(spec, seed)
+            for specs in self.replicate_specs.values()
+            for spec, seed in zip(specs, self.seeds, strict=True)
+        )
+        return list({t.key: t for t in tasks}.values())
 
     def describe(self) -> dict[str, Any]:
         """The batch as recorded in ``manifest.json``."""
@@ -102,6 +140,7 @@ class Batch:
                 for lab, spec in self.scenarios.items()
             },
             "runs": {f"{r['label']}/{r['replicate']}": r["key"] for r in self.runs()},
+            **({"draws": self.draws} if self.draws else {}),
             **self.settings,
         }
 

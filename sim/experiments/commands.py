@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sim.cli import UsageError
@@ -18,6 +19,8 @@ from sim.experiments.executors import ExecutorError
 
 EXIT_RUNS_FAILED = 1
 EXIT_INTERRUPTED = 130
+#: ``--posterior`` without a file: the committed posterior (relative to the repository).
+DEFAULT_POSTERIOR_TEXT = "calibration/posterior.csv"
 
 
 def _positive_int(name: str) -> Callable[[str], int]:
@@ -116,6 +119,15 @@ def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
         type=_period,
         help="years summed in the table, START-END (default 2025-2035)",
     )
+    p.add_argument(
+        "--posterior",
+        nargs="?",
+        const=DEFAULT_POSTERIOR_TEXT,
+        metavar="CSV",
+        help="draw each replicate's calibrated parameters from the posterior (weighted "
+        f"samples; default file {DEFAULT_POSTERIOR_TEXT}), the same draw for every scenario, "
+        "so differences carry parameter uncertainty as well as seed noise",
+    )
 
 
 def add_commands(sub: Any) -> None:
@@ -173,6 +185,31 @@ def add_commands(sub: Any) -> None:
     w.set_defaults(func=cmd_sweep)
 
 
+def _posterior_path(text: str | None) -> Path | None:
+    """``--posterior`` as a path; the default file is found from any working directory."""
+    if text is None:
+        return None
+    if text == DEFAULT_POSTERIOR_TEXT and not Path(text).is_file():
+        from sim.calibration.posterior import DEFAULT_POSTERIOR
+
+        return DEFAULT_POSTERIOR
+    return Path(text)
+
+
+def _file_posterior(f: dict[str, Any], where: str) -> Path | None:
+    """A sweep file's ``posterior:`` (``true`` for the committed posterior, or a CSV path
+    relative to the sweep file)."""
+    v = f.get("posterior")
+    if v is None or v is False:
+        return None
+    if v is True:
+        return _posterior_path(DEFAULT_POSTERIOR_TEXT)
+    if not isinstance(v, str):
+        raise UsageError(f"{where}: key 'posterior': expected true, false or a CSV path, got {v!r}")
+    path = Path(v)
+    return path if path.is_absolute() else Path(where).parent / path
+
+
 def _run_guarded(fn: Callable[[], int]) -> int:
     try:
         return fn()
@@ -217,6 +254,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             period=args.period,
             progress=not args.no_progress,
             figures=not args.no_figures,
+            posterior=_posterior_path(args.posterior),
         )
         return _print_result(res)
 
@@ -306,6 +344,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             figures=not args.no_figures,
             source=args.sweep_file,
+            posterior=_posterior_path(args.posterior)
+            if args.posterior is not None
+            else _file_posterior(f, where),
         )
         rep = res.execution.report
         print(

@@ -5,6 +5,11 @@ so each policy run has a baseline twin; the difference policy - baseline is form
 pair, and its mean gets a 90% Student-t interval over the pairs. "Value retained per public
 dollar" is a ratio of paired mean differences (extra HK value added / extra public spend);
 its interval is the t-interval of the delta-method (linearised) ratio estimator.
+
+Beside the interval of the mean, every row carries the 5-95% spread of the paired
+differences themselves: how much the effect varies from replicate to replicate. With
+parameters drawn from the posterior (``pilotsim compare --posterior``) that spread carries
+parameter uncertainty, and unlike the interval of the mean it does not shrink with more seeds.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from sim.metrics import annual as to_annual
 
 #: Confidence level of the intervals of paired differences.
 LEVEL = 0.90
+#: Quantiles of the spread of paired differences across replicates (a 90% range, the same
+#: coverage as ``LEVEL``; assumption: the convention of the fan charts).
+SPREAD = (0.05, 0.95)
 #: Default years of the table and the default policy period (inclusive).
 DEFAULT_YEARS: tuple[int, ...] = (2025, 2030, 2035)
 DEFAULT_PERIOD: tuple[int, int] = (2025, 2035)
@@ -184,6 +192,15 @@ def ratio_interval(
     return r, r - half, r + half
 
 
+def spread(x: np.ndarray, q: tuple[float, float] = SPREAD) -> tuple[float, float]:
+    """The ``q`` quantiles of ``x`` (NaN if fewer than 2 values or any is not finite)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        return math.nan, math.nan
+    lo, hi = np.quantile(x, q)
+    return float(lo), float(hi)
+
+
 def _paired(values: pd.DataFrame, base: str, policy: str, col: str) -> pd.DataFrame:
     b = values[values["label"] == base].set_index("replicate")[col]
     p = values[values["label"] == policy].set_index("replicate")[col]
@@ -203,8 +220,10 @@ def summarise(
 
     Columns: ``policy``, ``baseline``, ``outcome``, ``label``, ``period`` (a year or
     ``START-END``), ``unit``, ``n_pairs``, ``base_mean``, ``policy_mean``, ``diff_mean``,
-    ``diff_low``, ``diff_high`` (the ``level`` t-interval of the mean paired difference)
-    and ``diff_pct`` (``diff_mean / base_mean``, percent).
+    ``diff_low``, ``diff_high`` (the ``level`` t-interval of the mean paired difference),
+    ``diff_pct`` (``diff_mean / base_mean``, percent) and ``spread_low``, ``spread_high``
+    (the ``SPREAD`` quantiles of the paired differences; for the per-dollar ratio, of the
+    pair-by-pair ratios when every pair has extra spend).
     """
     blocks: list[tuple[str, pd.DataFrame, str]] = [
         (str(y), year_values(panel, y), "year") for y in years
@@ -228,10 +247,11 @@ def summarise(
                     ds = _paired(values, base, policy, "public_spend_hkd_m")
                     common = dv.index.intersection(ds.index)
                     dv, ds = dv.loc[common], ds.loc[common]
-                    m, lo, hi = ratio_interval(
-                        (dv["policy"] - dv["base"]).to_numpy(),
-                        (ds["policy"] - ds["base"]).to_numpy(),
-                        level,
+                    num = (dv["policy"] - dv["base"]).to_numpy()
+                    den = (ds["policy"] - ds["base"]).to_numpy()
+                    m, lo, hi = ratio_interval(num, den, level)
+                    s_lo, s_hi = (
+                        spread(num / den) if len(den) and (den > 0).all() else (math.nan,) * 2
                     )
                     row.update(
                         n_pairs=len(common),
@@ -241,6 +261,8 @@ def summarise(
                         diff_low=lo,
                         diff_high=hi,
                         diff_pct=math.nan,
+                        spread_low=s_lo,
+                        spread_high=s_hi,
                     )
                 else:
                     pair = _paired(values, base, policy, o.name)
@@ -255,6 +277,8 @@ def summarise(
                         diff_low=lo,
                         diff_high=hi,
                         diff_pct=100.0 * m / bm if bm else math.nan,
+                        spread_low=(sp := spread(d))[0],
+                        spread_high=sp[1],
                     )
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -287,6 +311,17 @@ def fmt_diff(row: Mapping[str, Any]) -> str:
     return text
 
 
+def _range(low: float, high: float, unit: str, missing: str = "") -> str:
+    """``[low, high]`` signed, or ``missing`` when undefined."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return missing
+    return f"[{_fmt(low, unit, True)}, {_fmt(high, unit, True)}]"
+
+
+def spread_heading(q: tuple[float, float] = SPREAD) -> str:
+    return f"{q[0] * 100:g}-{q[1] * 100:g}% of pairs"
+
+
 def format_table(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> str:
     """The summary of one policy as a plain-text table (what ``pilotsim compare`` prints).
 
@@ -295,7 +330,15 @@ def format_table(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> st
     s = summary[summary["policy"] == policy]
     base = s["baseline"].iloc[0]
     pct = round(level * 100)
-    head = ("  period", "unit", f"{base} mean", f"{policy} mean", "difference", f"{pct}% interval")
+    head = (
+        "  period",
+        "unit",
+        f"{base} mean",
+        f"{policy} mean",
+        "difference",
+        f"{pct}% interval",
+        spread_heading(),
+    )
     rows: list[tuple[str, ...]] = []
     last = None
     for _, r in s.iterrows():
@@ -303,11 +346,6 @@ def format_table(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> st
             rows.append((r["label"],))
             last = r["label"]
         unit = r["unit"]
-        ci = (
-            f"[{_fmt(r['diff_low'], unit, True)}, {_fmt(r['diff_high'], unit, True)}]"
-            if not math.isnan(r["diff_low"])
-            else ""
-        )
         rows.append(
             (
                 f"  {r['period']}",
@@ -315,10 +353,11 @@ def format_table(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> st
                 _fmt(r["base_mean"], unit),
                 _fmt(r["policy_mean"], unit),
                 _fmt(r["diff_mean"], unit, signed=True),
-                ci,
+                _range(r["diff_low"], r["diff_high"], unit),
+                _range(r["spread_low"], r["spread_high"], unit),
             )
         )
-    return _render(head, rows, right=(2, 3, 4, 5))
+    return _render(head, rows, right=(2, 3, 4, 5, 6))
 
 
 def format_markdown(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> str:
@@ -327,22 +366,20 @@ def format_markdown(summary: pd.DataFrame, policy: str, level: float = LEVEL) ->
     base = s["baseline"].iloc[0]
     pct = round(level * 100)
     lines = [
-        f"| outcome | period | unit | {base} | {policy} | difference | {pct}% interval |",
-        "|---|---|---|--:|--:|--:|--:|",
+        f"| outcome | period | unit | {base} | {policy} | difference | {pct}% interval "
+        f"| {spread_heading()} |",
+        "|---|---|---|--:|--:|--:|--:|--:|",
     ]
     last = None
     for _, r in s.iterrows():
         name = f"**{r['label']}**" if r["label"] != last else ""
         last = r["label"]
-        ci = (
-            f"[{_fmt(r['diff_low'], r['unit'], True)}, {_fmt(r['diff_high'], r['unit'], True)}]"
-            if not math.isnan(r["diff_low"])
-            else "n/a"
-        )
+        unit = r["unit"]
         lines.append(
-            f"| {name} | {r['period']} | {r['unit']} | {_fmt(r['base_mean'], r['unit'])} | "
-            f"{_fmt(r['policy_mean'], r['unit'])} | {_fmt(r['diff_mean'], r['unit'], True)} "
-            f"| {ci} |"
+            f"| {name} | {r['period']} | {unit} | {_fmt(r['base_mean'], unit)} | "
+            f"{_fmt(r['policy_mean'], unit)} | {_fmt(r['diff_mean'], unit, True)} "
+            f"| {_range(r['diff_low'], r['diff_high'], unit, 'n/a')} "
+            f"| {_range(r['spread_low'], r['spread_high'], unit, 'n/a')} |"
         )
     return "\n".join(lines)
 

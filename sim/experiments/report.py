@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiments.compare import LEVEL, format_markdown, period_label
+from sim.experiments.compare import LEVEL, format_markdown, period_label, spread_heading
 
 BASE_COLOUR = "#4d4d4d"
 POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
@@ -416,12 +416,18 @@ def markdown_report(
     base, policies = meta["base"], list(meta["policies"])
     period = tuple(meta["period"])
     pct = round(level * 100)
+    posterior = meta.get("posterior")
     lines = [
         f"# {' and '.join(policies)} against {base}",
         "",
         f"Paired comparison over **{meta['n_seeds']} replicate seeds** (root seed "
         f"{meta['root_seed']}), population scale {meta['scale']:g} (outputs in full-economy "
-        f"units), simulated 2015-{meta['until']}. Money is HKD million at 2015 prices.",
+        f"units), simulated 2015-{meta['until']}. Money is HKD million at 2015 prices."
+        + (
+            " Parameters drawn from the calibration posterior, one draw per replicate."
+            if posterior
+            else ""
+        ),
         "",
         "## Method",
         "",
@@ -431,8 +437,23 @@ def markdown_report(
         "policy starts).",
         "- Differences are policy minus baseline, computed seed by seed. The interval is the "
         f"**{pct}% Student-t interval of the mean paired difference** "
-        "(mean +/- t(0.95, n-1) s/sqrt(n)); it measures simulation noise for these "
-        "parameter values, not parameter uncertainty.",
+        "(mean +/- t(0.95, n-1) s/sqrt(n)); "
+        + (
+            "with parameters drawn from the posterior (below) it is the interval of the "
+            "effect averaged over parameter uncertainty, and shrinks with more seeds."
+            if posterior
+            else "it measures simulation noise for these parameter values, not parameter "
+            "uncertainty (`pilotsim compare --posterior` adds that)."
+        ),
+        f"- *{spread_heading()}*: the 5% and 95% quantiles of the paired differences "
+        "themselves, how much the effect varies from one replicate to the next"
+        + (
+            ": here over parameter draws and seeds together, the range a policy analyst "
+            "should quote for what the effect could be given what the 2015-2019 data leave "
+            "open. It does not shrink with more seeds."
+            if posterior
+            else " with these parameter values (seed noise only)."
+        ),
         f"- Period {period_label(period)}: flows are summed over its years, stocks "
         "(jobs, startups, establishments) averaged, the retention share recomputed from "
         "the summed value added.",
@@ -442,9 +463,16 @@ def markdown_report(
         f"after {period[1]} by projects supported before is not counted.",
         "",
     ]
+    if posterior:
+        from sim.experiments.uncertainty import markdown_section
+
+        lines += markdown_section(posterior, meta["n_seeds"])
     for policy in policies:
         lines += [f"## {policy} - {base}", "", format_markdown(summary, policy, level), ""]
-        lines += [_precision(summary, policy, period, meta["n_seeds"], level), ""]
+        lines += [
+            _precision(summary, policy, period, meta["n_seeds"], level, bool(posterior)),
+            "",
+        ]
     lines += ["## Figures", ""]
     captions = {
         "fan_hk_value_added.png": "Value kept in Hong Kong: levels and paired difference",
@@ -486,7 +514,12 @@ def markdown_report(
 
 
 def _precision(
-    summary: pd.DataFrame, policy: str, period: tuple[int, int], n: int, level: float
+    summary: pd.DataFrame,
+    policy: str,
+    period: tuple[int, int],
+    n: int,
+    level: float,
+    posterior: bool = False,
 ) -> str:
     """A sentence on how precise the headline difference is with these seeds."""
     row = summary[
@@ -505,6 +538,13 @@ def _precision(
         f"difference in HK value added is +/-{half:,.0f} HKD m, {rel:.0%} of the difference. "
         "The half-width falls as 1/sqrt(seeds): four times the seeds halve it. Pairing "
         "removes the noise the two scenarios share (identical runs before the policy)."
+        + (
+            f" Pair by pair the difference ranged from {r['spread_low']:+,.0f} to "
+            f"{r['spread_high']:+,.0f} HKD m (5-95%)"
+            + (", parameter draws included." if posterior else ", from seed noise alone.")
+            if math.isfinite(r["spread_low"])
+            else ""
+        )
     )
 
 

@@ -53,6 +53,7 @@ FILE_KEYS = (
     "until",
     "period",
     "parameters",
+    "posterior",
 )
 #: Outcomes plotted against the swept parameters: (summary outcome, axis label).
 SWEEP_OUTCOMES: tuple[tuple[str, str], ...] = (

@@ -32,6 +32,7 @@ from sim.experiments.compare import (
     panel_from_frames,
     summarise,
 )
+from sim.experiments.uncertainty import PosteriorDraws
 from sim.params import Scenario
 from sim.scenario import load_scenario
 
@@ -113,8 +114,24 @@ def load_scenarios(
     return specs, sources
 
 
-def default_out(labels: Sequence[str]) -> Path:
-    return Path("results") / f"{labels[0]}_vs_{'_'.join(labels[1:])}"
+def default_out(labels: Sequence[str], posterior: bool = False) -> Path:
+    stem = f"{labels[0]}_vs_{'_'.join(labels[1:])}"
+    return Path("results") / (f"{stem}-posterior" if posterior else stem)
+
+
+def _draws(
+    posterior: str | Path | None,
+    n_seeds: int,
+    root_seed: int,
+    specs: dict[str, Scenario],
+    fixed: Sequence[str] = (),
+) -> PosteriorDraws | None:
+    """Posterior draws for a batch (None without ``posterior``); checked before any run."""
+    if posterior is None:
+        return None
+    from sim.experiments.uncertainty import draw_posterior
+
+    return draw_posterior(posterior, n_seeds, root_seed, specs, fixed)
 
 
 def run_comparison(
@@ -134,6 +151,7 @@ def run_comparison(
     progress: bool = True,
     figures: bool = True,
     command: str | None = None,
+    posterior: str | Path | None = None,
 ) -> ComparisonResult:
     """Run a baseline and policies over paired seeds; write summary, report and figures.
 
@@ -151,6 +169,9 @@ def run_comparison(
         progress: show a progress bar.
         figures: write the PNG figures.
         command: the command line to record (default: ``sys.argv``).
+        posterior: posterior samples file (``calibration/posterior.csv``): replicate ``i``
+            of every scenario runs with weighted draw ``i`` of the parameters, so the
+            differences carry parameter uncertainty (see ``sim.experiments.uncertainty``).
 
     Raises:
         BatchError, ScenarioError, ExecutorError: bad input; nothing is written.
@@ -163,10 +184,13 @@ def run_comparison(
         raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
     specs, sources = load_scenarios([base, *policies], scale, until)
     labels = list(specs)
-    b = Batch("compare", specs, sources, root_seed, n_seeds)
+    draws = _draws(posterior, n_seeds, root_seed, specs)
+    b = Batch("compare", specs, sources, root_seed, n_seeds, draws=draws.draws if draws else None)
     years, period = check_years(years, period, b.until)
     b.settings = {"years": list(years), "period": list(period), "level": LEVEL}
-    out = Path(out) if out is not None else default_out(labels)
+    if draws:
+        b.settings["posterior"] = draws.describe()
+    out = Path(out) if out is not None else default_out(labels, draws is not None)
     check_out_dir(out)
 
     ex = execute(
@@ -239,16 +263,29 @@ def write_comparison(
         "code": m.get("code", "unknown"),
         "versions": m.get("versions", {}),
         "command": m.get("command", ""),
+        "posterior": b.settings.get("posterior"),
     }
     text = report.markdown_report(summary, meta, names)
-    report.write_outputs(
-        out,
-        {
-            "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
-            "report.md": lambda p: p.write_text(text, encoding="utf-8"),
-        },
+    writers: dict[str, Any] = {
+        "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
+        "report.md": lambda p: p.write_text(text, encoding="utf-8"),
+    }
+    if b.draws:
+        writers["draws.csv"] = lambda p: draws_frame(b).to_csv(p, index=False, float_format="%.8g")
+    report.write_outputs(out, writers)
+    if not b.draws:
+        (out / "draws.csv").unlink(missing_ok=True)  # left by an earlier --posterior call
+    return [*writers, *names]
+
+
+def draws_frame(b: Batch) -> pd.DataFrame:
+    """The parameters of each replicate of a batch with draws: ``replicate``, ``seed``, keys."""
+    return pd.DataFrame(
+        [
+            {"replicate": i, "seed": seed, **d}
+            for i, (seed, d) in enumerate(zip(b.seeds, b.draws or [], strict=True))
+        ]
     )
-    return ["summary.csv", "report.md", *names]
 
 
 DEFAULT_SWEEP_SEEDS = 8
@@ -285,6 +322,7 @@ def run_sweep(
     figures: bool = True,
     command: str | None = None,
     source: str | None = None,
+    posterior: str | Path | None = None,
 ) -> SweepResult:
     """Run a design of ``scenario`` parameter values, each paired with ``baseline``.
 
@@ -297,6 +335,7 @@ def run_sweep(
         n_seeds, root_seed, scale, until, period, out, jobs, dask, scheduler, progress,
         figures, command: as in :func:`run_comparison`.
         source: the sweep file, if any (recorded).
+        posterior: as in :func:`run_comparison` (a swept parameter may not be drawn).
 
     Writes ``sweep.csv`` (period differences for every point and outcome), ``sweep.png``
     and ``report.md`` next to the store.
@@ -313,6 +352,7 @@ def run_sweep(
     pts = sw.point_scenarios(specs[policy_label], points)
     scenarios = {base_label: specs[base_label], **pts}
     keys = [p.key for p in params]
+    draws = _draws(posterior, n_seeds, root_seed, specs, fixed=keys)
     b = Batch(
         "sweep",
         scenarios,
@@ -320,6 +360,7 @@ def run_sweep(
         root_seed,
         n_seeds,
         points={lab: dict(pt) for lab, pt in zip(pts, points, strict=True)},
+        draws=draws.draws if draws else None,
     )
     _, period = check_years((), period, b.until)
     b.settings = {
@@ -330,11 +371,15 @@ def run_sweep(
         "period": list(period),
         "sweep_file": source,
     }
+    if draws:
+        b.settings["posterior"] = draws.describe()
     stem = (
         Path(source).stem
         if source
         else f"{policy_label}-{'-'.join(k.split('.')[-1] for k in keys)}"
     )
+    if draws:
+        stem += "-posterior"
     out = Path(out) if out is not None else Path("results") / f"sweep-{stem}"
     check_out_dir(out)
     ex = execute(
@@ -391,7 +436,15 @@ def _sweep_markdown(
         f"{b.base} seed by seed (common random numbers); values are mean paired "
         f"differences over {period[0]}-{period[1]} with 90% Student-t intervals "
         "(flows summed, stocks averaged; per public dollar = extra HK value added / "
-        "extra public spend).",
+        "extra public spend)."
+        + (
+            f" Each replicate's calibrated parameters are drawn from the posterior "
+            f"`{s['posterior']['path']}` ({s['posterior']['distinct_draws']} distinct draws; "
+            "the same draw for every point and the baseline), so the intervals carry "
+            "parameter uncertainty."
+            if s.get("posterior")
+            else ""
+        ),
         "",
         "| point | "
         + " | ".join(f"`{k}`" for k in keys)
