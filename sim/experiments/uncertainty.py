@@ -159,4 +159,12 @@ def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
     for k, s in info["parameters"].items():
         cells = [f"{s[c]:.4g}" for c in ("scenario", "median", "q05", "q95")]
         lines.append(f"| `{k}` | " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    return [
+        *lines,
+        "",
+        "Only these calibrated parameters are uncertain here. The policy's own parameters "
+        "(the platform's success uplift, cost per pilot, take-up ...) are not observed in "
+        "2015-2019, when no such platform existed, so no posterior exists for them: their "
+        "uncertainty is explored with `pilotsim sweep` (see `sweeps/`), not drawn.",
+        "",
+    ]
