@@ -117,11 +117,16 @@ def posterior_overrides(
         CalibrationError: missing or malformed posterior file.
         ValueError: ``n < 1``.
     """
+    return draw_overrides(load_posterior(path), n, seed)
+
+
+def draw_overrides(posterior: pd.DataFrame, n: int, seed: int) -> list[dict[str, float]]:
+    """:func:`posterior_overrides` from a posterior frame already loaded."""
     from sim.calibration.config import _field
 
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    df = load_posterior(path)
+    df = posterior
     cols = parameter_columns(df)
     ints = {c for c in cols if (f := _field(c)) is not None and f[0].annotation is int}
     w = df["weight"].to_numpy(float)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiments.executors import open_executor
-from sim.experiments.runner import BatchReport, Task, make_tasks, run_batch
+from sim.experiments.runner import BatchReport, Task, run_batch
 from sim.experiments.seeds import replicate_seeds
 from sim.experiments.store import Store, StoreError, code_fingerprint, run_key
 from sim.params import FIRST_YEAR, Scenario
@@ -111,8 +111,6 @@ class Batch:
 
     def tasks(self) -> list[Task]:
         """Every (label, replicate) run once (identical runs are stored once)."""
-        if not self.draws:
-            return make_tasks(self.scenarios.values(), self.seeds)
         tasks = (
             Task.of(spec, seed)
             for specs in self.replicate_specs.values()

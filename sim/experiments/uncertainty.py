@@ -96,9 +96,9 @@ def draw_posterior(
         BatchError: a policy scenario, or a swept parameter, sets a drawn parameter.
     """
     from sim.calibration.posterior import (
+        draw_overrides,
         load_posterior,
         parameter_columns,
-        posterior_overrides,
         weighted_quantile,
     )
 
@@ -137,7 +137,7 @@ def draw_posterior(
         path=path,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         particles=len(df),
-        draws=posterior_overrides(n, seed, path),
+        draws=draw_overrides(df, n, seed),
         summary=summary,
     )
 
