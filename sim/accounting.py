@@ -1,11 +1,13 @@
 """Value by place: where the value added created from Hong Kong research is booked.
 
-The value added of every product in its market life is split by function along a smile
+The value added of every product in its market life (its own value times the crowding of
+its sector's market) is split by function along a smile
 curve (IP and R&D, pilot / mother-factory production, mass production, headquarters and
 brand, trading services) and each part is booked where that function is done:
 
 - IP and R&D: where the owner is; a licensor in Hong Kong receives ``royalty_share`` of it
-  when the IP is used by a firm outside Hong Kong (licences and transfers north);
+  when the IP is used by a firm outside Hong Kong (licences, transfers north, and projects
+  sold because their Hong Kong owner could not pay for industrialisation);
 - pilot / mother factory: where the pilot was done, or Hong Kong for a mother-factory line;
 - mass production: where the product is made (a mother factory keeps a share in Hong Kong);
 - headquarters and brand: where the owner's headquarters are;
@@ -56,7 +58,14 @@ FLOWS: tuple[str, ...] = (
     "projects_piloted_hk",
     "projects_failed",
     "projects_launched",
+    "projects_sold",
+    "projects_piloted_hk_private",
+    "platform_clients",
+    "platform_deadweight",
     "public_spend",
+    "private_spend",
+    "hk_private_spend",
+    "gba_public_spend",
 )
 
 
@@ -95,11 +104,18 @@ def shares(model: PilotModel) -> np.ndarray:
     )
 
 
+def market_value_hkd_m_per_q(model: PilotModel, rows: np.ndarray) -> np.ndarray:
+    """This quarter's value added of products ``rows``: their own value times the crowding
+    of their sector's market (``sim.markets``)."""
+    b = model.projects
+    return b["value_hkd_m_per_q"][rows] * model.markets.crowding[b["sector"][rows]]
+
+
 def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     """Place x function matrix of this quarter's value added of products ``rows``."""
     b = model.projects
     spec = model.spec
-    value = b["value_hkd_m_per_q"][rows]
+    value = market_value_hkd_m_per_q(model, rows)
     w = shares(model)
     out = np.zeros((len(PLACES), len(FUNCTIONS)))
 
@@ -109,7 +125,9 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     owner_place = b["owner_place"][rows].astype(np.int64)
     route = b["route"][rows]
     # IP: royalties return to the Hong Kong licensor when the IP is used outside Hong Kong.
-    licensed_out = ((route == Route.LICENSE) | (route == Route.NORTH)) & (owner_place != Place.HK)
+    licensed_out = (
+        (route == Route.LICENSE) | (route == Route.NORTH) | b["sold"][rows]
+    ) & (owner_place != Place.HK)
     royalty = np.where(licensed_out, spec.pipeline.royalty_share, 0.0)
     ip = value * w[IP]
     book(IP, np.full(rows.size, Place.HK), ip * royalty)
@@ -170,7 +188,7 @@ def book_quarter(model: PilotModel) -> None:
         np.add.at(
             model.startups.cols["income_hkd_m"],
             b["owner_row"][own],
-            b["value_hkd_m_per_q"][own] * (w[IP] + w[HQ]),
+            market_value_hkd_m_per_q(model, own) * (w[IP] + w[HQ]),
         )
     b["remaining_q"][rows] -= 1
     ended = rows[b["remaining_q"][rows] <= 0]

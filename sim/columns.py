@@ -16,7 +16,8 @@ class Columns:
     """A table of equally long 1-D numpy columns that can grow by appending rows.
 
     Args:
-        dtypes: column name -> numpy dtype.
+        dtypes: column name -> numpy dtype (a subarray dtype such as
+            ``np.dtype((np.float64, 5))`` makes a 2-D column of that width).
         capacity: rows allocated up front; doubled when exceeded.
     """
 
@@ -48,7 +49,7 @@ class Columns:
         if self.n + k > self._cap:
             new_cap = max(self._cap * 2, self.n + k)
             for name, arr in self._data.items():
-                grown = np.zeros(new_cap, dtype=arr.dtype)
+                grown = np.zeros((new_cap, *arr.shape[1:]), dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self._data[name] = grown
             self._cap = new_cap

@@ -83,6 +83,15 @@ def _it_employment(m: PilotModel) -> float:
     return m.startups.employment() + other * m.scale
 
 
+def _mean_crowding(m: PilotModel) -> float:
+    b = m.projects
+    live = b.live_rows()
+    sectors = b["sector"][live[(b["stage"][live] == Stage.MARKET) & (b["status"][live] == Status.ACTIVE)]]
+    if sectors.size == 0:
+        return 1.0
+    return float(m.markets.crowding[sectors].mean())
+
+
 def _manufacturing_va(m: PilotModel) -> float:
     """Plants' own value added plus Hong Kong production of products (pilot/mother, mass)."""
     hk_production = m.ledger.products[Place.HK, 1] + m.ledger.products[Place.HK, 2]
@@ -264,7 +273,7 @@ METRICS: tuple[Metric, ...] = (
         "slots",
         "stock",
         "concurrent platform pilot slots",
-        lambda m: float(m.platform.capacity if m.platform.active else 0),
+        lambda m: float(m.platform.capacity if m.platform.is_open else 0),
     ),
     Metric(
         "platform_utilisation",
@@ -278,8 +287,96 @@ METRICS: tuple[Metric, ...] = (
         "public_spend_hkd_m",
         "HKD m",
         "flow",
-        "policy spend: platform budget and fee subsidies, programme grants, extra research",
+        "Hong Kong policy spend: platform budget, fee subsidies, brokerage and follow-up, "
+        "programme grants, extra research",
         _flow("public_spend"),
+    ),
+    Metric(
+        "private_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "owners' spend on pilots (platform fees included) and industrialisation, all payers",
+        _flow("private_spend"),
+    ),
+    Metric(
+        "hk_private_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "the part of private_spend paid by owners headquartered in Hong Kong",
+        _flow("hk_private_spend"),
+    ),
+    Metric(
+        "gba_public_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "Guangdong's subsidy to pilots of Hong Kong projects on PRD pilot bases",
+        _flow("gba_public_spend"),
+    ),
+    Metric(
+        "platform_clients",
+        "projects",
+        "flow",
+        "pilots started on the Hong Kong platform",
+        _flow("platform_clients"),
+    ),
+    Metric(
+        "platform_deadweight_clients",
+        "projects",
+        "flow",
+        "platform clients whose choice without the platform (same taste shocks, same "
+        "prices) was a Hong Kong pilot",
+        _flow("platform_deadweight"),
+    ),
+    Metric(
+        "projects_piloted_hk_private",
+        "projects",
+        "flow",
+        "pilots started in Hong Kong outside the platform (in-house lines)",
+        _flow("projects_piloted_hk_private"),
+    ),
+    Metric(
+        "projects_sold",
+        "projects",
+        "flow",
+        "projects sold to outside firms because the owner could pay for no production site",
+        _flow("projects_sold"),
+    ),
+    Metric(
+        "engineer_wage_index",
+        "x going wage",
+        "mean",
+        "wage of Hong Kong engineers for pilot work (1 while demand is within the pool)",
+        lambda m: m.markets.wage_index,
+        extensive=False,
+    ),
+    Metric(
+        "hk_pilot_lines_free",
+        "lines",
+        "stock",
+        "Hong Kong pilot lines left free at the quarter's end (floor space)",
+        lambda m: max(m.markets.hk_lines_free, 0.0),
+    ),
+    Metric(
+        "prd_pilot_lines",
+        "lines",
+        "stock",
+        "PRD pilot lines open to Hong Kong owners",
+        lambda m: m.markets.prd_lines(),
+    ),
+    Metric(
+        "market_crowding",
+        "x full value",
+        "mean",
+        "value multiplier of products from crowding, mean over sectors weighted by products",
+        lambda m: _mean_crowding(m),
+        extensive=False,
+    ),
+    Metric(
+        "prd_hk_owned_employment",
+        "persons",
+        "stock",
+        "persons employed in Hong Kong-owned PRD factories",
+        lambda m: m.prd.employment(),
     ),
 )
 METRIC_BY_NAME = {m.name: m for m in METRICS}

@@ -3,6 +3,13 @@
 One step is one quarter, starting 2015Q1. Within a quarter the processes run in the order
 of ``step``; each updates all agents of its type at once from the state left by the
 previous process (an explicit, documented sequencing, see docs/ODD.md).
+
+Warm start: before 2015Q1 the research pipeline runs ``run.warm_start_years`` under the
+same rules with 2015 inputs (labs, projects, pilots, industrialisation, markets), while the
+populations of startups, plants and PRD factories stay as the 2015 data give them, so that
+2015 begins with projects in every stage and products in their markets. Burn-in projects
+belong to existing startups and plants; their owners' cash is restored after each burn-in
+quarter (the burn-in is financed off the books) and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from mesa.model import _HardKeyAgentSet
 
 from sim.accounting import Ledger, book_quarter
 from sim.agents import LocalManufacturers, PRDFactories, ResearchLabs, Startups
+from sim.markets import Markets
 from sim.metrics import Recorder
 from sim.params import FIRST_YEAR, Scenario
 from sim.pipeline import Pipeline
-from sim.platform import make_platform
+from sim.policies import Policies
 from sim.projects import ProjectBook
 from sim.rng import Streams, check_seed
 from sim.units import QUARTERS_PER_YEAR
@@ -36,7 +44,8 @@ class PilotModel(mesa.Model):
         self.seed = seed
         self.scale = self.spec.run.scale
         self.n_quarters = (self.spec.run.end_year - FIRST_YEAR + 1) * QUARTERS_PER_YEAR
-        self.t = 0  # quarter index: 0 is 2015Q1
+        self.t = 0  # quarter index: 0 is 2015Q1, negative in the burn-in
+        self.burning_in = False
         self.streams = Streams(seed)
         self.ledger = Ledger()
         self.projects = ProjectBook()
@@ -44,9 +53,38 @@ class PilotModel(mesa.Model):
         self.startups = Startups(self)
         self.manufacturers = LocalManufacturers(self)
         self.prd = PRDFactories(self)
-        self.platform = make_platform(self)
+        self.policies = Policies(self)
+        self.platform = self.policies.platform
+        self.markets = Markets(self)
         self.pipeline = Pipeline(self)
         self.recorder = Recorder(self)
+        self._warm_start(self.spec.run.warm_start_years * QUARTERS_PER_YEAR)
+
+    def _warm_start(self, n_quarters: int) -> None:
+        """Run the research pipeline ``n_quarters`` before 2015Q1 with 2015 inputs."""
+        if n_quarters <= 0:
+            return
+        self.burning_in = True
+        cash = self.startups.cols["cash_hkd_m"].copy()
+        for t in range(-n_quarters, 0):
+            self.t = t
+            self._begin_quarter()
+            self.labs.step()
+            self.startups.burn_in_projects()
+            self.pipeline.step()
+            self.platform.step()
+            book_quarter(self)
+            self.startups.cols["cash_hkd_m"][: cash.size] = cash
+            self.startups.cols["income_hkd_m"] = 0.0
+        self.t = 0
+        self.burning_in = False
+
+    def _begin_quarter(self) -> None:
+        self.streams.begin_quarter(self.t)
+        self.ledger.reset()
+        self.ledger.add("public_spend", self.labs.set_budgets())
+        self.markets.begin_quarter()
+        self.policies.begin_quarter()
 
     # Agent registry ------------------------------------------------------------------------
     # Startups enter and exit by the tens of thousands over a full-scale run. Mesa's own
@@ -78,9 +116,7 @@ class PilotModel(mesa.Model):
 
     def step(self) -> None:
         """One quarter."""
-        self.ledger.reset()
-        self.ledger.add("public_spend", self.labs.set_budgets())
-        self.platform.begin_quarter()
+        self._begin_quarter()  # streams, budgets, wages and free lines, levers' fixed costs
         self.labs.step()  # new 0-1 projects
         self.startups.enter()  # new startups, hardware ones with a project
         self.pipeline.step()  # stages advance, end, choose routes and sites

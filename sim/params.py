@@ -64,6 +64,15 @@ class RunSpec(Spec):
         gt=0.0,
         le=5.0,
     )
+    warm_start_years: int = param(
+        15,
+        "years of pipeline burn-in before 2015Q1",
+        "assumption: research, pilot and industrialisation take about 5 years and products "
+        "live about 8 (market_life_mean_quarters), so 15 years fill the pipeline and the "
+        "markets; 0 starts empty",
+        ge=0,
+        le=40,
+    )
 
 
 class ResearchSpec(Spec):
@@ -185,6 +194,13 @@ class PipelineSpec(Spec):
         "downstream_share_of_commercialisation_cost) within the 1:10:100 prior",
         gt=0.0,
     )
+    pilot_engineer_cost_share: float = param(
+        0.5,
+        "share of a Hong Kong pilot's cost that is engineers' pay",
+        "assumption: pilot-scale testing is mostly engineering and technician time",
+        ge=0.0,
+        le=1.0,
+    )
     pilot_duration_mean_quarters: float = param(
         6.0, "quarters", "assumption: 18 months of pilot-scale testing", gt=0.0
     )
@@ -213,7 +229,8 @@ class PipelineSpec(Spec):
     product_value_added_hkd_m: float = param(
         30.0,
         "HKD m per year of a mean-quality product in mass production",
-        "assumption: a mid-sized product line; calibrated against it_value_added",
+        "assumption: a mid-sized product line, in a market as crowded as in 2015 (not "
+        "among the calibrated parameters)",
         gt=0.0,
     )
     product_value_sigma: float = param(
@@ -363,6 +380,14 @@ class ValueSpec(Spec):
         "hk_context_facts.csv row four_key_industries_va_per_worker 2019",
         gt=0.0,
     )
+    social_discount_rate: float = param(
+        0.035,
+        "per year, real",
+        "HM Treasury Green Book (2022) social time preference rate, 3.5% real; used for "
+        "net present values of policy effects (Hong Kong publishes no such rate)",
+        ge=0.0,
+        le=0.3,
+    )
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> ValueSpec:
@@ -452,6 +477,15 @@ class StartupSpec(Spec):
     funding_round_hkd_m: float = param(
         4.0, "HKD m per round (mean)", "assumption: seed to series A", ge=0.0
     )
+    scaleup_finance_probability: float = param(
+        0.35,
+        "probability that a startup finances industrialisation beyond its cash",
+        "assumption: about 2/3 of TSSSU start-ups later raised some financing "
+        "(hk_pipeline_evidence row tsssu_startups_cumulative 2022); a scale-up round of "
+        "tens of HKD m is rarer",
+        ge=0.0,
+        le=1.0,
+    )
     va_per_employee_hkd_m: float = param(
         0.40,
         "HKD m value added per person per year",
@@ -532,6 +566,12 @@ class ManufacturingSpec(Spec):
         "share of establishments",
         "assumption: ordering of C&SD industry sections; no count by sector in shared data",
     )
+    finance_multiple: float = param(
+        3.0,
+        "x a plant's annual value added it can spend on a project (own funds and credit)",
+        "assumption: bank credit to small manufacturers of a few years' value added",
+        ge=0.0,
+    )
     adoption_rate: float = param(
         0.004,
         "per year",
@@ -577,9 +617,13 @@ class PRDSpec(Spec):
         ge=0,
     )
     mean_employees: float = param(
-        599.0,
+        173.0,
         "persons per factory",
-        "hk_context_facts.csv row cma_member_prd_factory_size (2014)",
+        "derived: 3.8 million persons ('millions of workers, close to Hong Kong's total "
+        "employment', hk_pipeline_evidence row hk_owned_prd_employment_2021) / 22,000 "
+        "factories; 5,000,000 / 40,000 = 125 in 2002 (row hk_firms_prd_employment) is a "
+        "lower check; the CMA member mean of 599 (hk_context_facts row "
+        "cma_member_prd_factory_size) is for larger member firms",
         gt=0.0,
     )
     employees_sigma: float = param(
@@ -590,10 +634,11 @@ class PRDSpec(Spec):
         le=3.0,
     )
     hq_in_hk_share: float = param(
-        0.63,
+        0.6,
         "share of factories",
-        "derived: 13,889 trading firms with offshore production (hk_context_facts row "
-        "trading_firms_with_offshore_production) / 22,000",
+        "assumption: most keep a Hong Kong head office (HKU survey row prd_survey_firms: "
+        "technology reaches them through a Hong Kong parent); no count measures it; the "
+        "13,889 trading firms with offshore production (hk_context_facts) are of that order",
         ge=0.0,
         le=1.0,
     )
@@ -677,14 +722,32 @@ class PlatformSpec(Spec):
     sectors: tuple[str, ...] = param(
         SECTORS, "sectors served", "assumption: all sectors unless a scenario narrows them"
     )
+    engineering: bool = param(
+        True,
+        "switch",
+        "MODEL.md: engineering, testing and certification support for the platform's clients "
+        "(success_uplift, duration_factor, industrialisation_success_probability)",
+    )
     matching: bool = param(
         True, "switch", "MODEL.md: matching service to local and PRD manufacturers"
     )
     matching_search_factor: float = param(
         3.0,
-        "x chance of finding a partner",
+        "x search intensity of a brokered search for a partner",
         "assumption: brokerage divides search friction",
         ge=1.0,
+    )
+    matching_capacity_per_year: float = param(
+        300.0,
+        "brokered searches a year",
+        "assumption: a brokerage team of about ten handling a search a week each",
+        ge=0.0,
+    )
+    matching_cost_hkd_m: float = param(
+        0.3,
+        "HKD m public cost per brokered search",
+        "assumption: a few engineer-months of brokerage",
+        ge=0.0,
     )
     matching_hk_owned_child_probability: float = param(
         0.7,
@@ -697,6 +760,32 @@ class PlatformSpec(Spec):
         True,
         "switch",
         "CMA paper: transplanted projects failed for lack of follow-up support",
+    )
+    follow_up_capacity_per_year: float = param(
+        100.0,
+        "projects taken north with follow-up support a year",
+        "assumption: a team of engineers stationed in the PRD",
+        ge=0.0,
+    )
+    follow_up_cost_hkd_m: float = param(
+        1.0,
+        "HKD m public cost per supported project",
+        "assumption: about a year of an engineer's time on site",
+        ge=0.0,
+    )
+    engineers_per_slot: float = param(
+        8.0,
+        "Hong Kong engineers per pilot slot",
+        "assumption: a pilot line with testing and certification staff, more than an "
+        "in-house pilot (scarcity.engineers_per_pilot)",
+        ge=0.0,
+    )
+    private_space_share: float = param(
+        0.5,
+        "share of the platform's lines that take floor space from private pilot lines",
+        "assumption: half in new science-park space, half in the existing industrial stock",
+        ge=0.0,
+        le=1.0,
     )
     patience_quarters: int = param(
         4,
@@ -712,6 +801,129 @@ class PlatformSpec(Spec):
         if unknown:
             raise ValueError(f"unknown sectors {sorted(unknown)}; allowed: {list(SECTORS)}")
         return self
+
+
+class ScarcitySpec(Spec):
+    """What is scarce for pilots in Hong Kong: engineers and floor space for pilot lines."""
+
+    engineers_2015: float = param(
+        2400.0,
+        "engineers available for pilot work at the going wage, 2015",
+        "assumption: no Hong Kong count of pilot-scale engineers at hand; set so that "
+        "in-house pilots use about three quarters of them in the baseline",
+        gt=0.0,
+    )
+    engineers_growth: float = param(
+        0.02, "per year", "assumption: graduates and immigration of engineers", ge=-0.2, le=0.3
+    )
+    engineers_per_pilot: float = param(
+        6.0, "engineers per in-house pilot", "assumption: a small pilot team", ge=0.0
+    )
+    engineer_supply_elasticity: float = param(
+        1.0,
+        "elasticity of engineers' supply to their wage beyond the pool",
+        "assumption: within the 0.5-2 range usual for specialised labour in the short run",
+        gt=0.0,
+    )
+    hk_pilot_lines_2015: float = param(
+        450.0,
+        "pilot lines (concurrent private pilots) Hong Kong's floor space holds, 2015",
+        "assumption: a little above the in-house pilots of the warm-started baseline",
+        ge=0.0,
+    )
+    hk_pilot_lines_growth: float = param(
+        0.02, "per year", "assumption: new industrial estates and science parks", ge=-0.2, le=0.3
+    )
+
+
+class GBASpec(Spec):
+    """Pilot capacity in Guangdong open to Hong Kong projects, its subsidy, its response."""
+
+    pilot_platforms_2015: float = param(
+        10.0,
+        "provincial pilot-scale platforms in Guangdong, 2015",
+        "assumption: before the 2024 notice there were few",
+        ge=0.0,
+    )
+    pilot_platforms_2025: float = param(
+        40.0,
+        "provincial pilot-scale platforms in Guangdong, 2025",
+        "hk_pipeline_evidence row guangdong_pilot_platform_target (30-50 by 2025, midpoint)",
+        ge=0.0,
+    )
+    pilot_platforms_growth_after_2025: float = param(
+        0.03,
+        "per year",
+        "assumption: full coverage of key sectors by 2027 (same row), slow growth after",
+        ge=-0.2,
+        le=0.3,
+    )
+    lines_per_platform: float = param(
+        8.0,
+        "concurrent pilots a platform takes from Hong Kong owners",
+        "assumption: a share of each platform's lines open to Hong Kong projects",
+        ge=0.0,
+    )
+    pilot_subsidy_share: float = param(
+        0.2,
+        "share of a PRD pilot's cost paid by Guangdong, reached in 2027",
+        "assumption: provincial support to pilot platforms' users after the 2024 notice "
+        "(row guangdong_pilot_platform_target); rises linearly from 0 in 2024",
+        ge=0.0,
+        le=1.0,
+    )
+    responds: bool = param(
+        False,
+        "switch",
+        "assumption: off by default; on, Guangdong answers a Hong Kong platform "
+        "(scenarios/gba_responds.yaml)",
+    )
+    response_lag_years: int = param(
+        1, "years", "assumption: a provincial budget cycle", ge=0, le=20
+    )
+    response_subsidy_share: float = param(
+        0.35,
+        "share of a PRD pilot's cost paid by Guangdong once it responds",
+        "assumption: matches the Hong Kong platform's subsidy to its clients (fee subsidy "
+        "on 70% cost recovery)",
+        ge=0.0,
+        le=1.0,
+    )
+    response_capacity_factor: float = param(
+        1.5,
+        "x PRD pilot lines open to Hong Kong projects once it responds",
+        "assumption: Guangdong opens more of its platforms' lines to compete for Hong "
+        "Kong projects",
+        ge=1.0,
+    )
+
+
+class MarketSpec(Spec):
+    """Markets for products from Hong Kong research: value falls as products crowd a sector."""
+
+    competition_elasticity: float = param(
+        0.5,
+        "elasticity of a product's value added to the number of products in its sector",
+        "assumption: midway between products that create their own demand (0) and a fixed "
+        "sector market that entrants only share out (1, Dixit-Stiglitz with fixed "
+        "expenditure); no Hong Kong estimate at hand",
+        ge=0.0,
+        le=1.0,
+    )
+    reference_products: float = param(
+        350.0,
+        "products in market, all sectors, at which a product earns its full value (2015)",
+        "derived: products in market in 2015Q1 of the warm-started baseline (pilotsim run "
+        "baseline, seed 0, scale 1)",
+        gt=0.0,
+    )
+    demand_growth: float = param(
+        0.03,
+        "per year",
+        "assumption: real growth of demand for new products, near world GDP growth",
+        ge=-0.2,
+        le=0.3,
+    )
 
 
 class LeverSpec(Spec):
@@ -762,6 +974,16 @@ class MotherFactorySpec(LeverSpec):
         "assumption: like the Re-industrialisation Funding Scheme matching grant",
         ge=0.0,
     )
+    demand_threshold: float = param(
+        0.3,
+        "x mean product value: test-market sales below which a product is not scaled up",
+        "assumption: the antenna's signal (MODEL.md: child factories 'once demand passes a "
+        "threshold'); a product selling under about a third of the mean in Hong Kong's test "
+        "market does not justify a child-factory line (about a quarter of products at "
+        "pipeline.product_value_sigma 1)",
+        ge=0.0,
+        le=10.0,
+    )
 
 
 class TraditionalUpgradeSpec(LeverSpec):
@@ -769,10 +991,22 @@ class TraditionalUpgradeSpec(LeverSpec):
 
     adoption_rate: float = param(
         0.04,
-        "per year, extra, traditional-sector plants",
-        "assumption: a technology-upgrade programme",
+        "per year, extra, traditional-sector plants, at the 2015 supply of traditional-sector "
+        "Hong Kong research per traditional plant",
+        "assumption: a technology-upgrade programme; scaled each quarter by the research "
+        "supply index (research_elasticity)",
         ge=0.0,
         le=1.0,
+    )
+    research_elasticity: float = param(
+        1.0,
+        "elasticity of the programme's adoption rate to the supply index (traditional-sector "
+        "research projects expected per traditional plant, x 2015Q1)",
+        "assumption: a plant can only adopt technology that Hong Kong research offers its "
+        "sector (CMA paper: under 10% of ITF money reaches traditional sectors); "
+        "proportional, 0 gives a flat rate",
+        ge=0.0,
+        le=5.0,
     )
     grant_per_adoption_hkd_m: float = param(
         0.6,
@@ -803,21 +1037,117 @@ class PRDUpgradeSpec(LeverSpec):
     )
 
 
-class FundingRebalanceSpec(LeverSpec):
-    """Re-balancing research funding from "high-end" toward traditional sectors."""
+class ITFRebalanceSpec(LeverSpec):
+    """Re-balancing the Innovation and Technology Fund's money toward traditional sectors.
 
+    Only the ITF's part of the research budget is re-weighted; the rest keeps the baseline's
+    sector split (``research.high_end_share``, ``research.traditional_share``).
+    """
+
+    itf_hkd_m_per_year: float = param(
+        1500.0,
+        "HKD m per year of ITF support, part of the modelled research budget",
+        "hk_pipeline_evidence.csv row itf_support_per_year 2017/18 (Budget Speech 2018; "
+        "700 in 2013/14); assumption: held at that level, no later row at hand, and its "
+        "grants to universities and R&D centres are inside GERD by higher education and "
+        "government",
+        ge=0.0,
+    )
     high_end_share: float = param(
-        0.50, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
+        0.50,
+        "share of ITF money",
+        "assumption: CMA paper proposal direction (from 70%, hk_context_facts row "
+        "itf_share_high_end_sectors)",
+        ge=0.0,
+        le=1.0,
     )
     traditional_share: float = param(
-        0.30, "share of lab budget", "assumption: CMA paper proposal direction", ge=0.0, le=1.0
+        0.30,
+        "share of ITF money",
+        "assumption: CMA paper proposal direction (from under 10%, hk_context_facts row "
+        "itf_share_traditional_sectors)",
+        ge=0.0,
+        le=1.0,
     )
 
     @model_validator(mode="after")
-    def _shares(self) -> FundingRebalanceSpec:
+    def _shares(self) -> ITFRebalanceSpec:
         if self.high_end_share + self.traditional_share > 1.0 + 1e-12:
-            raise ValueError("high_end_share + traditional_share must be <= 1")
+            raise ValueError(
+                "itf_rebalance.high_end_share + itf_rebalance.traditional_share must be <= 1 "
+                f"(got {self.high_end_share} + {self.traditional_share})"
+            )
         return self
+
+
+class InnoHKSpec(LeverSpec):
+    """InnoHK-style research centres: extra applied research groups with their own budget."""
+
+    budget_hkd_m_per_year: float = param(
+        720.0,
+        "HKD m per year of public funding, from start_year",
+        "derived: about the hk_pilot_platform scenario's public spend, 7,945 HKD m over "
+        "2025-2035 / 11 years (see scenarios/more_rd_funding.yaml), to compare levers; "
+        "InnoHK itself got HKD 10,000 m for 28 laboratories (2018 Policy Address)",
+        ge=0.0,
+    )
+    applied_orientation: float = param(
+        0.8,
+        "0-1 index, mean",
+        "assumption: InnoHK centres are set up for collaborative, translational research "
+        "with industry, more applied than government R&D centres (0.7)",
+        ge=0.01,
+        le=0.99,
+    )
+    sector_shares: dict[str, float] = param(
+        {"biotech": 0.5, "it": 0.25, "electronics": 0.25},
+        "share of the centres' research groups",
+        "assumption: InnoHK's two clusters, Health@InnoHK (biotech) and AIR@InnoHK (AI and "
+        "robotics: IT and electronics), weighted equally",
+    )
+
+    @model_validator(mode="after")
+    def _sectors(self) -> InnoHKSpec:
+        unknown = set(self.sector_shares) - set(SECTORS)
+        if unknown:
+            raise ValueError(
+                f"innohk.sector_shares: unknown sectors {sorted(unknown)}; "
+                f"allowed: {list(SECTORS)}"
+            )
+        total = sum(self.sector_shares.values())
+        if abs(total - 1.0) > 1e-6 or min(self.sector_shares.values(), default=0.0) < 0:
+            raise ValueError(
+                f"innohk.sector_shares must be >= 0 and sum to 1, got {total:.4f}"
+            )
+        return self
+
+
+class RFSSpec(LeverSpec):
+    """A Re-industrialisation-Funding-Scheme-style matching grant for HK production lines."""
+
+    government_share_of_cost: float = param(
+        1.0 / 3.0,
+        "share of a production line's cost",
+        "hk_pipeline_evidence.csv row rfs_matching_share (news.gov.hk 2020-07-27: government "
+        "pays 1 for every 2 from the company)",
+        ge=0.0,
+        le=1.0,
+    )
+    cap_hkd_m: float = param(
+        15.0,
+        "HKD m per production line",
+        "hk_pipeline_evidence.csv row rfs_matching_share (capped at the lower of 1/3 of "
+        "cost or HKD 15 m, paid on completion)",
+        ge=0.0,
+    )
+    annual_budget_hkd_m: float = param(
+        400.0,
+        "HKD m per year, grants committed at most",
+        "assumption: the HKD 2,000 m launch budget (hk_pipeline_evidence row rfs_budget, "
+        "2020) spread over five years; about 100 lines were supported 2020-2025 (row "
+        "rfs_nifs_lines_supported)",
+        ge=0.0,
+    )
 
 
 class RDFundingSpec(LeverSpec):
@@ -871,13 +1201,31 @@ class Scenario(Spec):
     startups: StartupSpec = StartupSpec()
     manufacturing: ManufacturingSpec = ManufacturingSpec()
     prd: PRDSpec = PRDSpec()
+    scarcity: ScarcitySpec = ScarcitySpec()
+    gba: GBASpec = GBASpec()
+    markets: MarketSpec = MarketSpec()
     platform: PlatformSpec = PlatformSpec()
     mother_factory: MotherFactorySpec = MotherFactorySpec()
     traditional_upgrade: TraditionalUpgradeSpec = TraditionalUpgradeSpec()
     prd_upgrade: PRDUpgradeSpec = PRDUpgradeSpec()
-    funding_rebalance: FundingRebalanceSpec = FundingRebalanceSpec()
+    itf_rebalance: ITFRebalanceSpec = ITFRebalanceSpec()
     rd_funding: RDFundingSpec = RDFundingSpec()
+    innohk: InnoHKSpec = InnoHKSpec()
+    rfs: RFSSpec = RFSSpec()
     it_sector: ITSectorSpec = ITSectorSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_groups(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "funding_rebalance" in data:
+            raise ValueError(
+                "funding_rebalance has been renamed itf_rebalance: it now re-weights only the "
+                "Innovation and Technology Fund's money (itf_rebalance.itf_hkd_m_per_year), "
+                "the rest of the research budget keeping its sector split; use "
+                "itf_rebalance.enabled, itf_rebalance.start_year, "
+                "itf_rebalance.high_end_share and itf_rebalance.traditional_share"
+            )
+        return data
 
 
 def parameter_table() -> list[dict[str, Any]]:

@@ -9,10 +9,19 @@ Transitions are choices. At the end of 0-1 the lab chooses a route (shelve, lice
 off, partner with a manufacturer, transfer north); the new owner then chooses a pilot site
 (in-house in Hong Kong, the Hong Kong platform, a PRD pilot base, abroad); at the end of
 1-10 the owner chooses where to industrialise. Every choice is a logit over expected values
-(success chances, costs net of subsidies, time to market, switching costs as
-alternative-specific constants) plus Gumbel noise; the route choice uses the site choice's
-logsum (a nested logit). Leakage to the north is what these choices add up to, nothing
-more. Projects moved north without follow-up support fit worse and face an extra hazard.
+(success chances, costs net of subsidies, time to market, crowding of the product's market,
+switching costs as alternative-specific constants) plus Gumbel taste shocks; the route
+choice uses the site choice's logsum (a nested logit). Leakage to the north is what these
+choices add up to, nothing more.
+
+What is scarce binds the choices (``sim.markets``): a Hong Kong in-house pilot needs a free
+pilot line and engineers whose wage rises with use; a PRD pilot base needs a free line.
+Owners pay what they choose: startups from cash (a short purse lowers a pilot's success,
+and industrialisation needs a scale-up round), local plants up to their finance capacity;
+an owner who can afford no production site sells the project to an outside firm, and a
+royalty returns to Hong Kong. Projects moved north without follow-up support fit worse and
+face an extra hazard. Every random number a project uses is its own, drawn at its creation
+(``sim.projects``), so a baseline and a policy run give the same project the same luck.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.projects import (
+    G_PILOT,
+    G_PRODUCTION,
+    G_ROUTE,
     NO_SITE,
     PILOT_SITE_PLACE,
     Owner,
@@ -31,6 +43,9 @@ from sim.projects import (
     Route,
     Stage,
     Status,
+    U,
+    Z,
+    draw_project_randomness,
 )
 from sim.units import QUARTERS_PER_YEAR
 
@@ -48,11 +63,12 @@ def success_probability(p_base: np.ndarray | float, effort: np.ndarray | float) 
     return 1.0 - np.power(1.0 - p, effort)
 
 
-def draw_durations(
-    rng: np.random.Generator, mean_q: float, sigma: float, factor: np.ndarray | float, k: int
-) -> np.ndarray:
-    """Lognormal durations in whole quarters (at least one) with mean ``mean_q * factor``."""
-    d = mean_q * np.asarray(factor) * rng.lognormal(-(sigma**2) / 2, sigma, size=k)
+def durations(mean_q: float, sigma: float, factor: np.ndarray | float, z: np.ndarray) -> np.ndarray:
+    """Lognormal durations in whole quarters (at least one) with mean ``mean_q * factor``.
+
+    ``z`` are the projects' own standard normal draws.
+    """
+    d = mean_q * np.asarray(factor) * np.exp(sigma * z - sigma**2 / 2)
     return np.maximum(1, np.rint(d)).astype(np.int16)
 
 
@@ -70,6 +86,16 @@ def logsum(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
         return safe + np.log(np.exp(u - safe[:, None]).sum(axis=1))
 
 
+def first_k(mask: np.ndarray, k: float) -> np.ndarray:
+    """``mask`` with only its first ``max(k, 0)`` true entries kept (row order)."""
+    out = np.zeros_like(mask)
+    if not np.isfinite(k):
+        return mask.copy() if k > 0 else out
+    idx = np.flatnonzero(mask)[: max(int(np.floor(k)), 0)]
+    out[idx] = True
+    return out
+
+
 class Pipeline:
     """Moves projects through the stages; owns no state beyond the model's ProjectBook."""
 
@@ -79,7 +105,7 @@ class Pipeline:
         self.disc_q = (1 + spec.discount_rate) ** (-1 / QUARTERS_PER_YEAR)
         life = spec.market_life_mean_quarters
         annuity = (1 - self.disc_q**life) / (1 - self.disc_q) if self.disc_q < 1 else life
-        #: present value at launch of a quality-1 product, HKD m
+        #: present value at launch of a quality-1 product in an uncrowded market, HKD m
         self.v0 = spec.product_value_added_hkd_m / QUARTERS_PER_YEAR * annuity
 
     @property
@@ -90,19 +116,21 @@ class Pipeline:
     def _new_projects(
         self, rng: np.random.Generator, sectors: np.ndarray, **columns: object
     ) -> np.ndarray:
-        """Append active Hong Kong-owned projects of random quality; returns their rows."""
+        """Append active Hong Kong-owned projects with their own random numbers."""
         m = self.m
         s = m.spec.research.quality_sigma
+        k = len(sectors)
         rows = self.book.append(
-            len(sectors),
+            k,
             sector=sectors,
-            quality=rng.lognormal(-(s**2) / 2, s, size=len(sectors)),
+            quality=rng.lognormal(-(s**2) / 2, s, size=k),
             status=Status.ACTIVE,
             owner_place=Place.HK,
             pilot_site=NO_SITE,
             production_site=NO_SITE,
             producer_row=-1,
             started_q=m.t,
+            **draw_project_randomness(rng, k),
             **columns,
         )
         m.ledger.add("projects_started", rows.size)
@@ -111,9 +139,8 @@ class Pipeline:
     def start_research(self, labs: np.ndarray, sectors: np.ndarray) -> None:
         """New 0-1 projects in the given labs."""
         m, spec = self.m, self.m.spec.research
-        rng = m.streams.research
         rows = self._new_projects(
-            rng,
+            m.streams.research,
             sectors,
             origin_lab=labs,
             stage=Stage.RESEARCH,
@@ -123,8 +150,11 @@ class Pipeline:
         )
         b = self.book
         b["p_success"][rows] = success_probability(spec.success_probability, b["quality"][rows])
-        b["remaining_q"][rows] = draw_durations(
-            rng, spec.duration_mean_quarters, m.spec.pipeline.duration_sigma, 1.0, rows.size
+        b["remaining_q"][rows] = durations(
+            spec.duration_mean_quarters,
+            m.spec.pipeline.duration_sigma,
+            1.0,
+            b["z"][rows, Z.RESEARCH_DURATION],
         )
 
     def start_own_projects(self, startup_rows: np.ndarray, sectors: np.ndarray) -> None:
@@ -161,26 +191,26 @@ class Pipeline:
         working = live[(status == Status.ACTIVE) & (stage < Stage.MARKET)]
         b["remaining_q"][working] -= 1
 
-        # Projects moved north without follow-up support: the acclimatisation hazard.
+        # Projects moved north without follow-up support: the acclimatisation hazard, as a
+        # cumulated hazard against each project's own Exp(1) threshold.
         ws = b["stage"][working]
         north_site = ((ws == Stage.PILOT) & (b["pilot_site"][working] == PilotSite.PRD)) | (
             (ws == Stage.INDUSTRIALISATION)
             & (b["production_site"][working] == ProductionSite.PRD_MAINLAND)
         )
         exposed = working[north_site & ~b["supported"][working]]
-        hit = m.streams.pilot.random(exposed.size) < spec.acclimatisation_hazard_per_quarter
-        self._end(exposed[hit], Status.FAILED)
+        b["acclimatisation"][exposed] += -np.log1p(-spec.acclimatisation_hazard_per_quarter)
+        self._end(exposed[b["acclimatisation"][exposed] > b["e"][exposed]], Status.FAILED)
 
         done = working[(b["remaining_q"][working] <= 0) & (b["status"][working] == Status.ACTIVE)]
         done_stage = b["stage"][done]
-        finished = {s: done[done_stage == s] for s in Stage if s < Stage.MARKET}
-        for s, stream in (
-            (Stage.RESEARCH, m.streams.research),
-            (Stage.PILOT, m.streams.pilot),
-            (Stage.INDUSTRIALISATION, m.streams.industrialisation),
+        for s, col in (
+            (Stage.RESEARCH, U.RESEARCH_OK),
+            (Stage.PILOT, U.PILOT_OK),
+            (Stage.INDUSTRIALISATION, U.IND_OK),
         ):
-            rows = finished[s]
-            ok = stream.random(rows.size) < b["p_success"][rows]
+            rows = done[done_stage == s]
+            ok = b["u"][rows, col] < b["p_success"][rows]
             self._end(rows[~ok], Status.FAILED)
             if not ok.any():
                 continue
@@ -202,39 +232,55 @@ class Pipeline:
             self.m.ledger.add(name, rows.size)
 
     # ------------------------------------------------------------------ option values
-    def _pilot_costs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Owner's cost (HKD m) and duration factor of a pilot at each site, PilotSite order."""
-        spec, plat = self.m.spec.pipeline, self.m.platform
+    def pilot_costs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Owner's cost (HKD m) and duration factor of a pilot at each site, PilotSite order.
+
+        A Hong Kong pilot's engineers are paid the going wage index; Guangdong pays part of
+        a PRD pilot; a platform pilot costs its client fee after the fee subsidy.
+        """
+        spec, plat, mk = self.m.spec.pipeline, self.m.platform, self.m.markets
         dur_f = np.array(
             [1.0, plat.duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
         )
         cost = spec.pilot_cost_hkd_m * np.array(
-            [1.0, 0.0, spec.prd_cost_factor, spec.abroad_cost_factor]
+            [
+                mk.hk_pilot_cost_factor(),
+                0.0,
+                spec.prd_cost_factor * (1 - mk.prd_subsidy_share()),
+                spec.abroad_cost_factor,
+            ]
         )
-        if plat.active:
-            dur_platform = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
-            cost[PilotSite.HK_PLATFORM] = float(plat.client_cost_hkd_m(dur_platform))
+        dur_platform = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
+        cost[PilotSite.HK_PLATFORM] = plat.client_cost_hkd_m(dur_platform)
         return cost, dur_f
 
+    def _product_value(self, rows: np.ndarray) -> np.ndarray:
+        """Present value at launch (HKD m) of each project's product in today's market."""
+        b = self.book
+        return self.v0 * b["quality"][rows] * self.m.markets.crowding[b["sector"][rows]]
+
     def _pilot_values(
-        self, quality: np.ndarray, cash: np.ndarray, supported: np.ndarray
+        self, rows: np.ndarray, cash: np.ndarray, supported: np.ndarray
     ) -> np.ndarray:
         """Expected value (HKD m) to the owner of piloting at each site, shape (k, 4).
 
         ``EV = P(pilot) P(industrialise) P(no acclimatisation failure) V d^T - pilot cost
-        - P(pilot) industrialisation cost``, with V the product's present value at launch,
-        d the quarterly discount factor and T the time to market.
+        - P(pilot) industrialisation cost``, with V the product's present value at launch in
+        its market as crowded as today, d the quarterly discount factor, T the time to market.
 
         Args:
-            quality: project quality, shape (k,).
-            cash: owner's cash for cash-limited owners, ``inf`` for funded owners.
+            rows: the projects.
+            cash: what the owner can spend on the pilot (``inf`` for funded owners).
             supported: whether a move north keeps follow-up support, shape (k,).
         """
         spec, plat = self.m.spec.pipeline, self.m.platform
-        cost, dur_f = self._pilot_costs()
+        quality = self.book["quality"][rows]
+        cost, dur_f = self.pilot_costs()
         dur = spec.pilot_duration_mean_quarters * dur_f
         free = cost[None, :] <= 0  # a fully subsidised pilot is fully funded
-        funding = np.where(free, 1.0, np.minimum(1.0, cash[:, None] / np.where(free, 1.0, cost)))
+        with np.errstate(invalid="ignore"):  # inf / inf: a site that is not on offer
+            ratio = cash[:, None] / np.where(free, 1.0, cost)
+        funding = np.where(free, 1.0, np.minimum(1.0, np.nan_to_num(ratio, nan=0.0)))
         fit = np.ones((len(quality), N_SITES))
         fit[:, PilotSite.PRD] = np.where(supported, 1.0, spec.north_fit_unsupported)
         p_base = spec.pilot_success_probability * np.array([1.0, plat.success_factor, 1.0, 1.0])
@@ -250,9 +296,10 @@ class Pipeline:
         exposed = np.zeros((len(quality), N_SITES), dtype=bool)
         exposed[:, PilotSite.PRD] = ~supported
         survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
+        value = self._product_value(rows)[:, None] * self.disc_q**t
         ind_cost = spec.industrialisation_cost_hkd_m * spec.prd_cost_factor
-        value = self.v0 * quality[:, None] * self.disc_q**t
-        return p_pilot * p_ind * survive * value - funding * cost - p_pilot * ind_cost
+        spend = np.minimum(cost[None, :], cash[:, None])
+        return p_pilot * (p_ind * survive * value - ind_cost) - spend
 
     def _site_asc(self, hk_owner: np.ndarray) -> np.ndarray:
         spec = self.m.spec.pipeline
@@ -264,40 +311,56 @@ class Pipeline:
     def _pilot_availability(
         self, owner: np.ndarray, owner_place: np.ndarray, sectors: np.ndarray
     ) -> np.ndarray:
+        mk = self.m.markets
         hk = owner_place == Place.HK
         avail = np.zeros((len(owner), N_SITES), dtype=bool)
-        avail[:, PilotSite.HK_INHOUSE] = hk
+        avail[:, PilotSite.HK_INHOUSE] = hk & (mk.hk_lines_free >= 1)
         avail[:, PilotSite.HK_PLATFORM] = hk & self.m.platform.available(sectors)
-        avail[:, PilotSite.PRD] = owner != Owner.ABROAD_FIRM
-        avail[:, PilotSite.ABROAD] = owner != Owner.MAINLAND_FIRM
+        mainland = owner == Owner.MAINLAND_FIRM  # own PRD lines, not the bases' capacity
+        avail[:, PilotSite.PRD] = mainland | (
+            (owner != Owner.ABROAD_FIRM) & (mk.prd_lines_free >= 1)
+        )
+        avail[:, PilotSite.ABROAD] = ~mainland
         return avail
 
     # ------------------------------------------------------------------ 0-1 -> route
     def _choose_route(self, rows: np.ndarray) -> None:
-        """The lab chooses what to do with a research result (nested logit over sites)."""
+        """The lab chooses what to do with a research result (nested logit over sites).
+
+        The lab searches for a local partner itself; if that fails it may use the
+        platform's brokerage (while the year's searches last). A transfer north keeps
+        follow-up support only if the platform still has a place for it this year.
+        """
         m, b = self.m, self.book
         spec = m.spec.pipeline
-        rng = m.streams.routing
         k = rows.size
         beta = spec.value_sensitivity_per_hkd_m
         sectors = b["sector"][rows].astype(np.int64)
-        quality = b["quality"][rows]
+        u = b["u"][rows]
         plat = m.platform
 
-        partner = m.manufacturers.find_partners(sectors, plat.matching_search_factor)
+        mfr = m.manufacturers
+        partner = mfr.find_partners(sectors, u[:, U.FIND_ROUTE], u[:, U.PICK_ROUTE])
+        brokered = plat.broker(partner < 0)
+        if brokered.any():
+            retry = mfr.find_partners(
+                sectors[brokered],
+                u[brokered, U.BROKER],
+                u[brokered, U.PICK_ROUTE],
+                m.spec.platform.matching_search_factor,
+            )
+            partner[brokered] = retry
         found = partner >= 0
-        abroad_licensee = rng.random(k) < spec.licensee_abroad_share
-        route_noise = rng.gumbel(size=(k, N_ROUTES))
-        site_noise = rng.gumbel(size=(k, N_SITES))
+        abroad_licensee = u[:, U.ABROAD_LICENSEE] < spec.licensee_abroad_share
 
         hk_place = np.full(k, Place.HK, dtype=np.int8)
         yes = np.ones(k, dtype=bool)
         funded = np.full(k, np.inf)
         seed_cash = np.full(k, m.spec.startups.seed_cash_hkd_m)
-        ev_firm = self._pilot_values(quality, funded, yes)
-        ev_start = self._pilot_values(quality, seed_cash, yes)
-        north_supported = np.full(k, plat.follow_up_support)
-        ev_north = self._pilot_values(quality, funded, north_supported)
+        ev_firm = self._pilot_values(rows, funded, yes)
+        ev_start = self._pilot_values(rows, seed_cash, yes)
+        offered = np.full(k, plat.follow_up_open())
+        ev_north = self._pilot_values(rows, funded, offered)
         asc_hk = self._site_asc(yes)
         avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
 
@@ -310,7 +373,7 @@ class Pipeline:
         )
         applied = m.labs.cols["applied"][b["origin_lab"][rows]]
         bonus = spec.applied_route_weight * (applied - 0.5)
-        u = np.column_stack(
+        utility = np.column_stack(
             [
                 np.zeros(k),
                 np.where(found, iv_firm, outside) + spec.asc_license + bonus,
@@ -320,7 +383,7 @@ class Pipeline:
             ]
         )
         avail = np.column_stack([yes, yes, yes, found, yes])
-        route = logit_choice(u, avail, route_noise) + 1  # Route codes start at 1
+        route = logit_choice(utility, avail, b["g"][rows, G_ROUTE]) + 1  # codes start at 1
         b["route"][rows] = route
 
         self._end(rows[route == Route.SHELVE], Status.SHELVED)
@@ -348,43 +411,79 @@ class Pipeline:
         abroad = out_lic & abroad_licensee
         b["owner"][rows[mainland]] = Owner.MAINLAND_FIRM
         b["owner_place"][rows[mainland]] = Place.PRD
-        b["supported"][rows[mainland]] = plat.follow_up_support
+        b["supported"][rows[mainland]] = plat.support(mainland & offered)[mainland]
         b["owner"][rows[abroad]] = Owner.ABROAD_FIRM
         b["owner_place"][rows[abroad]] = Place.ELSEWHERE
         b["owner_row"][rows[mainland | abroad]] = -1
 
         going = route != Route.SHELVE
-        self._choose_and_begin_pilot(rows[going], site_noise[going])
+        self._choose_and_begin_pilot(rows[going])
 
     # ------------------------------------------------------------------ 1-10
-    def _choose_and_begin_pilot(
-        self, rows: np.ndarray, noise: np.ndarray | None = None, allow_platform: bool = True
-    ) -> None:
-        """Owners choose a pilot site (logit over expected values) and start or queue."""
+    def _choose_and_begin_pilot(self, rows: np.ndarray, allow_platform: bool = True) -> None:
+        """Owners choose a pilot site (logit over expected values) and start or queue.
+
+        Free Hong Kong pilot lines and PRD lines open to Hong Kong owners are taken in row
+        order; an owner who finds its chosen lines full chooses again among the rest with the
+        same taste shocks. A platform client whose choice without the platform would have
+        been a Hong Kong pilot is marked (deadweight).
+        """
         if rows.size == 0:
             return
         m, b = self.m, self.book
         spec = m.spec.pipeline
-        if noise is None:
-            noise = m.streams.routing.gumbel(size=(rows.size, N_SITES))
+        mk = m.markets
+        noise = b["g"][rows, G_PILOT]
         owner, place = b["owner"][rows], b["owner_place"][rows]
-        cash = self._owner_cash(rows)
-        ev = self._pilot_values(b["quality"][rows], cash, b["supported"][rows])
+        cash = self._owner_finance(rows)
+        ev = self._pilot_values(rows, cash, b["supported"][rows])
         sectors = b["sector"][rows].astype(np.int64)
         avail = self._pilot_availability(owner, place, sectors)
         if not allow_platform:
             avail[:, PilotSite.HK_PLATFORM] = False
         u = spec.value_sensitivity_per_hkd_m * ev + self._site_asc(place == Place.HK)
         site = logit_choice(u, avail, noise)
+        # Lines are scarce: beyond the free ones, owners choose again without them.
+        hk_owner_prd = owner != Owner.MAINLAND_FIRM
+        for s, free, owners in (
+            (PilotSite.HK_INHOUSE, mk.hk_lines_free, np.ones(rows.size, dtype=bool)),
+            (PilotSite.PRD, mk.prd_lines_free, hk_owner_prd),
+        ):
+            chose = (site == s) & owners
+            over = chose & ~first_k(chose, free)
+            if over.any():
+                avail[over, s] = False
+                site[over] = logit_choice(u[over], avail[over], noise[over])
+        on_platform = site == PilotSite.HK_PLATFORM
+        if on_platform.any():
+            no_plat = avail[on_platform].copy()
+            no_plat[:, PilotSite.HK_PLATFORM] = False
+            cf = logit_choice(u[on_platform], no_plat, noise[on_platform])
+            b["would_pilot_hk"][rows[on_platform]] = PILOT_SITE_PLACE[cf] == Place.HK
         self._begin_pilot(rows, site)
 
-    def _owner_cash(self, rows: np.ndarray) -> np.ndarray:
-        """Cash of startup owners (their funding limit); ``inf`` for funded owners."""
-        b, st = self.book, self.m.startups
-        is_startup = b["owner"][rows] == Owner.STARTUP
-        cash = np.full(rows.size, np.inf)
-        cash[is_startup] = np.maximum(st.cols["cash_hkd_m"][b["owner_row"][rows[is_startup]]], 0)
-        return cash
+    def _owner_finance(self, rows: np.ndarray) -> np.ndarray:
+        """What each owner can spend on a project (HKD m): startups their cash, local plants
+        their finance capacity, outside firms without limit."""
+        b = self.book
+        owner, owner_row = b["owner"][rows], b["owner_row"][rows]
+        out = np.full(rows.size, np.inf)
+        st = owner == Owner.STARTUP
+        out[st] = np.maximum(self.m.startups.cols["cash_hkd_m"][owner_row[st]], 0.0)
+        mf = owner == Owner.LOCAL_MANUFACTURER
+        out[mf] = self.m.manufacturers.finance_capacity_hkd_m(owner_row[mf])
+        return out
+
+    def _pay(self, rows: np.ndarray, amount: np.ndarray) -> None:
+        """Owners pay ``amount`` (HKD m each): startups from cash; private spend booked."""
+        m, b = self.m, self.book
+        st = b["owner"][rows] == Owner.STARTUP
+        if st.any():
+            np.subtract.at(m.startups.cols["cash_hkd_m"], b["owner_row"][rows[st]], amount[st])
+        m.ledger.add("private_spend", float(amount.sum()))
+        hk = b["owner_place"][rows] == Place.HK
+        m.ledger.add("hk_private_spend", float(amount[hk].sum()))
+        b["spent_hkd_m"][rows] += amount
 
     def _begin_pilot(self, rows: np.ndarray, site: np.ndarray) -> None:
         m, b = self.m, self.book
@@ -399,10 +498,9 @@ class Pipeline:
             & (b["owner"][rows] == Owner.STARTUP)
             & (b["owner_place"][rows] == Place.HK)
         ]
-        moving = st_rows[
-            m.streams.startups.random(st_rows.size) < m.spec.pipeline.startup_relocation_probability
-        ]
-        if moving.size:
+        p_move = m.spec.pipeline.startup_relocation_probability
+        moving = st_rows[b["u"][st_rows, U.RELOCATE] < p_move]
+        if moving.size and not m.burning_in:
             b["owner_place"][moving] = Place.PRD
             m.startups.relocate(np.unique(b["owner_row"][moving]))
         on_platform = rows[site == PilotSite.HK_PLATFORM]
@@ -422,22 +520,18 @@ class Pipeline:
         self._choose_and_begin_pilot(rows, allow_platform=False)
 
     def _start_pilot(self, rows: np.ndarray) -> None:
-        """Pay for the pilot, set its success chance and duration."""
+        """Pay for the pilot, take its line, set its success chance and duration."""
         if rows.size == 0:
             return
         m, b = self.m, self.book
         spec = m.spec.pipeline
         plat = m.platform
         site = b["pilot_site"][rows].astype(np.int64)
-        cash = self._owner_cash(rows)
-        cost, dur_f = self._pilot_costs()
+        cash = self._owner_finance(rows)
+        cost, dur_f = self.pilot_costs()
         need = cost[site]
         paid = np.minimum(need, cash)
-        startup = b["owner"][rows] == Owner.STARTUP
-        if startup.any():
-            np.subtract.at(
-                m.startups.cols["cash_hkd_m"], b["owner_row"][rows[startup]], paid[startup]
-            )
+        self._pay(rows, paid)
         funding = np.where(need > 0, paid / np.maximum(need, 1e-9), 1.0)
         fit = np.where(
             (site == PilotSite.PRD) & ~b["supported"][rows], spec.north_fit_unsupported, 1.0
@@ -445,81 +539,140 @@ class Pipeline:
         on_platform = site == PilotSite.HK_PLATFORM
         p_base = spec.pilot_success_probability * np.where(on_platform, plat.success_factor, 1.0)
         b["p_success"][rows] = success_probability(p_base, funding * b["quality"][rows] * fit)
-        b["remaining_q"][rows] = draw_durations(
-            m.streams.pilot,
+        b["remaining_q"][rows] = durations(
             spec.pilot_duration_mean_quarters,
             spec.duration_sigma,
             dur_f[site],
-            rows.size,
+            b["z"][rows, Z.PILOT_DURATION],
         )
         b["status"][rows] = Status.ACTIVE
         b["stage"][rows] = Stage.PILOT
-        b["spent_hkd_m"][rows] += paid
         b["platform_piloted"][rows] = on_platform
-        if on_platform.any():
+        mk = m.markets
+        mk.take_hk_lines(int(np.count_nonzero(site == PilotSite.HK_INHOUSE)))
+        prd_bases = (site == PilotSite.PRD) & (b["owner"][rows] != Owner.MAINLAND_FIRM)
+        mk.take_prd_lines(int(np.count_nonzero(prd_bases)))
+        gba_share = mk.prd_subsidy_share()
+        if gba_share > 0:
+            full = spec.pilot_cost_hkd_m * spec.prd_cost_factor
+            m.ledger.add("gba_public_spend", float(prd_bases.sum()) * full * gba_share)
+        n_plat = int(on_platform.sum())
+        if n_plat:
             mean_q = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
-            m.ledger.add("public_spend", on_platform.sum() * plat.fee_subsidy_hkd_m(mean_q))
-        m.ledger.add(
-            "projects_piloted_hk", int(np.count_nonzero(PILOT_SITE_PLACE[site] == Place.HK))
-        )
+            m.ledger.add("public_spend", n_plat * plat.fee_subsidy_hkd_m(mean_q))
+            m.ledger.add("platform_clients", n_plat)
+            m.ledger.add("platform_deadweight", int(b["would_pilot_hk"][rows[on_platform]].sum()))
+        in_hk = PILOT_SITE_PLACE[site] == Place.HK
+        m.ledger.add("projects_piloted_hk", int(np.count_nonzero(in_hk)))
+        m.ledger.add("projects_piloted_hk_private", int(np.count_nonzero(in_hk & ~on_platform)))
 
     # ------------------------------------------------------------------ 10-100
     def _choose_production(self, rows: np.ndarray) -> None:
-        """After a successful pilot the owner chooses where to industrialise."""
+        """After a successful pilot the owner chooses where to industrialise, and pays.
+
+        The owner searches for a Hong Kong producer (the platform's clients through its
+        brokerage); a Hong Kong-owned PRD factory is within reach through a Hong Kong owner
+        (the platform's matching raises the chance for its clients). A site the owner cannot
+        pay for is out of reach; an owner who can pay for none sells the project to an
+        outside firm. Platform clients going north get follow-up support while places last.
+        """
         m, b = self.m, self.book
         spec = m.spec.pipeline
         plat = m.platform
-        rng = m.streams.routing
+        pol = m.policies
         k = rows.size
         beta = spec.value_sensitivity_per_hkd_m
         sectors = b["sector"][rows].astype(np.int64)
-        quality = b["quality"][rows]
+        u = b["u"][rows]
+        client = b["platform_piloted"][rows]
+        mfr = m.manufacturers
+        partner = mfr.find_partners(sectors, u[:, U.FIND_PROD], u[:, U.PICK_PROD])
+        brokered = plat.broker(client & (partner < 0))
+        if brokered.any():
+            partner[brokered] = mfr.find_partners(
+                sectors[brokered],
+                u[brokered, U.BROKER],
+                u[brokered, U.PICK_PROD],
+                m.spec.platform.matching_search_factor,
+            )
+
+        cost_f = np.array(
+            [1.0, spec.prd_cost_factor, spec.prd_cost_factor, spec.abroad_cost_factor]
+        )
+        cost = np.tile(spec.industrialisation_cost_hkd_m * cost_f, (k, 1))
+        rfs_grant = pol.rfs.grant_hkd_m(cost[:, ProductionSite.HK])
+        cost[:, ProductionSite.HK] -= rfs_grant
+
+        # Finance: sites the owner cannot pay for are out of reach; none -> sell.
+        finance = self._owner_finance(rows)
+        startup = b["owner"][rows] == Owner.STARTUP
+        raised = startup & (u[:, U.SCALEUP] < m.spec.startups.scaleup_finance_probability)
+        finance[raised] = np.inf
+        own_plant = b["owner"][rows] == Owner.LOCAL_MANUFACTURER
+        with_partner = finance + np.where(
+            own_plant | (partner < 0), 0.0, mfr.finance_capacity_hkd_m(np.maximum(partner, 0))
+        )
+        afford = cost <= finance[:, None]
+        afford[:, ProductionSite.HK] = cost[:, ProductionSite.HK] <= with_partner
+        hk = b["owner_place"][rows] == Place.HK
+        can_produce_hk = hk & (own_plant | (partner >= 0))
+        sell = ~afford[:, 1:].any(axis=1) & ~(afford[:, ProductionSite.HK] & can_produce_hk)
+        if sell.any():
+            self._sell(rows[sell], u[sell, U.ABROAD_LICENSEE])
+            afford[sell] = True
         owner, place = b["owner"][rows], b["owner_place"][rows]
         hk = place == Place.HK
-        noise = rng.gumbel(size=(k, N_SITES))
-        link_draw = rng.random(k)
-        partner = m.manufacturers.find_partners(sectors, plat.matching_search_factor)
+        supported = b["supported"][rows].copy()
 
         avail = np.zeros((k, N_SITES), dtype=bool)
         avail[:, ProductionSite.HK] = hk & ((owner == Owner.LOCAL_MANUFACTURER) | (partner >= 0))
         p_link = np.where(
-            hk,
+            client,
             plat.hk_owned_child_probability(spec.hk_owned_child_probability),
-            np.where(b["supported"][rows], plat.hk_owned_child_probability(0.0), 0.0),
+            np.where(hk, spec.hk_owned_child_probability, 0.0),
         )
-        avail[:, ProductionSite.PRD_HK_OWNED] = (link_draw < p_link) & (owner != Owner.ABROAD_FIRM)
+        avail[:, ProductionSite.PRD_HK_OWNED] = (u[:, U.LINK] < p_link) & (
+            owner != Owner.ABROAD_FIRM
+        )
         avail[:, ProductionSite.PRD_MAINLAND] = owner != Owner.ABROAD_FIRM
         avail[:, ProductionSite.ABROAD] = owner != Owner.MAINLAND_FIRM
+        avail &= afford
 
-        mf = m.spec.mother_factory
-        mother = mf.active(m.year) & hk & (PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
+        # Follow-up support is offered to the platform's clients while places last.
+        offer = client & ~supported & plat.follow_up_open()
+        fit_north = np.where(supported | offer, 1.0, spec.north_fit_unsupported)
+
+        mc = pol.mother_child
+        mother = mc.eligible(hk, PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
         base = spec.industrialisation_success_probability
-        p_base = np.where(b["platform_piloted"][rows], plat.industrialisation_success(base), base)
-        p_base = np.minimum(MAX_P, p_base * np.where(mother, 1 + mf.success_uplift, 1.0))
-        supported = b["supported"][rows]
+        p_base = np.where(client, plat.industrialisation_success(base), base)
+        p_base = np.minimum(MAX_P, p_base * np.where(mother, mc.success_multiplier, 1.0))
         fit = np.ones((k, N_SITES))
-        fit[:, ProductionSite.PRD_MAINLAND] = np.where(supported, 1.0, spec.north_fit_unsupported)
+        fit[:, ProductionSite.PRD_MAINLAND] = fit_north
         dur_f = np.array(
             [1.0, spec.prd_duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
         )
-        cost_f = np.array(
-            [1.0, spec.prd_cost_factor, spec.prd_cost_factor, spec.abroad_cost_factor]
-        )
         t = spec.industrialisation_duration_mean_quarters * dur_f
         exposed = np.zeros((k, N_SITES), dtype=bool)
-        exposed[:, ProductionSite.PRD_MAINLAND] = ~supported
+        exposed[:, ProductionSite.PRD_MAINLAND] = fit_north < 1.0
         survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
         p = np.minimum(MAX_P, p_base[:, None] * fit) * survive
-        ev = (
-            p * self.v0 * quality[:, None] * self.disc_q**t
-            - spec.industrialisation_cost_hkd_m * cost_f
-        )
+        ev = p * self._product_value(rows)[:, None] * self.disc_q**t - cost
         asc = np.zeros((k, N_SITES))
         asc[:, ProductionSite.PRD_HK_OWNED] = np.where(hk, spec.asc_prd, 0.0)
         asc[:, ProductionSite.PRD_MAINLAND] = np.where(hk, spec.asc_prd, 0.0)
         asc[:, ProductionSite.ABROAD] = spec.asc_abroad
-        site = logit_choice(beta * ev + asc, avail, noise)
+        site = logit_choice(beta * ev + asc, avail, b["g"][rows, G_PRODUCTION])
+        none = ~avail.any(axis=1)  # nowhere to go (an overseas owner without reach): shelved
+        if none.any():
+            self._end(rows[none], Status.SHELVED)
+        go = ~none
+        rows, site, k = rows[go], site[go], int(go.sum())
+        mother, p_base, fit, sectors = mother[go], p_base[go], fit[go], sectors[go]
+        cost, rfs_grant, partner, owner = cost[go], rfs_grant[go], partner[go], owner[go]
 
+        want = (site == ProductionSite.PRD_MAINLAND) & offer[go]
+        b["supported"][rows[plat.support(want)]] = True
         b["production_site"][rows] = site
         producer = np.full(k, -1, dtype=np.int64)
         at_hk = site == ProductionSite.HK
@@ -528,45 +681,65 @@ class Pipeline:
         )
         child = site == ProductionSite.PRD_HK_OWNED
         if child.any():
-            producer[child] = m.prd.pick_child(sectors[child])
+            producer[child] = m.prd.pick_child(sectors[child], b["u"][rows[child], U.PICK_CHILD])
         b["producer_row"][rows] = producer
+        pol.rfs.award(np.where(at_hk, rfs_grant, 0.0))
+
+        # The antenna: a mother-factory product is sold in Hong Kong first; one whose demand
+        # there falls short is not scaled up, and its industrialisation cost is saved.
+        signal = np.exp(
+            spec.product_value_sigma * b["z"][rows, Z.VALUE] - spec.product_value_sigma**2 / 2
+        )
+        stopped = mother & (signal < mc.demand_threshold)
         b["mother"][rows] = mother
-        if mother.any():
-            m.ledger.add("public_spend", int(mother.sum()) * mf.line_grant_hkd_m)
-        b["p_success"][rows] = np.minimum(MAX_P, p_base * fit[np.arange(k), site])
-        extra = np.where(mother, mf.demand_test_quarters, 0)
-        b["remaining_q"][rows] = (
-            draw_durations(
-                m.streams.industrialisation,
+        mc.book_lines(int(mother.sum()))
+        chosen_cost = cost[np.arange(k), site]
+        self._pay(rows[~stopped], chosen_cost[~stopped])
+        b["p_success"][rows] = np.where(
+            stopped, 0.0, np.minimum(MAX_P, p_base * fit[np.arange(k), site])
+        )
+        extra = np.where(mother, mc.demand_test_quarters, 0)
+        b["remaining_q"][rows] = np.where(
+            stopped,
+            np.maximum(extra, 1),
+            durations(
                 spec.industrialisation_duration_mean_quarters,
                 spec.duration_sigma,
                 dur_f[site],
-                k,
+                b["z"][rows, Z.IND_DURATION],
             )
-            + extra
-        )
+            + extra,
+        ).astype(np.int16)
         b["stage"][rows] = Stage.INDUSTRIALISATION
-        b["spent_hkd_m"][rows] += spec.industrialisation_cost_hkd_m * cost_f[site]
+
+    def _sell(self, rows: np.ndarray, u_abroad: np.ndarray) -> None:
+        """Owners who can pay for no production site sell the project to an outside firm
+        (overseas with ``licensee_abroad_share``); a royalty returns to Hong Kong."""
+        m, b = self.m, self.book
+        abroad = u_abroad < m.spec.pipeline.licensee_abroad_share
+        b["owner"][rows] = np.where(abroad, Owner.ABROAD_FIRM, Owner.MAINLAND_FIRM)
+        b["owner_place"][rows] = np.where(abroad, Place.ELSEWHERE, Place.PRD)
+        b["owner_row"][rows] = -1
+        b["sold"][rows] = True
+        b["supported"][rows] = False
+        m.ledger.add("projects_sold", rows.size)
 
     def _launch(self, rows: np.ndarray) -> None:
         """Successful industrialisation: the product enters its market life."""
         m, b = self.m, self.book
         spec = m.spec.pipeline
-        rng = m.streams.market
-        k = rows.size
         s = spec.product_value_sigma
-        value = (
+        b["value_hkd_m_per_q"][rows] = (
             spec.product_value_added_hkd_m
             / QUARTERS_PER_YEAR
             * b["quality"][rows]
-            * rng.lognormal(-(s**2) / 2, s, size=k)
+            * np.exp(s * b["z"][rows, Z.VALUE] - s**2 / 2)
         )
-        b["value_hkd_m_per_q"][rows] = value
-        b["remaining_q"][rows] = draw_durations(
-            rng, spec.market_life_mean_quarters, spec.duration_sigma, 1.0, k
+        b["remaining_q"][rows] = durations(
+            spec.market_life_mean_quarters, spec.duration_sigma, 1.0, b["z"][rows, Z.MARKET_LIFE]
         )
         b["stage"][rows] = Stage.MARKET
-        m.ledger.add("projects_launched", k)
+        m.ledger.add("projects_launched", rows.size)
         # Technology adoption by the Hong Kong plants and PRD factories that make it.
         site = b["production_site"][rows]
         mfr = np.concatenate(

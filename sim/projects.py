@@ -72,12 +72,47 @@ class ProductionSite(IntEnum):
     ABROAD = 3
 
 
+class U(IntEnum):
+    """Columns of a project's uniform draws (``u``), one per event that needs one."""
+
+    RESEARCH_OK = 0  # 0-1 succeeds
+    PILOT_OK = 1  # 1-10 succeeds
+    IND_OK = 2  # 10-100 succeeds
+    ABROAD_LICENSEE = 3  # an outside licensee or buyer is overseas
+    FIND_ROUTE = 4  # the lab's own search for a local partner succeeds
+    PICK_ROUTE = 5  # which same-sector plant
+    BROKER = 6  # the platform's brokered search succeeds
+    FIND_PROD = 7  # the owner's search for a Hong Kong producer succeeds
+    PICK_PROD = 8
+    LINK = 9  # a Hong Kong-owned PRD factory is within reach
+    PICK_CHILD = 10  # which Hong Kong-owned PRD factory
+    RELOCATE = 11  # a startup piloting in the PRD moves north
+    SCALEUP = 12  # a startup raises a scale-up round for industrialisation
+
+
+class Z(IntEnum):
+    """Columns of a project's standard normal draws (``z``)."""
+
+    RESEARCH_DURATION = 0
+    PILOT_DURATION = 1
+    IND_DURATION = 2
+    MARKET_LIFE = 3
+    VALUE = 4
+
+
+#: Columns of a project's Gumbel taste shocks (``g``): route choice, pilot site, production
+#: site. Route codes 1..5 take columns 0..4.
+G_ROUTE = slice(0, 5)
+G_PILOT = slice(5, 9)
+G_PRODUCTION = slice(9, 13)
+N_GUMBEL = 13
+
 NO_SITE = -1
 PILOT_SITE_PLACE = np.array([Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
 PRODUCTION_SITE_PLACE = np.array([Place.HK, Place.PRD, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
 OWNER_PLACE = np.array([Place.HK, Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)
 
-PROJECT_COLUMNS: dict[str, type] = {
+PROJECT_COLUMNS: dict[str, type | np.dtype] = {
     "origin_lab": np.int32,  # lab row, -1 for a startup's own project
     "sector": np.int8,
     "quality": np.float64,  # mean-one multiplier of success effort and value
@@ -98,9 +133,27 @@ PROJECT_COLUMNS: dict[str, type] = {
     "remaining_q": np.int16,  # quarters left in the current stage or market life
     "queued_q": np.int16,  # quarters spent waiting for a platform slot
     "started_q": np.int16,
-    "value_hkd_m_per_q": np.float64,  # value added per quarter in market (sample units)
+    "value_hkd_m_per_q": np.float64,  # value added per quarter in market before crowding
     "spent_hkd_m": np.float64,
+    "sold": np.bool_,  # sold (or licensed) to an outside firm because the owner could not pay
+    "would_pilot_hk": np.bool_,  # platform client that would have piloted in HK without it
+    "acclimatisation": np.float64,  # cumulated hazard of failing north, unsupported
+    # The project's own random numbers, drawn once at creation (common random numbers).
+    "u": np.dtype((np.float64, len(U))),
+    "z": np.dtype((np.float64, len(Z))),
+    "g": np.dtype((np.float64, N_GUMBEL)),
+    "e": np.float64,  # Exp(1) threshold of the acclimatisation hazard
 }
+
+
+def draw_project_randomness(rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
+    """Every random number ``k`` new projects will use in their lives, in one batch."""
+    return {
+        "u": rng.random((k, len(U))),
+        "z": rng.standard_normal((k, len(Z))),
+        "g": rng.gumbel(size=(k, N_GUMBEL)),
+        "e": rng.exponential(size=k),
+    }
 
 
 class ProjectBook(Columns):

@@ -1,9 +1,13 @@
 """Named random streams spawned from one root seed.
 
 Every stochastic process draws from its own ``numpy.random.Generator``, keyed by name
-rather than by creation order. A baseline and a policy run with the same seed therefore
-share common random numbers: switching a lever does not shift the draws of unrelated
-processes, and both runs are identical until the policy first acts.
+and by quarter (as Starsim keys its streams by time step): at the start of quarter ``t`` each
+stream is re-derived from ``SeedSequence(seed, spawn_key=(crc32(name), t))``. A policy that
+changes how many numbers a process draws in one quarter therefore shifts no draw of any
+later quarter, and no draw of another process. Everything a research project will ever need
+(success draws, taste shocks, durations) is drawn once when it is created and kept on its
+row (``sim.projects``), so a baseline and a policy run with the same seed give the same
+project the same luck after the policy starts too.
 """
 
 from __future__ import annotations
@@ -34,8 +38,14 @@ def check_seed(seed: object) -> int:
     return int(seed)
 
 
+#: Added to the quarter index in spawn keys, which must be non-negative (burn-in quarters
+#: before 2015Q1 have negative indices; assumption: no run has a longer burn-in).
+QUARTER_KEY_OFFSET = 10_000
+_NAME_KEYS = {name: zlib.crc32(name.encode()) for name in STREAM_NAMES}
+
+
 class Streams:
-    """A fixed set of independent generators derived from ``seed``.
+    """A fixed set of independent generators derived from ``seed``, re-keyed every quarter.
 
     Args:
         seed: the run's root seed (a non-negative integer).
@@ -43,13 +53,19 @@ class Streams:
 
     def __init__(self, seed: int) -> None:
         self.seed = check_seed(seed)
+        self._gens: dict[str, np.random.Generator] = {}
+        self.begin_quarter(-QUARTER_KEY_OFFSET)  # the "init" quarter, before any burn-in
+
+    def begin_quarter(self, t: int) -> None:
+        """Re-derive every stream for quarter ``t`` (0 is 2015Q1; negative in the burn-in)."""
+        key = t + QUARTER_KEY_OFFSET
+        if key < 0:
+            raise ValueError(f"quarter {t} is before the earliest keyed quarter")
         self._gens = {
             name: np.random.Generator(
-                np.random.PCG64(
-                    np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
-                )
+                np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(code, key)))
             )
-            for name in STREAM_NAMES
+            for name, code in _NAME_KEYS.items()
         }
 
     def __getitem__(self, name: str) -> np.random.Generator:

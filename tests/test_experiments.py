@@ -18,7 +18,13 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.experiments.compare import panel_from_frames, ratio_interval, summarise, t_interval
+from sim.experiments.compare import (
+    OUTCOMES,
+    panel_from_frames,
+    ratio_interval,
+    summarise,
+    t_interval,
+)
 from sim.experiments.executors import ExecutorError, SequentialExecutor, open_executor
 from sim.experiments.runner import Task, execute, make_tasks, run_batch, run_one
 from sim.experiments.seeds import design_rng, replicate_seeds
@@ -314,7 +320,8 @@ def test_paired_differences_are_zero_before_the_policy(sequential_store: Store) 
     ]
     panel = panel_from_frames(sequential_store.load(r["key"] for r in runs), runs)
     before = summarise(panel, "baseline", ["hk_pilot_platform"], years=(2024,), period=(2020, 2024))
-    numeric = before[before["outcome"] != "value_per_public_dollar"]
+    ratios = [o.name for o in OUTCOMES if o.kind in ("per_dollar", "policy_share")]
+    numeric = before[~before["outcome"].isin(ratios)]  # ratios of zero differences: NaN
     assert (numeric["diff_mean"] == 0).all() and (numeric["n_pairs"] == 2).all()
     after = summarise(panel, "baseline", ["hk_pilot_platform"], years=(2026,), period=(2025, 2026))
     spend = after[(after["outcome"] == "public_spend_hkd_m") & (after["period"] == "2026")]

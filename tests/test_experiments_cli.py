@@ -101,7 +101,8 @@ def test_compare_rerun_resumes_without_running(
         ["compare", "--seeds", "3", "--root-seed", "5", *SMALL, "--out", str(out), "--no-figures"]
     )
     assert rc == 0
-    assert capsys.readouterr().out.startswith("6 runs: 0 run now, 6 already stored, 0 failed")
+    # baseline and policy, and the policy's 4 attribution variants, x 3 seeds
+    assert capsys.readouterr().out.startswith("18 runs: 0 run now, 18 already stored, 0 failed")
     assert (out / "summary.csv").read_text() == before
 
 
@@ -211,9 +212,10 @@ def test_sweep_runs_grid_paired_with_baseline(
     table = pd.read_csv(out / "sweep.csv")
     assert set(table["point"]) == {"p000", "p001"}
     zero = table[table["platform.public_budget_hkd_m"] == 0]
-    numeric = zero[zero["outcome"] != "value_per_public_dollar"]
+    ratios = [o.name for o in OUTCOMES if o.kind in ("per_dollar", "policy_share")]
+    numeric = zero[~zero["outcome"].isin(ratios)]
     assert (numeric["diff_mean"] == 0).all()  # no budget, no slots: exactly the baseline
-    assert zero[zero["outcome"] == "value_per_public_dollar"]["diff_mean"].isna().all()
+    assert zero[zero["outcome"].isin(ratios)]["diff_mean"].isna().all()  # 0/0
     spend = table[(table["point"] == "p001") & (table["outcome"] == "public_spend_hkd_m")]
     assert spend["diff_mean"].iloc[0] > 0
     assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC

@@ -87,17 +87,12 @@ class LocalManufacturers(Population):
         self.trend *= g
         self.cols["productivity"] *= g
 
-        # Adoption: a low base rate, plus an upgrade programme for traditional sectors.
-        rate = np.full(n, per_quarter(spec.adoption_rate))
-        up = m.spec.traditional_upgrade
-        programme = up.active(m.year)
+        # Adoption: a low base rate, plus the traditional-upgrade lever's extra rate.
+        upgrade = m.policies.traditional_upgrade
+        rate = per_quarter(spec.adoption_rate) + upgrade.extra_rate_per_quarter(self.cols["sector"])
         draws = rng.random(n)
-        if programme:
-            trad = np.isin(self.cols["sector"], TRADITIONAL_CODES)
-            rate = rate + trad * per_quarter(up.adoption_rate)
         new = self.adopt(np.flatnonzero(alive & (draws < rate)))
-        if programme and new.size:
-            m.ledger.add("public_spend", new.size * up.grant_per_adoption_hkd_m)
+        upgrade.book_adoptions(self.cols["sector"][new])
 
         # Exit, with selection on productivity relative to the living mean.
         prod = self.cols["productivity"]
@@ -128,19 +123,31 @@ class LocalManufacturers(Population):
         va = self.cols["employees"][a] * self.cols["productivity"][a] * per_worker
         return float((va * (1 - 1 / gain)).sum())
 
-    def find_partners(self, sectors: np.ndarray, search_factor: float) -> np.ndarray:
+    def finance_capacity_hkd_m(self, rows: np.ndarray) -> np.ndarray:
+        """What each plant can spend on a project (HKD m): ``finance_multiple`` x its annual
+        value added (own funds and credit); zero for a plant that has closed."""
+        m = self.model
+        spec = m.spec.manufacturing
+        va = self.cols["employees"][rows] * self.cols["productivity"][rows] * spec.va_per_worker_hkd_m
+        return np.where(self.alive[rows], spec.finance_multiple * va, 0.0)
+
+    def find_partners(
+        self,
+        sectors: np.ndarray,
+        u_find: np.ndarray,
+        u_pick: np.ndarray,
+        search_factor: float = 1.0,
+    ) -> np.ndarray:
         """For each project sector, a living same-sector plant or -1 if the search fails.
 
         The chance of finding one is ``1 - exp(-factor * n_same_sector / scale)``, with
-        ``scale`` the pipeline's ``partner_search_scale`` in full-economy plants.
+        ``scale`` the pipeline's ``partner_search_scale`` in full-economy plants; ``u_find``
+        and ``u_pick`` are the projects' own uniform draws (common random numbers).
         """
         m = self.model
-        rng = m.streams.partners
-        k = len(sectors)
-        if k == 0:
+        if len(sectors) == 0:
             return np.full(0, -1, dtype=np.int64)
         alive_rows = np.flatnonzero(self.alive)
-        u_find, u_pick = rng.random(k), rng.random(k)
         picked, n = pick_by_sector(alive_rows, self.cols["sector"][alive_rows], sectors, u_pick)
         n_full = n / m.scale
         p_find = 1 - np.exp(-search_factor * n_full / m.spec.pipeline.partner_search_scale)

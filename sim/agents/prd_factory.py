@@ -58,24 +58,25 @@ class PRDFactories(Population):
             hq_in_hk=rng.random(n) < spec.hq_in_hk_share,
         )
 
-    def pick_child(self, sectors: np.ndarray) -> np.ndarray:
-        """A same-sector Hong Kong-owned factory for each product (any sector if none)."""
-        rng = self.model.streams.partners
-        k = len(sectors)
-        u = rng.random(k)
+    def pick_child(self, sectors: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A same-sector Hong Kong-owned factory for each product (any sector if none);
+        ``u`` are the products' own uniform draws."""
         rows = np.arange(self.cols.n)
         picked, n = pick_by_sector(rows, self.cols["sector"], sectors, u)
         return np.where(n > 0, picked, (u * rows.size).astype(np.int64) if rows.size else -1)
 
+    def employment(self) -> float:
+        """Persons employed in Hong Kong-owned PRD factories (sample units)."""
+        return float(self.cols["employees"].sum())
+
     def step(self) -> None:
-        """Rare adoption of Hong Kong technology; a programme can raise it and bring HQs home."""
+        """Rare adoption of Hong Kong technology; ``prd_upgrade`` can raise it, bring HQs home."""
         m = self.model
         spec = m.spec.prd
-        up = m.spec.prd_upgrade
+        upgrade = m.policies.prd_upgrade
         rng = m.streams.prd
         n = self.cols.n
-        programme = up.active(m.year)
-        mult = up.adoption_multiplier if programme else 1.0
+        mult = upgrade.adoption_multiplier()
         rate_hq = per_quarter(min(1.0, spec.adoption_rate * spec.parent_link_multiplier * mult))
         rate = np.where(
             self.cols["hq_in_hk"], rate_hq, per_quarter(min(1.0, spec.adoption_rate * mult))
@@ -85,10 +86,8 @@ class PRDFactories(Population):
         adopted = self.cols["adopted"]
         new = np.flatnonzero(~adopted & (draws < rate))
         adopted[new] = True
-        if programme:
-            m.ledger.add("public_spend", new.size * up.grant_per_adoption_hkd_m)
-            back = ~self.cols["hq_in_hk"] & (hq_draws < per_quarter(up.hq_return_rate))
-            self.cols["hq_in_hk"][back] = True
+        upgrade.book_adoptions(new.size)
+        self.cols["hq_in_hk"][upgrade.hq_returns(self.cols["hq_in_hk"], hq_draws)] = True
 
     def adoption_value_hkd_m_per_q(self) -> tuple[float, float]:
         """Value added owed to adopted HK technology: (with HK headquarters, without)."""

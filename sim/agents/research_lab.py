@@ -1,9 +1,11 @@
 """Research labs: research groups in universities and government R&D centres (0-1).
 
 Budgets follow Hong Kong's R&D spending (GERD by higher education and by government, C&SD
-table 207), split across sectors by the ITF allocation, and scaled up by the "more R&D
-funding" lever (``rd_funding``) once it starts. Each quarter a lab starts research projects at
-a Poisson rate proportional to its budget.
+table 207), split across sectors by the ITF allocation. Levers act through
+``model.policies``: ``rd_funding`` scales the budgets, ``itf_rebalance`` re-weights the ITF's
+part of the sector split, ``innohk`` appends research groups of its own institution type with
+their own budget. Each quarter a lab starts research projects at a Poisson rate proportional
+to its budget.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from sim.units import QUARTERS_PER_YEAR
 if TYPE_CHECKING:
     from sim.model import PilotModel
 
-UNIVERSITY, RD_CENTRE = 0, 1
-INSTITUTIONS = ("university", "rd_centre")
+UNIVERSITY, RD_CENTRE, INNOHK = 0, 1, 2
+INSTITUTIONS = ("university", "rd_centre", "innohk_centre")
+#: Institutions whose budgets follow the GERD rows (InnoHK-style centres have their own).
+FUNDED_INSTITUTIONS = (UNIVERSITY, RD_CENTRE)
 
 
 class ResearchLab(PopulationAgent):
     """A research group; ``budget_hkd_m_per_q`` is this quarter's research budget."""
 
     population_attr = "labs"
-    institution_code = column("institution", "0 university, 1 government R&D centre")
+    institution_code = column(
+        "institution", "0 university, 1 government R&D centre, 2 InnoHK-style centre"
+    )
     sector_code = column("sector", "index into sim.params.SECTORS")
     applied_orientation = column("applied", "0-1: how applied the lab's research is")
     budget_hkd_m_per_q = column("budget_hkd_m_per_q", "sample units, HKD m per quarter")
@@ -98,34 +104,27 @@ class ResearchLabs(Population):
         return series[-1] * (1 + spec.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
 
     def sector_weights(self, year: int) -> np.ndarray:
-        """Budget share by sector: the ITF allocation, or the rebalanced one once it starts."""
-        spec = self.model.spec
-        rb = spec.funding_rebalance
-        if rb.active(year):
-            return sector_weights(rb.high_end_share, rb.traditional_share)
-        return sector_weights(spec.research.high_end_share, spec.research.traditional_share)
-
-    def budget_multiplier(self, year: int) -> float:
-        """Research budget as a multiple of the baseline: the lever's once it starts, else 1."""
-        rd = self.model.spec.rd_funding
-        return rd.budget_multiplier if rd.active(year) else 1.0
+        """Budget share by sector: the ITF allocation, with ``itf_rebalance``'s once it starts."""
+        m = self.model
+        r = m.spec.research
+        base = sector_weights(r.high_end_share, r.traditional_share)
+        policies = getattr(m, "policies", None)  # None while the model is being built
+        return base if policies is None else policies.itf_rebalance.sector_weights(year, base)
 
     def set_budgets(self) -> float:
-        """Set this quarter's lab budgets; returns the extra over baseline (sample HKD m).
+        """Set this quarter's budgets of university and government R&D centre labs.
 
-        The extra is research spending above the baseline budget, ``(multiplier - 1)`` x the
-        baseline, booked by the caller as public spend; it is zero before ``rd_funding``
-        starts, so runs match the baseline draw for draw until then.
+        ``rd_funding`` scales them from its start year and books the extra itself; so does
+        ``innohk`` for its own groups, whose budgets are not touched here. Returns 0.0 (kept
+        for callers that book the return value as public spend).
         """
         m = self.model
-        multiplier = self.budget_multiplier(m.year)
+        multiplier = m.policies.rd_funding.budget_multiplier(m.year)
         weights = self.sector_weights(m.year)
         inst, sector = self.cols["institution"], self.cols["sector"]
         budget = self.cols["budget_hkd_m_per_q"]
-        baseline_q = 0.0
-        for i in (UNIVERSITY, RD_CENTRE):
+        for i in FUNDED_INSTITUTIONS:
             base_q = self.total_budget_hkd_m(m.year, i) * m.scale / QUARTERS_PER_YEAR
-            baseline_q += base_q
             total_q = base_q * multiplier
             mine = inst == i
             n_by_sector = np.bincount(sector[mine], minlength=len(SECTORS))
@@ -136,7 +135,7 @@ class ResearchLabs(Population):
                 total_q * w, n_by_sector, out=np.zeros(len(SECTORS)), where=n_by_sector > 0
             )
             budget[mine] = per_lab[sector[mine]]
-        return baseline_q * (multiplier - 1.0)
+        return 0.0
 
     def step(self) -> None:
         """Start this quarter's research projects."""

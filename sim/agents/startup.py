@@ -77,13 +77,7 @@ class Startups(Population):
         m = self.model
         spec = m.spec.startups
         rng = m.streams.startups
-        years = m.t / QUARTERS_PER_YEAR
-        early = min(years, DATA_YEARS[-1] + 1 - FIRST_YEAR)
-        level = (1 + spec.entry_growth) ** early * (1 + spec.entry_growth_after_2019) ** (
-            years - early
-        )
-        rate = spec.entry_per_year_2015 * level / QUARTERS_PER_YEAR
-        k = int(rng.poisson(rate * m.scale))
+        k = int(rng.poisson(self._entry_rate_per_q() * m.scale))
         if k == 0:
             return
         sectors = self._draw_sectors(rng, k)
@@ -99,11 +93,48 @@ class Startups(Population):
         if hardware.any():
             m.pipeline.start_own_projects(rows[hardware], sectors[hardware])
 
+    def _entry_rate_per_q(self) -> float:
+        """Exogenous entry this quarter (full economy): 2015's before 2015 (burn-in)."""
+        spec = self.model.spec.startups
+        years = max(self.model.t, 0) / QUARTERS_PER_YEAR
+        early = min(years, DATA_YEARS[-1] + 1 - FIRST_YEAR)
+        level = (1 + spec.entry_growth) ** early * (1 + spec.entry_growth_after_2019) ** (
+            years - early
+        )
+        return spec.entry_per_year_2015 * level / QUARTERS_PER_YEAR
+
+    def _existing(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """``k`` living startups drawn at random (burn-in owners of projects)."""
+        alive = np.flatnonzero(self.alive)
+        return alive[(rng.random(k) * alive.size).astype(np.int64)]
+
+    def burn_in_projects(self) -> None:
+        """Burn-in: hardware projects at 2015's entry rate, owned by existing startups.
+
+        The 2015 stock of startups is taken from the data, so burn-in projects belong to it
+        rather than to new entrants.
+        """
+        m = self.model
+        spec = m.spec.startups
+        rng = m.streams.startups
+        k = int(rng.poisson(self._entry_rate_per_q() * spec.hardware_share * m.scale))
+        if k and self.n_alive:
+            owners = self._existing(rng, k)
+            m.pipeline.start_own_projects(owners, self.cols["sector"][owners])
+
     def spin_off(self, sectors: np.ndarray) -> np.ndarray:
-        """New startups spun off from labs; returns their rows."""
+        """New startups spun off from labs; returns their rows.
+
+        In the burn-in the spin-off is one of the 2015 startups (marked as a spin-off), so the
+        2015 stock stays as the data give it.
+        """
         m = self.model
         spec = m.spec.startups
         k = len(sectors)
+        if m.burning_in and self.n_alive:
+            rows = self._existing(m.streams.startups, k)
+            self.cols["spin_off"][rows] = True
+            return rows
         return self.add(
             k,
             sector=sectors,

@@ -113,11 +113,17 @@ def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
     p.add_argument(
         "--scale", type=_scale, help="population scale of every run (default: scenario's, 1)"
     )
-    p.add_argument("--until", type=int, help="last simulated year (default: scenario's, 2035)")
+    p.add_argument(
+        "--until",
+        type=int,
+        help="last simulated year (default: scenario's, 2035); beyond 2035 the default "
+        "period runs to it and the table shows every fifth year",
+    )
     p.add_argument(
         "--period",
         type=_period,
-        help="years summed in the table, START-END (default 2025-2035)",
+        help="years summed (and discounted to START for net present values) in the table, "
+        "START-END (default 2025-2035, or 2025-UNTIL when --until is later)",
     )
     p.add_argument(
         "--posterior",
@@ -152,6 +158,13 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--years", type=_year_list, help="years of the table (default 2025,2030,2035)")
     c.add_argument("--out", help="output folder (default results/<base>_vs_<policy>)")
     c.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    c.add_argument(
+        "--no-attribution",
+        action="store_true",
+        help="skip the attribution table: by default a POLICY with the platform on also "
+        "runs, with the same seeds, with each platform service (engineering, matching, "
+        "follow_up_support) switched off and with slots only (attribution.csv)",
+    )
     add_executor_options(c)
     c.set_defaults(func=cmd_compare)
 
@@ -255,6 +268,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             figures=not args.no_figures,
             posterior=_posterior_path(args.posterior),
+            attribution=not args.no_attribution,
         )
         return _print_result(res)
 
@@ -272,6 +286,12 @@ def _print_result(res: Any) -> int:
         n = int(res.summary[res.summary["policy"] == policy]["n_pairs"].min())
         print(f"\n{policy} vs {base}: mean of {n} paired seeds, difference with 90% t-interval")
         print(table)
+        attribution = getattr(res, "attribution", {}).get(policy)
+        if attribution is not None:
+            from sim.experiments.compare import format_attribution
+
+            print(f"\nattribution of {policy}'s effect (services switched off, same seeds):")
+            print(format_attribution(attribution))
     if res.files:
         print(f"\nwrote {res.out}/: {' '.join(res.files)}")
     if rep.failed:

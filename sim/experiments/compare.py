@@ -35,19 +35,35 @@ DEFAULT_YEARS: tuple[int, ...] = (2025, 2030, 2035)
 DEFAULT_PERIOD: tuple[int, int] = (2025, 2035)
 
 
+#: Social discount rate used when the batch's baseline scenario does not carry one
+#: (``value.social_discount_rate`` in ``sim.params``: 3.5% real, HM Treasury Green Book).
+DEFAULT_DISCOUNT_RATE = 0.035
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A headline outcome of the comparison table.
 
     Attributes:
-        name: annual column (or ``value_per_public_dollar``).
+        name: annual column, or the name of a derived outcome.
         label: what a reader sees.
         unit: unit of a yearly value.
-        kind: ``flow`` (summed over a period), ``stock`` (averaged over a period),
-            ``ratio`` (``ratio_of`` sums over a period) or ``per_dollar`` (ratio of paired
-            differences of cumulated HK value added and public spend).
+        kind: how a run's value over a period (or in a year) is formed and compared:
+
+            - ``flow``: summed over a period;
+            - ``stock``: averaged over a period;
+            - ``ratio``: ``ratio_of`` sums over a period, per run;
+            - ``npv``: the sum over the period of ``terms`` (a linear combination of
+              annual columns) discounted to the period's first year at the social rate;
+            - ``per_dollar``: a ratio of paired mean differences, ``ratio_of`` naming two
+              period values (columns, or ``PV_HELPERS``), with a delta-method interval;
+            - ``policy_share``: ``ratio_of`` sums in the *policy* runs alone (a level, not a
+              difference: e.g. the deadweight share of platform clients), with a
+              delta-method interval over replicates.
         period_unit: unit of the period value.
-        ratio_of: numerator and denominator columns of a ratio.
+        ratio_of: numerator and denominator of ``ratio``, ``per_dollar``, ``policy_share``.
+        terms: ``(column, coefficient)`` pairs of an ``npv`` outcome.
+        period_only: no rows for single years (discounted and ratio-of-PV outcomes).
     """
 
     name: str
@@ -56,7 +72,20 @@ class Outcome:
     kind: str
     period_unit: str
     ratio_of: tuple[str, str] | None = None
+    terms: tuple[tuple[str, float], ...] = ()
+    period_only: bool = False
 
+
+#: Present values (discounted to the period's first year) used as numerators and
+#: denominators of the benefit-cost ratios, HKD m. Benefits are value added net of the
+#: private costs of the same place (the Green Book convention: the ratio's denominator is
+#: the cost to the public purse, private costs are netted from benefits), so that
+#: ``benefit_cost_ratio > 1`` exactly when ``npv_net_benefit_hkd_m > 0``.
+PV_HELPERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "pv_public_spend_hkd_m": (("public_spend_hkd_m", 1.0),),
+    "pv_hk_benefit_hkd_m": (("hk_value_added_hkd_m", 1.0), ("hk_private_spend_hkd_m", -1.0)),
+    "pv_all_benefit_hkd_m": (("total_value_added_hkd_m", 1.0), ("private_spend_hkd_m", -1.0)),
+}
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome(
@@ -86,11 +115,113 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("projects_north", "Projects moved north", "projects a year", "flow", "projects, sum"),
     Outcome("public_spend_hkd_m", "Public spend", "HKD m a year", "flow", "HKD m, sum"),
     Outcome(
+        "private_spend_hkd_m",
+        "Private spend on projects from HK research (all owners)",
+        "HKD m a year",
+        "flow",
+        "HKD m, sum",
+    ),
+    Outcome(
+        "hk_private_spend_hkd_m",
+        "Private spend by Hong Kong owners",
+        "HKD m a year",
+        "flow",
+        "HKD m, sum",
+    ),
+    Outcome(
         "value_per_public_dollar",
         "HK value retained per public dollar (extra HK value / extra spend)",
         "HKD per HKD",
         "per_dollar",
         "HKD per HKD",
+        ("hk_value_added_hkd_m", "public_spend_hkd_m"),
+    ),
+    Outcome(
+        "npv_hk_value_added_hkd_m",
+        "NPV of HK value added (discounted to the period's first year)",
+        "HKD m",
+        "npv",
+        "HKD m, present value",
+        terms=(("hk_value_added_hkd_m", 1.0),),
+        period_only=True,
+    ),
+    Outcome(
+        "npv_total_value_added_hkd_m",
+        "NPV of value added, all places",
+        "HKD m",
+        "npv",
+        "HKD m, present value",
+        terms=(("total_value_added_hkd_m", 1.0),),
+        period_only=True,
+    ),
+    Outcome(
+        "npv_net_benefit_hkd_m",
+        "NPV of net benefit to HK (HK value added - public spend - HK private spend)",
+        "HKD m",
+        "npv",
+        "HKD m, present value",
+        terms=(
+            ("hk_value_added_hkd_m", 1.0),
+            ("public_spend_hkd_m", -1.0),
+            ("hk_private_spend_hkd_m", -1.0),
+        ),
+        period_only=True,
+    ),
+    Outcome(
+        "npv_net_benefit_all_hkd_m",
+        "NPV of net benefit, all places (value added - public spend - all private spend)",
+        "HKD m",
+        "npv",
+        "HKD m, present value",
+        terms=(
+            ("total_value_added_hkd_m", 1.0),
+            ("public_spend_hkd_m", -1.0),
+            ("private_spend_hkd_m", -1.0),
+        ),
+        period_only=True,
+    ),
+    Outcome(
+        "benefit_cost_ratio",
+        "Benefit-cost ratio, HK (PV extra HK value net of HK private cost / PV extra public cost)",
+        "HKD per HKD",
+        "per_dollar",
+        "HKD per HKD, present values",
+        ("pv_hk_benefit_hkd_m", "pv_public_spend_hkd_m"),
+        period_only=True,
+    ),
+    Outcome(
+        "benefit_cost_ratio_all",
+        "Benefit-cost ratio, all places (PV extra value net of private cost / PV extra "
+        "public cost)",
+        "HKD per HKD",
+        "per_dollar",
+        "HKD per HKD, present values",
+        ("pv_all_benefit_hkd_m", "pv_public_spend_hkd_m"),
+        period_only=True,
+    ),
+    Outcome(
+        "platform_clients",
+        "Platform clients (pilots started on the platform)",
+        "projects a year",
+        "flow",
+        "projects, sum",
+    ),
+    Outcome(
+        "platform_deadweight_share",
+        "Deadweight: share of platform clients that would have piloted in HK anyway "
+        "(policy runs, a level)",
+        "share of platform clients",
+        "policy_share",
+        "share of platform clients",
+        ("platform_deadweight_clients", "platform_clients"),
+        period_only=True,
+    ),
+    Outcome(
+        "projects_piloted_hk_private",
+        "Private HK pilots outside the platform (a fall is displacement)",
+        "projects a year",
+        "flow",
+        "projects, sum",
     ),
 )
 OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
@@ -133,31 +264,83 @@ def panel_from_frames(
     return pd.concat(parts, ignore_index=True)
 
 
-def period_values(panel: pd.DataFrame, period: tuple[int, int]) -> pd.DataFrame:
+def _columns_needed() -> set[str]:
+    cols: set[str] = set()
+    for o in OUTCOMES:
+        if o.kind in ("flow", "stock"):
+            cols.add(o.name)
+        elif o.kind in ("ratio", "policy_share") and o.ratio_of:
+            cols.update(o.ratio_of)
+        cols.update(c for c, _ in o.terms)
+    for terms in PV_HELPERS.values():
+        cols.update(c for c, _ in terms)
+    return cols
+
+
+def missing_columns(panel: pd.DataFrame) -> list[str]:
+    """Annual columns the outcomes need that ``panel`` lacks (their outcomes are NaN)."""
+    return sorted(_columns_needed() - set(panel.columns))
+
+
+def _with_all_columns(sub: pd.DataFrame) -> pd.DataFrame:
+    missing = _columns_needed() - set(sub.columns)
+    if not missing:
+        return sub
+    return sub.assign(**{c: np.nan for c in sorted(missing)})
+
+
+def discount_factors(years: pd.Series | np.ndarray, first: int, rate: float) -> np.ndarray:
+    """``(1 + rate) ** -(year - first)``: the value in ``first`` of one HKD in ``year``."""
+    return (1.0 + rate) ** -(np.asarray(years, dtype=float) - first)
+
+
+def _present_value(
+    sub: pd.DataFrame, terms: Sequence[tuple[str, float]], first: int, rate: float
+) -> pd.Series:
+    """Per (label, replicate): sum over years of the discounted linear combination."""
+    x = sum(coef * sub[col] for col, coef in terms) * discount_factors(sub["year"], first, rate)
+    return x.groupby([sub["label"], sub["replicate"]], sort=True).sum(min_count=1)
+
+
+def period_values(
+    panel: pd.DataFrame, period: tuple[int, int], rate: float = DEFAULT_DISCOUNT_RATE
+) -> pd.DataFrame:
     """Each run's value of every outcome over ``period`` (inclusive years).
 
-    Flows are summed, stocks averaged, ratios recomputed from the summed parts. Columns
-    ``label``, ``replicate`` and one per outcome, plus the sums needed for per-dollar ratios.
+    Flows are summed, stocks averaged, ratios recomputed from the summed parts, present
+    values discounted at ``rate`` to the period's first year. Columns ``label``,
+    ``replicate``, one per outcome, the ``PV_HELPERS`` and, for ``policy_share`` outcomes,
+    their summed parts (``num:<name>``, ``den:<name>``). An outcome whose annual columns the
+    panel lacks is NaN.
     """
     lo, hi = period
-    sub = panel[(panel["year"] >= lo) & (panel["year"] <= hi)]
+    sub = _with_all_columns(panel[(panel["year"] >= lo) & (panel["year"] <= hi)])
     g = sub.groupby(["label", "replicate"], sort=True)
     out = pd.DataFrame(index=g.size().index)
     for o in OUTCOMES:
         if o.kind == "flow":
-            out[o.name] = g[o.name].sum()
+            out[o.name] = g[o.name].sum(min_count=1)
         elif o.kind == "stock":
             out[o.name] = g[o.name].mean()
         elif o.kind == "ratio" and o.ratio_of:
             num, den = g[o.ratio_of[0]].sum(), g[o.ratio_of[1]].sum()
             out[o.name] = (num / den.where(den > 0)).fillna(0.0)
+        elif o.kind == "npv":
+            out[o.name] = _present_value(sub, o.terms, lo, rate)
+        elif o.kind == "policy_share" and o.ratio_of:
+            num = g[o.ratio_of[0]].sum(min_count=1)
+            den = g[o.ratio_of[1]].sum(min_count=1)
+            out[f"num:{o.name}"], out[f"den:{o.name}"] = num, den
+            out[o.name] = num / den.where(den > 0)
+    for name, terms in PV_HELPERS.items():
+        out[name] = _present_value(sub, terms, lo, rate)
     return out.reset_index()
 
 
 def year_values(panel: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Each run's value of every outcome in one year."""
-    sub = panel[panel["year"] == year]
-    cols = [o.name for o in OUTCOMES if o.kind != "per_dollar"]
+    """Each run's value of every outcome in one year (outcomes with year rows)."""
+    sub = _with_all_columns(panel[panel["year"] == year])
+    cols = [o.name for o in OUTCOMES if o.kind not in ("per_dollar",) and not o.period_only]
     return sub[["label", "replicate", *cols]].reset_index(drop=True)
 
 
@@ -208,6 +391,71 @@ def _paired(values: pd.DataFrame, base: str, policy: str, col: str) -> pd.DataFr
     return both
 
 
+def _nan_row() -> dict[str, Any]:
+    return dict.fromkeys(
+        ("base_mean", "policy_mean", "diff_mean", "diff_low", "diff_high", "diff_pct"),
+        math.nan,
+    ) | {"spread_low": math.nan, "spread_high": math.nan}
+
+
+def _per_dollar_row(
+    values: pd.DataFrame, base: str, policy: str, o: Outcome, level: float
+) -> dict[str, Any]:
+    assert o.ratio_of
+    dv = _paired(values, base, policy, o.ratio_of[0])
+    ds = _paired(values, base, policy, o.ratio_of[1])
+    common = dv.index.intersection(ds.index)
+    dv, ds = dv.loc[common], ds.loc[common]
+    num = (dv["policy"] - dv["base"]).to_numpy()
+    den = (ds["policy"] - ds["base"]).to_numpy()
+    m, lo, hi = ratio_interval(num, den, level)
+    s_lo, s_hi = spread(num / den) if len(den) and (den > 0).all() else (math.nan,) * 2
+    return _nan_row() | dict(
+        n_pairs=len(common), diff_mean=m, diff_low=lo, diff_high=hi, spread_low=s_lo,
+        spread_high=s_hi,
+    )  # fmt: skip
+
+
+def _policy_share_row(
+    values: pd.DataFrame, base: str, policy: str, o: Outcome, level: float
+) -> dict[str, Any]:
+    num, den = f"num:{o.name}", f"den:{o.name}"
+    pair_n = _paired(values, base, policy, num)
+    pair_d = _paired(values, base, policy, den)
+    common = pair_n.index.intersection(pair_d.index)
+    pn, pd_ = pair_n.loc[common], pair_d.loc[common]
+
+    def pooled(n: pd.Series, d: pd.Series) -> float:
+        total = float(d.sum())
+        return float(n.sum()) / total if total > 0 else math.nan
+
+    m, lo, hi = ratio_interval(pn["policy"].to_numpy(), pd_["policy"].to_numpy(), level)
+    shares = (pn["policy"] / pd_["policy"].where(pd_["policy"] > 0)).to_numpy()
+    s_lo, s_hi = spread(shares)
+    return _nan_row() | dict(
+        n_pairs=len(common), base_mean=pooled(pn["base"], pd_["base"]),
+        policy_mean=pooled(pn["policy"], pd_["policy"]), diff_mean=m, diff_low=lo,
+        diff_high=hi, spread_low=s_lo, spread_high=s_hi,
+    )  # fmt: skip
+
+
+def _difference_row(
+    values: pd.DataFrame, base: str, policy: str, col: str, level: float
+) -> dict[str, Any]:
+    pair = _paired(values, base, policy, col)
+    d = (pair["policy"] - pair["base"]).to_numpy()
+    m, lo, hi = t_interval(d, level)
+    bm = float(pair["base"].mean()) if len(pair) else math.nan
+    sp = spread(d)
+    return dict(
+        n_pairs=len(pair), base_mean=bm,
+        policy_mean=float(pair["policy"].mean()) if len(pair) else math.nan,
+        diff_mean=m, diff_low=lo, diff_high=hi,
+        diff_pct=100.0 * m / bm if bm and math.isfinite(bm) else math.nan,
+        spread_low=sp[0], spread_high=sp[1],
+    )  # fmt: skip
+
+
 def summarise(
     panel: pd.DataFrame,
     base: str,
@@ -215,6 +463,8 @@ def summarise(
     years: Sequence[int] = DEFAULT_YEARS,
     period: tuple[int, int] = DEFAULT_PERIOD,
     level: float = LEVEL,
+    discount_rate: float = DEFAULT_DISCOUNT_RATE,
+    outcomes: Sequence[Outcome] = OUTCOMES,
 ) -> pd.DataFrame:
     """The comparison table, tidy: one row per policy, outcome and period.
 
@@ -222,64 +472,39 @@ def summarise(
     ``START-END``), ``unit``, ``n_pairs``, ``base_mean``, ``policy_mean``, ``diff_mean``,
     ``diff_low``, ``diff_high`` (the ``level`` t-interval of the mean paired difference),
     ``diff_pct`` (``diff_mean / base_mean``, percent) and ``spread_low``, ``spread_high``
-    (the ``SPREAD`` quantiles of the paired differences; for the per-dollar ratio, of the
+    (the ``SPREAD`` quantiles of the paired differences; for the per-dollar ratios, of the
     pair-by-pair ratios when every pair has extra spend).
+
+    Present values (``npv`` outcomes and the benefit-cost ratios) are discounted at
+    ``discount_rate`` a year to the period's first year and have no single-year rows.
+    ``policy_share`` rows (deadweight) hold the level in the policy runs in the
+    ``diff_*`` columns (ratio of summed parts over replicates, delta-method interval) and
+    the pooled shares of each side in ``base_mean``, ``policy_mean``.
     """
     blocks: list[tuple[str, pd.DataFrame, str]] = [
         (str(y), year_values(panel, y), "year") for y in years
     ]
-    blocks.append((period_label(period), period_values(panel, period), "period"))
+    blocks.append((period_label(period), period_values(panel, period, discount_rate), "period"))
     rows = []
     for policy in policies:
-        for o in OUTCOMES:
+        for o in outcomes:
             for plabel, values, what in blocks:
-                unit = o.unit if what == "year" else o.period_unit
+                if what == "year" and o.period_only:
+                    continue
                 row: dict[str, Any] = {
                     "policy": policy,
                     "baseline": base,
                     "outcome": o.name,
                     "label": o.label,
                     "period": plabel,
-                    "unit": unit,
+                    "unit": o.unit if what == "year" else o.period_unit,
                 }
                 if o.kind == "per_dollar":
-                    dv = _paired(values, base, policy, "hk_value_added_hkd_m")
-                    ds = _paired(values, base, policy, "public_spend_hkd_m")
-                    common = dv.index.intersection(ds.index)
-                    dv, ds = dv.loc[common], ds.loc[common]
-                    num = (dv["policy"] - dv["base"]).to_numpy()
-                    den = (ds["policy"] - ds["base"]).to_numpy()
-                    m, lo, hi = ratio_interval(num, den, level)
-                    s_lo, s_hi = (
-                        spread(num / den) if len(den) and (den > 0).all() else (math.nan,) * 2
-                    )
-                    row.update(
-                        n_pairs=len(common),
-                        base_mean=math.nan,
-                        policy_mean=math.nan,
-                        diff_mean=m,
-                        diff_low=lo,
-                        diff_high=hi,
-                        diff_pct=math.nan,
-                        spread_low=s_lo,
-                        spread_high=s_hi,
-                    )
+                    row.update(_per_dollar_row(values, base, policy, o, level))
+                elif o.kind == "policy_share":
+                    row.update(_policy_share_row(values, base, policy, o, level))
                 else:
-                    pair = _paired(values, base, policy, o.name)
-                    d = (pair["policy"] - pair["base"]).to_numpy()
-                    m, lo, hi = t_interval(d, level)
-                    bm = float(pair["base"].mean()) if len(pair) else math.nan
-                    row.update(
-                        n_pairs=len(pair),
-                        base_mean=bm,
-                        policy_mean=float(pair["policy"].mean()) if len(pair) else math.nan,
-                        diff_mean=m,
-                        diff_low=lo,
-                        diff_high=hi,
-                        diff_pct=100.0 * m / bm if bm else math.nan,
-                        spread_low=(sp := spread(d))[0],
-                        spread_high=sp[1],
-                    )
+                    row.update(_difference_row(values, base, policy, o.name, level))
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -399,3 +624,164 @@ def _render(head: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[
 
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line(head), sep, *(line(r) for r in rows)])
+
+
+# ------------------------------------------------------------------ attribution
+#: Platform services switched off one at a time by the attribution table: the switch in
+#: ``platform.`` and the suffix of the variant's label.
+SERVICES: tuple[tuple[str, str], ...] = (
+    ("engineering", "no_engineering"),
+    ("matching", "no_matching"),
+    ("follow_up_support", "no_follow_up_support"),
+)
+SLOTS_ONLY = "slots_only"
+#: Outcomes of the attribution table (period values).
+ATTRIBUTION_OUTCOMES: tuple[str, ...] = (
+    "hk_value_added_hkd_m",
+    "npv_net_benefit_hkd_m",
+    "benefit_cost_ratio",
+)
+
+
+def attribution_variants(spec: Any) -> dict[str, dict[str, bool]]:
+    """The platform variants of a policy scenario: label suffix -> dotted overrides.
+
+    One variant per service the scenario has on (that service off) and ``slots_only``
+    (every service off), when more than one is on. Empty when the platform is off.
+    """
+    platform = getattr(spec, "platform", None)
+    if platform is None or not getattr(platform, "enabled", False):
+        return {}
+    on = [(s, suffix) for s, suffix in SERVICES if getattr(platform, s, False) is True]
+    variants = {suffix: {f"platform.{s}": False} for s, suffix in on}
+    if len(on) > 1:
+        variants[SLOTS_ONLY] = {f"platform.{s}": False for s, _ in on}
+    return variants
+
+
+def variant_label(policy: str, suffix: str) -> str:
+    return f"{policy}-{suffix}"
+
+
+def attribution_table(
+    panel: pd.DataFrame,
+    base: str,
+    policy: str,
+    variants: Mapping[str, Mapping[str, Any]],
+    period: tuple[int, int],
+    level: float = LEVEL,
+    discount_rate: float = DEFAULT_DISCOUNT_RATE,
+) -> pd.DataFrame:
+    """Each variant's paired effect against ``base`` and the part of the full effect
+    attributed to what it switches off (``policy`` minus the variant, paired by replicate).
+
+    Args:
+        panel: annual panel holding ``base``, ``policy`` and the variants' labels.
+        variants: label of each variant -> its overrides of ``policy``.
+
+    Returns:
+        One row per variant (``full`` first) and outcome of ``ATTRIBUTION_OUTCOMES``:
+        ``policy``, ``variant``, ``label``, ``switched_off``, ``outcome``, ``period``,
+        ``unit``, ``n_pairs``, ``effect_mean``, ``effect_low``, ``effect_high`` (variant -
+        baseline) and for sums ``attributed_mean``, ``attributed_low``,
+        ``attributed_high`` (full - variant) and ``attributed_share`` (of the full effect).
+        Ratios are not additive: their attributed columns are NaN.
+    """
+    outcomes = [OUTCOME_BY_NAME[n] for n in ATTRIBUTION_OUTCOMES]
+    labels = [policy, *variants]
+    effect = summarise(panel, base, labels, (), period, level, discount_rate, outcomes)
+    rows = []
+    full_effect = effect[effect["policy"] == policy].set_index("outcome")["diff_mean"]
+    for lab in labels:
+        overrides = variants.get(lab, {})
+        if lab != policy:
+            part = summarise(panel, lab, [policy], (), period, level, discount_rate, outcomes)
+            part = part.set_index("outcome")
+        for _, e in effect[effect["policy"] == lab].iterrows():
+            o = e["outcome"]
+            row = {
+                "policy": policy,
+                "variant": "full" if lab == policy else lab.removeprefix(f"{policy}-"),
+                "label": lab,
+                "switched_off": ", ".join(
+                    k.removeprefix("platform.") for k, v in overrides.items() if v is False
+                )
+                or "nothing",
+                "outcome": o,
+                "period": e["period"],
+                "unit": e["unit"],
+                "n_pairs": e["n_pairs"],
+                "effect_mean": e["diff_mean"],
+                "effect_low": e["diff_low"],
+                "effect_high": e["diff_high"],
+                "attributed_mean": math.nan,
+                "attributed_low": math.nan,
+                "attributed_high": math.nan,
+                "attributed_share": math.nan,
+            }
+            if lab != policy and OUTCOME_BY_NAME[o].kind != "per_dollar":
+                a = part.loc[o]
+                full = full_effect.get(o, math.nan)
+                row.update(
+                    attributed_mean=a["diff_mean"],
+                    attributed_low=a["diff_low"],
+                    attributed_high=a["diff_high"],
+                    attributed_share=a["diff_mean"] / full
+                    if full and math.isfinite(full)
+                    else math.nan,
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
+    """The attribution table of one policy as text (or Markdown)."""
+    by = {(r["label"], r["outcome"]): r for _, r in table.iterrows()}
+    labels = list(dict.fromkeys(table["label"]))
+    pct = round(LEVEL * 100)
+    head = (
+        "variant",
+        "switched off",
+        "HK value added, HKD m",
+        "attributed to what is off",
+        "HK net benefit NPV, HKD m",
+        "attributed to what is off",
+        "benefit-cost ratio, HK",
+    )
+    rows = []
+    for lab in labels:
+        cells = [str(by[(lab, ATTRIBUTION_OUTCOMES[0])]["variant"])]
+        cells.append(str(by[(lab, ATTRIBUTION_OUTCOMES[0])]["switched_off"]))
+        for o in ATTRIBUTION_OUTCOMES:
+            r = by.get((lab, o))
+            if r is None:
+                cells += ["n/a"] if o == "benefit_cost_ratio" else ["n/a", "n/a"]
+                continue
+            unit = r["unit"]
+            eff = _fmt(r["effect_mean"], unit, True) + (
+                " " + _range(r["effect_low"], r["effect_high"], unit)
+                if math.isfinite(r["effect_low"])
+                else ""
+            )
+            cells.append(eff)
+            if o == "benefit_cost_ratio":
+                continue
+            if math.isfinite(r["attributed_mean"]):
+                att = _fmt(r["attributed_mean"], unit, True)
+                if math.isfinite(r["attributed_low"]):
+                    att += " " + _range(r["attributed_low"], r["attributed_high"], unit)
+                if math.isfinite(r["attributed_share"]):
+                    att += f" ({r['attributed_share']:.0%})"
+            else:
+                att = "" if r["variant"] == "full" else "n/a"
+            cells.append(att)
+        rows.append(tuple(cells))
+    if markdown:
+        lines = [
+            "| " + " | ".join(head) + " |",
+            "|---|---|--:|--:|--:|--:|--:|",
+            *("| " + " | ".join(r) + " |" for r in rows),
+        ]
+        return "\n".join(lines)
+    text = _render(head, rows, right=(2, 3, 4, 5, 6))
+    return text + f"\n(mean of paired seeds [{pct}% interval]; share of the full effect)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,20 @@ from sim.experiments.batch import (
     policy_start,
 )
 from sim.experiments.compare import (
+    DEFAULT_DISCOUNT_RATE,
+    DEFAULT_PERIOD,
+    DEFAULT_YEARS,
     LEVEL,
+    attribution_table,
+    attribution_variants,
     format_table,
     panel_from_frames,
     summarise,
+    variant_label,
 )
 from sim.experiments.uncertainty import PosteriorDraws
-from sim.params import Scenario
-from sim.scenario import load_scenario
+from sim.params import FIRST_YEAR, Scenario
+from sim.scenario import load_scenario, with_overrides
 
 DEFAULT_BASE = "baseline"
 DEFAULT_POLICY = "hk_pilot_platform"
@@ -55,6 +61,8 @@ class ComparisonResult:
     tables: dict[str, str]
     execution: Execution
     files: list[str]
+    #: Per policy with the platform on: the attribution table (``compare.attribution_table``).
+    attribution: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -134,6 +142,59 @@ def _draws(
     return draw_posterior(posterior, n_seeds, root_seed, specs, fixed)
 
 
+def default_years_and_period(
+    years: Sequence[int] | None, period: tuple[int, int] | None, until: int
+) -> tuple[Sequence[int] | None, tuple[int, int] | None]:
+    """Defaults that follow a horizon beyond 2035 (``--until 2050``): table years every
+    five years to the last year, and the period from 2025 to the last year. Given values
+    are returned as they are (``batch.check_years`` checks them)."""
+    last = DEFAULT_PERIOD[1]
+    if until <= last:
+        return years, period
+    if years is None:
+        years = [y for y in DEFAULT_YEARS if FIRST_YEAR <= y < until]
+        years += list(range(last + 5, until, 5)) + [until]
+    if period is None:
+        period = (DEFAULT_PERIOD[0], until)
+    return years, period
+
+
+def add_attribution_variants(
+    specs: dict[str, Scenario], sources: dict[str, str], policies: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Add to ``specs`` (after the policies) each platform policy's variants with one
+    service switched off, and "slots only" (``compare.attribution_variants``).
+
+    Variants share the policy's seeds (and draws) in the batch: replicate ``i`` of a
+    variant is the twin of replicate ``i`` of the policy and of the baseline.
+
+    Returns:
+        Per policy label: variant label -> its overrides of the policy.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for policy in policies:
+        spec = specs[policy]
+        variants = attribution_variants(spec)
+        if not variants:
+            continue
+        out[policy] = {}
+        for suffix, over in variants.items():
+            lab = _label_text(variant_label(policy, suffix), list(specs))
+            specs[lab] = with_overrides(spec, over).model_copy(update={"name": lab})
+            sources[lab] = f"{sources[policy]} with " + ", ".join(
+                f"{k}={str(v).lower()}" for k, v in over.items()
+            )
+            out[policy][lab] = dict(over)
+    return out
+
+
+def _label_text(label: str, taken: Sequence[str]) -> str:
+    out, i = label, 2
+    while out in taken:
+        out, i = f"{label}-{i}", i + 1
+    return out
+
+
 def run_comparison(
     base: str | Path | Scenario = DEFAULT_BASE,
     policies: Sequence[str | Path | Scenario] = (DEFAULT_POLICY,),
@@ -152,6 +213,7 @@ def run_comparison(
     figures: bool = True,
     command: str | None = None,
     posterior: str | Path | None = None,
+    attribution: bool = True,
 ) -> ComparisonResult:
     """Run a baseline and policies over paired seeds; write summary, report and figures.
 
@@ -172,6 +234,9 @@ def run_comparison(
         posterior: posterior samples file (``calibration/posterior.csv``): replicate ``i``
             of every scenario runs with weighted draw ``i`` of the parameters, so the
             differences carry parameter uncertainty (see ``sim.experiments.uncertainty``).
+        attribution: for each policy with the platform on, also run (same seeds, same
+            store) the policy with each platform service switched off and with slots
+            only, and write ``attribution.csv`` and a report section.
 
     Raises:
         BatchError, ScenarioError, ExecutorError: bad input; nothing is written.
@@ -185,9 +250,19 @@ def run_comparison(
     specs, sources = load_scenarios([base, *policies], scale, until)
     labels = list(specs)
     draws = _draws(posterior, n_seeds, root_seed, specs)
+    variants = add_attribution_variants(specs, sources, labels[1:]) if attribution else {}
     b = Batch("compare", specs, sources, root_seed, n_seeds, draws=draws.draws if draws else None)
-    years, period = check_years(years, period, b.until)
-    b.settings = {"years": list(years), "period": list(period), "level": LEVEL}
+    years, period = check_years(*default_years_and_period(years, period, b.until), b.until)
+    rate = discount_rate_of(specs[labels[0]])
+    b.settings = {
+        "years": list(years),
+        "period": list(period),
+        "level": LEVEL,
+        "policies": labels[1:],
+        "discount_rate": rate,
+    }
+    if variants:
+        b.settings["attribution"] = variants
     if draws:
         b.settings["posterior"] = draws.describe()
     out = Path(out) if out is not None else default_out(labels, draws is not None)
@@ -208,12 +283,25 @@ def run_comparison(
     if not frames:
         return ComparisonResult(out, None, {}, ex, files)
     panel = panel_from_frames(frames, runs)
-    summary = summarise(panel, labels[0], labels[1:], years, period)
+    present = set(panel["label"])
+    summary = summarise(panel, labels[0], labels[1:], years, period, discount_rate=rate)
     if summary["n_pairs"].max() == 0:
         return ComparisonResult(out, None, {}, ex, files)
     tables = {p: format_table(summary, p) for p in labels[1:]}
-    files = write_comparison(out, b, ex, panel, summary, period, figures)
-    return ComparisonResult(out, summary, tables, ex, files)
+    attr = {
+        p: attribution_table(
+            panel, labels[0], p, {v: o for v, o in vs.items() if v in present}, period,
+            discount_rate=rate,
+        )
+        for p, vs in variants.items()
+    }  # fmt: skip
+    files = write_comparison(out, b, ex, panel, summary, period, figures, attr)
+    return ComparisonResult(out, summary, tables, ex, files, attr)
+
+
+def discount_rate_of(spec: Scenario) -> float:
+    """The social discount rate of a scenario (``value.social_discount_rate``)."""
+    return float(getattr(spec.value, "social_discount_rate", DEFAULT_DISCOUNT_RATE))
 
 
 def write_comparison(
@@ -224,11 +312,15 @@ def write_comparison(
     summary: pd.DataFrame,
     period: tuple[int, int],
     figures: bool = True,
+    attribution: dict[str, pd.DataFrame] | None = None,
 ) -> list[str]:
-    """Write ``summary.csv``, the figures and ``report.md`` into ``out``."""
+    """Write ``summary.csv``, ``attribution.csv`` (platform policies), the figures and
+    ``report.md`` into ``out``."""
     from sim.experiments import report
 
-    labels = b.labels
+    attribution = attribution or {}
+    labels = [b.base, *b.settings.get("policies", b.labels[1:])]
+    variants = [lab for lab in b.labels if lab not in labels]
     names: list[str] = []
     if figures:
         paths = report.figures(
@@ -264,17 +356,24 @@ def write_comparison(
         "versions": m.get("versions", {}),
         "command": m.get("command", ""),
         "posterior": b.settings.get("posterior"),
+        "variants": variants,
+        "discount_rate": b.settings.get("discount_rate", DEFAULT_DISCOUNT_RATE),
     }
-    text = report.markdown_report(summary, meta, names)
+    attr = pd.concat(attribution.values(), ignore_index=True) if attribution else None
+    text = report.markdown_report(summary, meta, names, attribution=attribution)
     writers: dict[str, Any] = {
         "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
     }
+    if attr is not None:
+        writers["attribution.csv"] = lambda p: attr.to_csv(p, index=False, float_format="%.6g")
     if b.draws:
         writers["draws.csv"] = lambda p: draws_frame(b).to_csv(p, index=False, float_format="%.8g")
     report.write_outputs(out, writers)
     if not b.draws:
         (out / "draws.csv").unlink(missing_ok=True)  # left by an earlier --posterior call
+    if attr is None:
+        (out / "attribution.csv").unlink(missing_ok=True)  # left by an earlier call
     return [*writers, *names]
 
 

@@ -244,7 +244,7 @@ def status_lines(model: DashboardModel) -> list[tuple[str, str]]:
             if not ref.empty:
                 text += f" (baseline {ref[col].sum():,.0f})"
             lines.append((label, text))
-        if model.platform.active:
+        if model.platform.is_open:
             lines.append(
                 (
                     "Platform now",

@@ -1,0 +1,273 @@
+"""The Hong Kong pilot-scale platform (港版中試) and its null object.
+
+The platform sells four services, each to the projects that use it, each with its own
+capacity and cost (``platform.*`` parameters):
+
+- **Pilot slots.** ``slots = budget / (slot cost x (1 - cost recovery))``: a public base
+  budget pays the share of each slot's full cost that client fees do not (a Fraunhofer-like
+  cost-recovery rule). A slot's full cost rises with Hong Kong engineers' wage
+  (``sim.markets``), so a fixed budget buys fewer slots when engineers are scarce. Slots
+  hire engineers and take floor space from private pilot lines. Clients pay the fee for
+  their slot-quarters less a government fee subsidy; projects that find no free slot wait
+  in a FIFO queue and give up after ``patience_quarters``.
+- **Engineering** (testing, certification, supply-chain know-how): the platform's clients
+  pilot with a higher success chance, faster, and industrialise more often.
+- **Matching**: a brokered search for a Hong Kong manufacturing partner for lab results
+  whose own search failed, and for the platform's clients when they choose a producer
+  (including Hong Kong-owned PRD factories); a yearly number of searches at a cost each.
+- **Follow-up support** for projects that go north: the platform's clients industrialising
+  in the PRD and lab results transferred north, a yearly number at a cost each. Supported
+  projects keep their fit and escape the "not acclimatised" hazard.
+
+``NoPlatform`` is the baseline: it offers nothing and draws no random number, so the
+baseline needs no ``if platform`` anywhere. A platform with zero capacity, or before its
+start year, behaves exactly like ``NoPlatform``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.params import SECTORS, PlatformSpec
+from sim.policies.base import Lever
+from sim.projects import PilotSite, Stage, Status
+from sim.units import QUARTERS_PER_YEAR
+
+if TYPE_CHECKING:
+    from sim.model import PilotModel
+
+
+class NoPlatform(Lever):
+    """No platform: unavailable, no subsidy, no uplift, no matching, no support, no spend."""
+
+    capacity = 0
+    success_factor = 1.0
+    duration_factor = 1.0
+
+    @property
+    def is_open(self) -> bool:
+        return False
+
+    def staffed_slots(self) -> int:
+        return 0
+
+    def available(self, sectors: np.ndarray) -> np.ndarray:
+        return np.zeros(len(sectors), dtype=bool)
+
+    def client_cost_hkd_m(self, duration_q: float) -> float:
+        return np.inf
+
+    def fee_subsidy_hkd_m(self, duration_q: float) -> float:
+        return 0.0
+
+    def expected_wait_q(self) -> float:
+        return 0.0
+
+    def industrialisation_success(self, base: float) -> float:
+        return base
+
+    def hk_owned_child_probability(self, base: float) -> float:
+        return base
+
+    def broker(self, wanted: np.ndarray) -> np.ndarray:
+        """Which of the ``wanted`` brokered searches the service takes (none)."""
+        return np.zeros(len(wanted), dtype=bool)
+
+    def support(self, wanted: np.ndarray) -> np.ndarray:
+        """Which of the ``wanted`` projects get follow-up support (none)."""
+        return np.zeros(len(wanted), dtype=bool)
+
+    def follow_up_open(self) -> bool:
+        return False
+
+    def request(self, rows: np.ndarray) -> np.ndarray:
+        raise RuntimeError("no platform: nothing can be piloted on it")
+
+    def step(self) -> None:
+        pass
+
+    def in_service(self) -> int:
+        return 0
+
+    def queue_length(self) -> int:
+        return 0
+
+    def utilisation(self) -> float:
+        return 0.0
+
+
+class PilotPlatform(NoPlatform):
+    """A switched-on platform; open from ``start_year`` when its budget buys a slot."""
+
+    def __init__(self, model: PilotModel, spec: PlatformSpec) -> None:
+        super().__init__(model)
+        self.spec = spec
+        self.model: PilotModel = model
+        self._covered = np.isin(np.arange(len(SECTORS)), [SECTORS.index(s) for s in spec.sectors])
+        self._queue: list[int] = []
+        self._brokered = 0.0  # searches used this year (sample units)
+        self._supported = 0.0  # follow-up places used this year
+        self.capacity = 0
+        self._in_service = 0
+
+    def active(self, year: int) -> bool:
+        return year >= self.spec.start_year
+
+    @property
+    def is_open(self) -> bool:
+        return self.capacity > 0 and self.active(self.model.year)
+
+    def staffed_slots(self) -> int:
+        return self.capacity if self.is_open else 0
+
+    # Budget and capacity ------------------------------------------------------------------
+    def slot_cost_hkd_m(self) -> float:
+        """Full cost of a slot-year now: its engineers' share follows their wage."""
+        return self.spec.slot_cost_hkd_m * self.model.markets.hk_pilot_cost_factor()
+
+    def begin_quarter(self) -> None:
+        """Set this quarter's slots from the budget and pay the base budget while active."""
+        m, s = self.model, self.spec
+        if not self.active(m.year):
+            return
+        if m.quarter == 1:
+            self._brokered = self._supported = 0.0
+        public_share = 1.0 - s.cost_recovery_share
+        slots = s.public_budget_hkd_m * m.scale / (self.slot_cost_hkd_m() * public_share)
+        self.capacity = int(np.floor(round(slots, 9)))  # round: 300/(8*0.3) is 125, not 124.99
+        self._in_service = self._count_in_service()
+        if self.capacity > 0:
+            m.ledger.add("public_spend", s.public_budget_hkd_m * m.scale / QUARTERS_PER_YEAR)
+
+    # What the platform offers its clients --------------------------------------------------
+    @property
+    def success_factor(self) -> float:  # type: ignore[override]
+        on = self.is_open and self.spec.engineering
+        return 1.0 + self.spec.success_uplift if on else 1.0
+
+    @property
+    def duration_factor(self) -> float:  # type: ignore[override]
+        return self.spec.duration_factor if self.is_open and self.spec.engineering else 1.0
+
+    def available(self, sectors: np.ndarray) -> np.ndarray:
+        """Sectors covered, platform open, queue shorter than patience allows."""
+        if not self.is_open or self.expected_wait_q() > self.spec.patience_quarters:
+            return np.zeros(len(sectors), dtype=bool)
+        return self._covered[sectors]
+
+    def client_cost_hkd_m(self, duration_q: float) -> float:
+        """What a client pays for a pilot of ``duration_q`` quarters, after the subsidy."""
+        s = self.spec
+        fee = self.slot_cost_hkd_m() * duration_q / QUARTERS_PER_YEAR * s.cost_recovery_share
+        return fee * (1 - s.fee_subsidy_share)
+
+    def fee_subsidy_hkd_m(self, duration_q: float) -> float:
+        """Government's share of the client fee for one pilot of ``duration_q`` quarters."""
+        s = self.spec
+        fee = self.slot_cost_hkd_m() * duration_q / QUARTERS_PER_YEAR * s.cost_recovery_share
+        return fee * s.fee_subsidy_share
+
+    def expected_wait_q(self) -> float:
+        """Queue length over throughput (slots per mean platform pilot duration)."""
+        if not self.is_open:
+            return 0.0
+        mean_dur = self.model.spec.pipeline.pilot_duration_mean_quarters * self.duration_factor
+        return len(self._queue) * mean_dur / self.capacity
+
+    def industrialisation_success(self, base: float) -> float:
+        """After a platform pilot: the engineering service's figure, else the base."""
+        return self.spec.industrialisation_success_probability if self.spec.engineering else base
+
+    def hk_owned_child_probability(self, base: float) -> float:
+        """For the platform's clients, matching reaches Hong Kong-owned PRD factories."""
+        if self.is_open and self.spec.matching:
+            return max(base, self.spec.matching_hk_owned_child_probability)
+        return base
+
+    def broker(self, wanted: np.ndarray) -> np.ndarray:
+        """Brokered searches for ``wanted`` (bool), first come first served, paid for."""
+        s, m = self.spec, self.model
+        take = np.zeros(len(wanted), dtype=bool)
+        if not (self.is_open and s.matching) or not wanted.any():
+            return take
+        left = int(s.matching_capacity_per_year * m.scale - self._brokered)
+        idx = np.flatnonzero(wanted)[: max(left, 0)]
+        take[idx] = True
+        self._brokered += idx.size
+        m.ledger.add("public_spend", idx.size * s.matching_cost_hkd_m)
+        return take
+
+    def follow_up_open(self) -> bool:
+        s = self.spec
+        left = s.follow_up_capacity_per_year * self.model.scale - self._supported
+        return self.is_open and s.follow_up_support and left >= 1
+
+    def support(self, wanted: np.ndarray) -> np.ndarray:
+        """Follow-up support for ``wanted`` (bool), first come first served, paid for."""
+        s, m = self.spec, self.model
+        take = np.zeros(len(wanted), dtype=bool)
+        if not self.follow_up_open() or not wanted.any():
+            return take
+        left = int(s.follow_up_capacity_per_year * m.scale - self._supported)
+        idx = np.flatnonzero(wanted)[: max(left, 0)]
+        take[idx] = True
+        self._supported += idx.size
+        m.ledger.add("public_spend", idx.size * s.follow_up_cost_hkd_m)
+        return take
+
+    # Slots and queue ---------------------------------------------------------------------
+    def _count_in_service(self) -> int:
+        b = self.model.projects
+        live = b.live_rows()
+        return int(
+            np.count_nonzero(
+                (b["stage"][live] == Stage.PILOT)
+                & (b["status"][live] == Status.ACTIVE)
+                & (b["pilot_site"][live] == PilotSite.HK_PLATFORM)
+            )
+        )
+
+    def in_service(self) -> int:
+        return self._count_in_service()
+
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    def free_slots(self) -> int:
+        return max(0, self.capacity - self._count_in_service())
+
+    def request(self, rows: np.ndarray) -> np.ndarray:
+        """Projects ask for slots: returns those admitted now; the rest join the queue."""
+        free = max(self.free_slots() - len(self._queue), 0)
+        admitted, waiting = rows[:free], rows[free:]
+        self._queue.extend(int(r) for r in waiting)
+        return admitted
+
+    def step(self) -> None:
+        """Admit queued projects FIFO into freed slots; projects out of patience leave."""
+        if not self._queue:
+            return
+        m = self.model
+        b = m.projects
+        q = np.array(self._queue, dtype=np.int64)
+        q = q[b["status"][q] == Status.QUEUED]  # owners may have closed meanwhile
+        free = self.free_slots()
+        admit, rest = q[:free], q[free:]
+        b["queued_q"][rest] += 1
+        patient = b["queued_q"][rest] <= self.spec.patience_quarters
+        self._queue = [int(r) for r in rest[patient]]
+        if admit.size:
+            m.pipeline.start_platform_pilots(admit)
+        if (~patient).any():
+            m.pipeline.leave_queue(rest[~patient])
+
+    def utilisation(self) -> float:
+        return self.in_service() / self.capacity if self.is_open else 0.0
+
+
+def make_platform(model: PilotModel) -> NoPlatform:
+    """The platform a scenario asks for: ``NoPlatform`` when it is switched off."""
+    spec = model.spec.platform
+    return PilotPlatform(model, spec) if spec.enabled else NoPlatform(model)
