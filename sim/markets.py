@@ -1,11 +1,12 @@
 """What is scarce and what saturates: engineers, pilot lines, PRD pilot capacity, markets.
 
 - **Engineers.** Hong Kong has a pool of engineers for pilot work at the going wage
-  (``scarcity.engineers_*``). In-house pilots and the platform's slots hire from it; beyond
-  the pool the wage rises along a constant-elasticity supply curve,
-  ``wage index = max(1, demand / pool) ** (1 / elasticity)``, and the engineers' share of
-  every Hong Kong pilot's cost (in-house and platform slots) rises with it. A platform
-  that hires engineers therefore makes private pilots dearer.
+  (``scarcity.engineers_*``). In-house pilots, production lines being set up in Hong Kong
+  and the platform's slots hire from it; beyond the pool the wage rises along a
+  constant-elasticity supply curve, ``wage index = max(1, demand / pool) ** (1 /
+  elasticity)``, and the engineers' share of the cost of every Hong Kong pilot, platform
+  slot and production line rises with it. A platform that hires engineers therefore makes
+  private pilots and Hong Kong production dearer.
 - **Floor space.** Hong Kong's industrial space holds a number of pilot lines; private
   (in-house) pilots can use the lines not taken by the platform
   (``platform.private_space_share`` of its slots take space from that stock).
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.params import FIRST_YEAR, SECTORS
-from sim.projects import Owner, PilotSite, Stage, Status
+from sim.projects import Owner, PilotSite, ProductionSite, Stage, Status
 from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ class Markets:
         ]
         site = b["pilot_site"][piloting]
         inhouse = int(np.count_nonzero(site == PilotSite.HK_INHOUSE))
+        ramping = live[
+            (b["stage"][live] == Stage.INDUSTRIALISATION)
+            & (b["production_site"][live] == ProductionSite.HK)
+        ]
         north_hk = int(
             np.count_nonzero(
                 (site == PilotSite.PRD) & (b["owner"][piloting] != Owner.MAINLAND_FIRM)
@@ -77,7 +82,8 @@ class Markets:
         slots = plat.staffed_slots()
         pool = sc.engineers_2015 * m.scale * (1 + sc.engineers_growth) ** years
         self.engineers_demand = (
-            inhouse * sc.engineers_per_pilot + slots * m.spec.platform.engineers_per_slot
+            (inhouse + ramping.size) * sc.engineers_per_pilot
+            + slots * m.spec.platform.engineers_per_slot
         )
         self.wage_index = max(1.0, self.engineers_demand / pool) ** (
             1 / sc.engineer_supply_elasticity
@@ -137,9 +143,9 @@ class Markets:
         return ratio**spec.competition_elasticity
 
     # ------------------------------------------------------------------ prices
-    def hk_pilot_cost_factor(self) -> float:
-        """x the 2015 cost of a Hong Kong pilot (in-house or a platform slot)."""
-        share = self.m.spec.pipeline.pilot_engineer_cost_share
+    def hk_engineering_cost_factor(self) -> float:
+        """x the 2015 cost of Hong Kong pilots, platform slots and production lines."""
+        share = self.m.spec.pipeline.engineer_cost_share
         return 1.0 - share + share * self.wage_index
 
     # ------------------------------------------------------------------ capacity use

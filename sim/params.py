@@ -194,10 +194,11 @@ class PipelineSpec(Spec):
         "downstream_share_of_commercialisation_cost) within the 1:10:100 prior",
         gt=0.0,
     )
-    pilot_engineer_cost_share: float = param(
+    engineer_cost_share: float = param(
         0.5,
-        "share of a Hong Kong pilot's cost that is engineers' pay",
-        "assumption: pilot-scale testing is mostly engineering and technician time",
+        "share of a Hong Kong pilot's or production line's cost that is engineers' pay",
+        "assumption: pilot-scale testing and ramp-up are mostly engineering and technician "
+        "time",
         ge=0.0,
         le=1.0,
     )

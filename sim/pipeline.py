@@ -244,7 +244,7 @@ class Pipeline:
         )
         cost = spec.pilot_cost_hkd_m * np.array(
             [
-                mk.hk_pilot_cost_factor(),
+                mk.hk_engineering_cost_factor(),
                 0.0,
                 spec.prd_cost_factor * (1 - mk.prd_subsidy_share()),
                 spec.abroad_cost_factor,
@@ -599,6 +599,7 @@ class Pipeline:
         cost_f = np.array(
             [1.0, spec.prd_cost_factor, spec.prd_cost_factor, spec.abroad_cost_factor]
         )
+        cost_f[ProductionSite.HK] = m.markets.hk_engineering_cost_factor()
         cost = np.tile(spec.industrialisation_cost_hkd_m * cost_f, (k, 1))
         rfs_grant = pol.rfs.grant_hkd_m(cost[:, ProductionSite.HK])
         cost[:, ProductionSite.HK] -= rfs_grant

@@ -40,7 +40,7 @@ def test_scenario_names_lists_the_scenario_files_baseline_first() -> None:
 
 def test_levers_become_a_validated_scenario() -> None:
     spec = build_scenario(
-        "funding_rebalance",
+        "itf_rebalance",
         platform_enabled=True,
         start_year=2020,
         budget_hkd_m=750,
@@ -48,7 +48,7 @@ def test_levers_become_a_validated_scenario() -> None:
         matching=False,
         scale=0.2,
     )
-    assert spec.funding_rebalance.enabled  # the scenario file's own settings are kept
+    assert spec.itf_rebalance.enabled  # the scenario file's own settings are kept
     p = spec.platform
     assert (p.enabled, p.start_year, p.public_budget_hkd_m) == (True, 2020, 750.0)
     assert (p.fee_subsidy_share, p.matching, spec.run.scale) == (0.25, False, 0.2)

@@ -48,7 +48,7 @@ BARE_ASSUMPTION_KNOWN = frozenset(
         "prd_upgrade.start_year",
         "prd_upgrade.hq_return_rate",
         "prd_upgrade.grant_per_adoption_hkd_m",
-        "funding_rebalance.start_year",
+        "itf_rebalance.start_year",
     }
 )
 

@@ -279,7 +279,7 @@ def test_killed_batch_loses_no_finished_run(
     out = tmp_path / "killed"
     args = [
         "compare", "--seeds", "5", "--scale", "0.05", "--until", "2027", "--jobs", "1",
-        "--no-progress", "--no-figures", "--out", str(out),
+        "--no-progress", "--no-figures", "--no-attribution", "--out", str(out),
     ]  # fmt: skip
     cmd = [sys.executable, "-m", "sim.cli", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

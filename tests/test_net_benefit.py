@@ -193,7 +193,7 @@ def test_displacement_is_the_paired_fall_in_private_hk_pilots(summary: pd.DataFr
     assert row["diff_mean"] == pytest.approx(-fall.mean())
     text = "\n".join(net_benefit_section(summary, "policy", PERIOD))
     assert "would have piloted in Hong Kong anyway (deadweight)" in text
-    assert f"{fall.mean():,.1f} crowded out" in text
+    assert f"{fall.mean():,.0f} crowded out" in text
     assert f"{fall.mean() / c.mean():.1%} of the platform's clients" in text
 
 

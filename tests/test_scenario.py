@@ -14,7 +14,8 @@ from sim.scenario import ScenarioError, load_scenario, scenario_hash, to_yaml, w
 from .conftest import SCENARIOS
 
 REQUIRED = ("baseline", "hk_pilot_platform", "antenna_mother_child", "traditional_upgrade",
-            "funding_rebalance", "prd_upgrade", "more_rd_funding")
+            "itf_rebalance", "prd_upgrade", "more_rd_funding", "innohk_centres",
+            "rfs_matching_grant")
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -58,7 +59,7 @@ def test_overrides_dotted_and_keyword() -> None:
 
 
 def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
-    spec = load_scenario(SCENARIOS / "funding_rebalance.yaml")
+    spec = load_scenario(SCENARIOS / "itf_rebalance.yaml")
     again = load_scenario(write(tmp_path, "resolved.yaml", to_yaml(spec)))
     assert scenario_hash(again) == scenario_hash(spec)
 

@@ -10,6 +10,13 @@ Beside the interval of the mean, every row carries the 5-95% spread of the paire
 differences themselves: how much the effect varies from replicate to replicate. With
 parameters drawn from the posterior (``pilotsim compare --posterior``) that spread carries
 parameter uncertainty, and unlike the interval of the mean it does not shrink with more seeds.
+
+Net benefit accounting: present values of HK value added and of the net benefit (value
+added minus public and private costs) discounted at the social rate to the period's first
+year, for Hong Kong and for all places; benefit-cost ratios (PV of extra value net of extra
+private cost over PV of extra public cost); the deadweight share of platform clients and
+displacement of private Hong Kong pilots. ``attribution_table``: the platform's effect with
+each service switched off, paired with the full policy.
 """
 
 from __future__ import annotations
@@ -734,8 +741,16 @@ def attribution_table(
     return pd.DataFrame(rows)
 
 
+def full_positive(table: pd.DataFrame, outcome: str) -> bool:
+    """Whether the full policy's effect on ``outcome`` is positive (a share of it reads
+    as a share only then; the share stays in ``attribution.csv`` either way)."""
+    full = table[(table["variant"] == "full") & (table["outcome"] == outcome)]["effect_mean"]
+    return bool(len(full)) and float(full.iloc[0]) > 0
+
+
 def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
-    """The attribution table of one policy as text (or Markdown)."""
+    """The attribution table of one policy as text (or Markdown); the share of the full
+    effect is shown in brackets when that effect is positive."""
     by = {(r["label"], r["outcome"]): r for _, r in table.iterrows()}
     labels = list(dict.fromkeys(table["label"]))
     pct = round(LEVEL * 100)
@@ -770,7 +785,7 @@ def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
                 att = _fmt(r["attributed_mean"], unit, True)
                 if math.isfinite(r["attributed_low"]):
                     att += " " + _range(r["attributed_low"], r["attributed_high"], unit)
-                if math.isfinite(r["attributed_share"]):
+                if math.isfinite(r["attributed_share"]) and full_positive(table, o):
                     att += f" ({r['attributed_share']:.0%})"
             else:
                 att = "" if r["variant"] == "full" else "n/a"

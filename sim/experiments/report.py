@@ -722,7 +722,8 @@ def net_benefit_section(
                 f"Private Hong Kong pilots outside the platform changed by "
                 f"**{_diff_text(disp)}** projects"
                 + (
-                    f": {-d:,.1f} crowded out, {-d / cl['policy_mean']:.1%} of the "
+                    f": {-d:,.{0 if abs(d) >= 10 else 1}f} crowded out, "
+                    f"{-d / cl['policy_mean']:.1%} of the "
                     "platform's clients (displacement)."
                     if d < 0
                     else " (no displacement on average)."
@@ -747,7 +748,8 @@ def attribution_section(
         f"The policy rerun with the same seeds with one platform service switched off at a "
         "time, and with pilot slots only (every service off). *Effect*: variant minus "
         f"{base}, paired; *attributed*: full {policy} minus the variant, paired, i.e. what "
-        f"the switched-off services add (share of the full effect in brackets). {pct}% "
+        f"the switched-off services add (share of the full effect in brackets, when that "
+        f"effect is positive). {pct}% "
         "intervals. The parts need not add up: services interact. Rows in "
         "`attribution.csv`.",
         "",

@@ -461,7 +461,7 @@ def run_sweep(
         points={lab: dict(pt) for lab, pt in zip(pts, points, strict=True)},
         draws=draws.draws if draws else None,
     )
-    _, period = check_years((), period, b.until)
+    _, period = check_years((), default_years_and_period((), period, b.until)[1], b.until)
     b.settings = {
         "design": design,
         "samples": samples,
@@ -496,7 +496,10 @@ def run_sweep(
         return SweepResult(out, None, ex, [], keys)
     panel = panel_from_frames(frames, runs)
     labels = [lab for lab in pts if lab in set(panel["label"])]
-    summary = summarise(panel, base_label, labels, years=(), period=period)
+    summary = summarise(
+        panel, base_label, labels, years=(), period=period,
+        discount_rate=discount_rate_of(specs[base_label]),
+    )  # fmt: skip
     table = sw.sweep_table(summary, b.points)
     files = ["sweep.csv"]
     writers: dict[str, Any] = {

@@ -125,7 +125,7 @@ class PilotPlatform(NoPlatform):
     # Budget and capacity ------------------------------------------------------------------
     def slot_cost_hkd_m(self) -> float:
         """Full cost of a slot-year now: its engineers' share follows their wage."""
-        return self.spec.slot_cost_hkd_m * self.model.markets.hk_pilot_cost_factor()
+        return self.spec.slot_cost_hkd_m * self.model.markets.hk_engineering_cost_factor()
 
     def begin_quarter(self) -> None:
         """Set this quarter's slots from the budget and pay the base budget while active."""
