@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{res['date']}; {args.seeds} seeds ({seeds[0]}-{seeds[-1]}), scale {args.scale:g}, "
           f"baseline vs hk_pilot_platform; 1-min load {res['load_1min'][0]} at start, "
           f"{res['load_1min'][1]} at end; {res['total_s']:.0f} s in all")
+    print()
     print("\n".join(table(res)))
     print()
     print("Unpaired: policy seed i against baseline seed i+1 (mod N), same runs. The model changed "

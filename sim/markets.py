@@ -61,7 +61,7 @@ class Markets:
         """Prices and free capacity for this quarter, from the stocks left last quarter."""
         m = self.m
         sc = m.spec.scarcity
-        years = m.t / QUARTERS_PER_YEAR
+        years = max(m.t, 0) / QUARTERS_PER_YEAR  # the burn-in runs with 2015's stocks
         b = m.projects
         live = b.live_rows()
         piloting = live[
@@ -134,7 +134,7 @@ class Markets:
         b, spec = self.m.projects, self.m.spec.markets
         in_market = live[(b["stage"][live] == Stage.MARKET) & (b["status"][live] == Status.ACTIVE)]
         n = np.bincount(b["sector"][in_market], minlength=len(SECTORS)).astype(float)
-        growth = (1 + spec.demand_growth) ** (self.m.t / QUARTERS_PER_YEAR)
+        growth = (1 + spec.demand_growth) ** (max(self.m.t, 0) / QUARTERS_PER_YEAR)
         ref = self._reference * growth
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(n > ref, ref / np.maximum(n, 1e-12), 1.0)

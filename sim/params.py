@@ -1112,14 +1112,11 @@ class InnoHKSpec(LeverSpec):
         unknown = set(self.sector_shares) - set(SECTORS)
         if unknown:
             raise ValueError(
-                f"innohk.sector_shares: unknown sectors {sorted(unknown)}; "
-                f"allowed: {list(SECTORS)}"
+                f"innohk.sector_shares: unknown sectors {sorted(unknown)}; allowed: {list(SECTORS)}"
             )
         total = sum(self.sector_shares.values())
         if abs(total - 1.0) > 1e-6 or min(self.sector_shares.values(), default=0.0) < 0:
-            raise ValueError(
-                f"innohk.sector_shares must be >= 0 and sum to 1, got {total:.4f}"
-            )
+            raise ValueError(f"innohk.sector_shares must be >= 0 and sum to 1, got {total:.4f}")
         return self
 
 

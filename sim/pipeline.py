@@ -478,8 +478,10 @@ class Pipeline:
         """Owners pay ``amount`` (HKD m each): startups from cash; private spend booked."""
         m, b = self.m, self.book
         st = b["owner"][rows] == Owner.STARTUP
-        if st.any():
-            np.subtract.at(m.startups.cols["cash_hkd_m"], b["owner_row"][rows[st]], amount[st])
+        if st.any():  # beyond its cash a startup pays from a scale-up round
+            cash = m.startups.cols["cash_hkd_m"]
+            owners = b["owner_row"][rows[st]]
+            np.subtract.at(cash, owners, np.minimum(amount[st], np.maximum(cash[owners], 0.0)))
         m.ledger.add("private_spend", float(amount.sum()))
         hk = b["owner_place"][rows] == Place.HK
         m.ledger.add("hk_private_spend", float(amount[hk].sum()))
@@ -627,14 +629,14 @@ class Pipeline:
 
         avail = np.zeros((k, N_SITES), dtype=bool)
         avail[:, ProductionSite.HK] = hk & ((owner == Owner.LOCAL_MANUFACTURER) | (partner >= 0))
-        p_link = np.where(
-            client,
-            plat.hk_owned_child_probability(spec.hk_owned_child_probability),
-            np.where(hk, spec.hk_owned_child_probability, 0.0),
-        )
-        avail[:, ProductionSite.PRD_HK_OWNED] = (u[:, U.LINK] < p_link) & (
-            owner != Owner.ABROAD_FIRM
-        )
+        # A Hong Kong owner reaches a Hong Kong-owned PRD factory by itself with some chance;
+        # a platform client that does not may ask the brokerage (a search from its capacity).
+        linked = hk & (u[:, U.LINK] < spec.hk_owned_child_probability)
+        ask = client & ~linked
+        brokered_link = plat.broker(ask)
+        p_client = plat.hk_owned_child_probability(spec.hk_owned_child_probability)
+        linked |= brokered_link & (u[:, U.LINK] < p_client)
+        avail[:, ProductionSite.PRD_HK_OWNED] = linked & (owner != Owner.ABROAD_FIRM)
         avail[:, ProductionSite.PRD_MAINLAND] = owner != Owner.ABROAD_FIRM
         avail[:, ProductionSite.ABROAD] = owner != Owner.MAINLAND_FIRM
         avail &= afford

@@ -87,7 +87,7 @@ def extra_spend(group: str, seed: int, **kw: object) -> pd.Series:
     return pd.Series((a["public_spend_hkd_m"] - b["public_spend_hkd_m"]).to_numpy(), a["year"])
 
 
-# --- the container and the null objects ------------------------------------------------------------
+# --- the container and the null objects -----------------------------------------------------------
 def test_every_lever_is_a_null_object_in_the_baseline() -> None:
     m = PilotModel(load_scenario("baseline", {"run.scale": SCALE}), seed=0)
     pol = Policies(m)
@@ -108,7 +108,7 @@ def test_an_enabled_lever_is_its_active_class(group: str) -> None:
     assert not lever.active(START - 1) and lever.active(START)
 
 
-# --- (a) switched off it is the baseline; (b) on, identical before its start year ---------------------
+# --- (a) switched off it is the baseline; (b) on, identical before its start year -----------------
 @pytest.mark.parametrize("group", LEVERS)
 def test_switched_off_equals_the_baseline(group: str) -> None:
     key, value = OFF_SETTING[group]
@@ -127,7 +127,7 @@ def test_switched_on_identical_to_the_baseline_before_its_start_year(group: str)
     assert not after_b.equals(after_p), f"{group} changed nothing from its start year"
 
 
-# --- (c) costs are public spend -----------------------------------------------------------------------
+# --- (c) costs are public spend -------------------------------------------------------------------
 def test_rd_funding_books_the_extra_research_budget() -> None:
     from sim.agents.research_lab import RD_CENTRE
 
@@ -149,7 +149,8 @@ def test_innohk_books_its_budget_every_year_from_the_start() -> None:
 
 def test_rfs_grants_are_public_spend_within_the_annual_budget() -> None:
     budget = 300.0  # 30 in sample units: two lines of 15 a year at most, so it binds
-    extra = pd.concat([extra_spend("rfs", s, **{"rfs.annual_budget_hkd_m": budget}) for s in SEEDS])
+    runs = [extra_spend("rfs", s, **{"rfs.annual_budget_hkd_m": budget}) for s in SEEDS[:4]]
+    extra = pd.concat(runs)
     assert (extra[extra.index < START] == 0).all()
     after = extra[extra.index >= START]
     assert after.sum() > 0 and (after <= budget + 1e-6).all(), after.to_dict()
@@ -180,11 +181,9 @@ def test_itf_rebalance_moves_money_between_sectors_at_no_cost() -> None:
     assert (extra_spend("itf_rebalance", 3) == 0).all()
 
 
-# --- (d) mechanisms, paired -----------------------------------------------------------------------------
+# --- (d) mechanisms, paired -----------------------------------------------------------------------
 def _budgets(overrides: dict[str, object], year: int = 2027) -> PilotModel:
-    spec = load_scenario(
-        "baseline", {"run.scale": SCALE, "run.end_year": year, **overrides}
-    )
+    spec = load_scenario("baseline", {"run.scale": SCALE, "run.end_year": year, **overrides})
     m = PilotModel(spec, seed=5)
     m.run()
     return m
@@ -209,7 +208,9 @@ def test_itf_rebalance_moves_only_the_itf_money() -> None:
     assert cols_p["budget_hkd_m_per_q"].sum() == pytest.approx(cols_b["budget_hkd_m_per_q"].sum())
     # With no ITF money there is nothing to re-weight.
     none = _budgets({**on("itf_rebalance"), "itf_rebalance.itf_hkd_m_per_year": 0.0}, year)
-    np.testing.assert_array_equal(none.labs.cols["budget_hkd_m_per_q"], cols_b["budget_hkd_m_per_q"])
+    np.testing.assert_array_equal(
+        none.labs.cols["budget_hkd_m_per_q"], cols_b["budget_hkd_m_per_q"]
+    )
 
 
 def test_itf_weights_blend_the_itf_split_with_the_rest() -> None:
@@ -262,8 +263,9 @@ def test_allocate_is_deterministic_and_exact() -> None:
     codes = allocate(7, {"biotech": 0.5, "it": 0.25, "electronics": 0.25})
     counts = np.bincount(codes, minlength=len(SECTORS))
     assert counts.sum() == 7 and counts[SECTORS.index("biotech")] in (3, 4)
-    np.testing.assert_array_equal(codes, allocate(7, {"biotech": 0.5, "it": 0.25,
-                                                      "electronics": 0.25}))
+    np.testing.assert_array_equal(
+        codes, allocate(7, {"biotech": 0.5, "it": 0.25, "electronics": 0.25})
+    )
 
 
 def test_innohk_centres_start_more_research_projects() -> None:
@@ -281,6 +283,7 @@ def test_traditional_upgrade_raises_adoption_by_local_plants() -> None:
     assert t_stat(d) > T_MIN, (d.mean(), t_stat(d))
 
 
+@pytest.mark.slow
 def test_traditional_upgrade_follows_the_supply_of_hk_research() -> None:
     """More traditional-sector research (the ITF rebalance) raises the programme's adoption;
     with a research elasticity of 0 (a flat rate) it does not."""
@@ -289,7 +292,9 @@ def test_traditional_upgrade_follows_the_supply_of_hk_research() -> None:
     d_tied, d_flat = [], []
     for seed in SEEDS:
         for elasticity, out in ((1.0, d_tied), (0.0, d_flat)):
-            up = on("traditional_upgrade", **{"traditional_upgrade.research_elasticity": elasticity})
+            up = on(
+                "traditional_upgrade", **{"traditional_upgrade.research_elasticity": elasticity}
+            )
             a = run(seed, **up, **both).annual
             b = run(seed, **up).annual
             out.append(float(a[col].iloc[-1] - b[col].iloc[-1]))
@@ -384,10 +389,14 @@ def test_mother_factories_keep_production_in_hong_kong() -> None:
     assert with_lever > without
 
 
-# --- scenario files ---------------------------------------------------------------------------------
+# --- scenario files -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "group"),
-    [("innohk_centres", "innohk"), ("rfs_matching_grant", "rfs"), ("itf_rebalance", "itf_rebalance")],
+    [
+        ("innohk_centres", "innohk"),
+        ("rfs_matching_grant", "rfs"),
+        ("itf_rebalance", "itf_rebalance"),
+    ],
 )
 def test_scenario_files_switch_their_lever_on(name: str, group: str) -> None:
     spec = load_scenario(SCENARIOS / f"{name}.yaml")
@@ -406,7 +415,7 @@ def test_rfs_scenario_budget_is_about_the_platforms_public_money() -> None:
     assert spec.rfs.cap_hkd_m == 15.0 and spec.rfs.government_share_of_cost == pytest.approx(1 / 3)
 
 
-# --- (e) bad input ---------------------------------------------------------------------------------
+# --- (e) bad input --------------------------------------------------------------------------------
 def test_the_old_funding_rebalance_key_names_the_new_one(tmp_path) -> None:
     p = tmp_path / "old.yaml"
     p.write_text(
@@ -446,8 +455,10 @@ def test_out_of_range_values_name_the_key(key: str, value: float, bound: str) ->
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        ({"itf_rebalance.high_end_share": 0.8, "itf_rebalance.traditional_share": 0.3},
-         "itf_rebalance.high_end_share"),
+        (
+            {"itf_rebalance.high_end_share": 0.8, "itf_rebalance.traditional_share": 0.3},
+            "itf_rebalance.high_end_share",
+        ),
         ({"innohk.sector_shares": {"biotech": 0.5, "space": 0.5}}, "innohk.sector_shares"),
         ({"innohk.sector_shares": {"biotech": 0.5}}, "innohk.sector_shares"),
     ],

@@ -91,7 +91,11 @@ class Outcome:
 PV_HELPERS: dict[str, tuple[tuple[str, float], ...]] = {
     "pv_public_spend_hkd_m": (("public_spend_hkd_m", 1.0),),
     "pv_hk_benefit_hkd_m": (("hk_value_added_hkd_m", 1.0), ("hk_private_spend_hkd_m", -1.0)),
-    "pv_all_benefit_hkd_m": (("total_value_added_hkd_m", 1.0), ("private_spend_hkd_m", -1.0)),
+    "pv_all_benefit_hkd_m": (
+        ("total_value_added_hkd_m", 1.0),
+        ("private_spend_hkd_m", -1.0),
+        ("gba_public_spend_hkd_m", -1.0),  # Guangdong's subsidy is a cost for all places
+    ),
 }
 
 OUTCOMES: tuple[Outcome, ...] = (

@@ -93,9 +93,7 @@ class InnoHKCentres(NoInnoHK):
         if not self.founded:
             self.rows = self.found()
             self.founded = True
-        m.ledger.add(
-            "public_spend", self.spec.budget_hkd_m_per_year * m.scale / QUARTERS_PER_YEAR
-        )
+        m.ledger.add("public_spend", self.spec.budget_hkd_m_per_year * m.scale / QUARTERS_PER_YEAR)
 
 
 def make(model: PilotModel) -> NoInnoHK:
