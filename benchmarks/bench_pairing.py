@@ -84,7 +84,9 @@ def worker(tree: Path, seeds: list[int], scale: float, jobs: int) -> dict:
     where = Path(sim.__file__).resolve()
     if tree.resolve() not in where.parents:
         raise SystemExit(f"imported sim from {where}, expected it under {tree}")
-    tasks = [(str(tree / "scenarios" / f"{s}.yaml"), seed, scale) for s in SCENARIOS for seed in seeds]
+    tasks = [
+        (str(tree / "scenarios" / f"{s}.yaml"), seed, scale) for s in SCENARIOS for seed in seeds
+    ]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(jobs) as pool:
         runs = list(pool.map(_one, tasks))
@@ -122,7 +124,7 @@ def pairing_stats(base: dict[int, dict], pol: dict[int, dict], seeds: list[int])
         bu = u[boot_idx].var(axis=1, ddof=1)
         ok = bu > 0
         br = bd[ok] / bu[ok]
-        lo, hi = (np.quantile(br, [0.05, 0.95]).tolist() if br.size else [float("nan")] * 2)
+        lo, hi = np.quantile(br, [0.05, 0.95]).tolist() if br.size else [float("nan")] * 2
         out["outcomes"][c] = {
             "baseline_mean": float(b.mean()),
             "effect_mean": float(d.mean()),
@@ -138,7 +140,13 @@ def pairing_stats(base: dict[int, dict], pol: dict[int, dict], seeds: list[int])
         }
     first = {}
     for s in seeds:
-        diff = [y for y, x, z in zip(years, base[s]["projects_started"], pol[s]["projects_started"]) if x != z]
+        diff = [
+            y
+            for y, x, z in zip(
+                years, base[s]["projects_started"], pol[s]["projects_started"], strict=True
+            )
+            if x != z
+        ]
         first[s] = diff[0] if diff else None
     diverged = [y for y in first.values() if y is not None]
     out["divergence"] = {
@@ -156,7 +164,9 @@ def pairing_stats(base: dict[int, dict], pol: dict[int, dict], seeds: list[int])
 
 
 def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def run_code(tree: Path, seeds: list[int], scale: float, jobs: int) -> dict:
@@ -164,10 +174,25 @@ def run_code(tree: Path, seeds: list[int], scale: float, jobs: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     with tempfile.TemporaryDirectory(prefix="bench_pairing_") as cwd:
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", str(tree),
-             "--seeds", str(len(seeds)), "--first-seed", str(seeds[0]),
-             "--scale", repr(scale), "--jobs", str(jobs)],
-            cwd=cwd, env=env, check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                str(tree),
+                "--seeds",
+                str(len(seeds)),
+                "--first-seed",
+                str(seeds[0]),
+                "--scale",
+                repr(scale),
+                "--jobs",
+                str(jobs),
+            ],
+            cwd=cwd,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -201,17 +226,24 @@ def table(res: dict) -> list[str]:
         for code in ("before", "after"):
             o = codes[code]["stats"]["outcomes"][c]
             lo, hi = o["ratio_90"]
+            label = f"{code} ({codes[code]['label']})"
             lines.append(
-                f"| {c} | {code} ({codes[code]['label']}) | {o['effect_mean']:+,.1f} | {fmt(o['var_paired'])} "
-                f"| {fmt(o['var_unpaired'])} | {o['ratio']:.3f} ({lo:.3f}-{hi:.3f}) | {o['removed']:.1%} |"
+                f"| {c} | {label} | {o['effect_mean']:+,.1f} | {fmt(o['var_paired'])} "
+                f"| {fmt(o['var_unpaired'])} | {o['ratio']:.3f} ({lo:.3f}-{hi:.3f}) "
+                f"| {o['removed']:.1%} |"
             )
-    lines += ["", "| code | pairs with identical `projects_started` every year | first year a pair differs "
-              "(earliest-latest) | seconds (runs) |", "|---|---:|---|---:|"]
+    lines += [
+        "",
+        "| code | pairs with identical `projects_started` every year | first year a pair differs "
+        "(earliest-latest) | seconds (runs) |",
+        "|---|---:|---|---:|",
+    ]
     for code in ("before", "after"):
         dv = codes[code]["stats"]["divergence"]
         span = "never" if dv["earliest"] is None else f"{dv['earliest']}-{dv['latest']}"
         lines.append(
-            f"| {code} ({codes[code]['label']}) | {dv['pairs_identical_whole_run']} of {res['n_seeds']} "
+            f"| {code} ({codes[code]['label']}) | {dv['pairs_identical_whole_run']} "
+            f"of {res['n_seeds']} "
             f"({dv['years'][0]}-{dv['years'][1]}) | {span} | {codes[code]['wall_s']:.1f} |"
         )
     return lines
@@ -220,10 +252,14 @@ def table(res: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=12, help="seeds per scenario (default 12)")
-    ap.add_argument("--first-seed", type=int, default=1, help="seeds are first..first+N-1 (default 1)")
+    ap.add_argument(
+        "--first-seed", type=int, default=1, help="seeds are first..first+N-1 (default 1)"
+    )
     ap.add_argument("--scale", type=float, default=0.25, help="population scale (default 0.25)")
     ap.add_argument("--jobs", type=int, default=2, help="process-pool workers (default 2)")
-    ap.add_argument("--before", default="1c35dad", help="commit with the old code (default 1c35dad)")
+    ap.add_argument(
+        "--before", default="1c35dad", help="commit with the old code (default 1c35dad)"
+    )
     ap.add_argument("--before-tree", type=Path, help="an existing checkout of the old code")
     ap.add_argument("--json", type=Path, help="write all figures here")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
@@ -239,9 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     res: dict = {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "command": ".venv/bin/python benchmarks/bench_pairing.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "n_seeds": args.seeds, "seeds": seeds, "scale": args.scale, "jobs": args.jobs,
-        "period": list(PERIOD), "load_1min": [load_1min()], "codes": {},
+        "command": ".venv/bin/python benchmarks/bench_pairing.py "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "n_seeds": args.seeds,
+        "seeds": seeds,
+        "scale": args.scale,
+        "jobs": args.jobs,
+        "period": list(PERIOD),
+        "load_1min": [load_1min()],
+        "codes": {},
     }
     dirty = bool(git("status", "--porcelain", "--", "sim", "scenarios"))
     head = git("rev-parse", "--short", "HEAD")
@@ -259,12 +301,18 @@ def main(argv: list[str] | None = None) -> int:
             "after": (ROOT, f"{head}{' + uncommitted' if dirty else ''}, keyed streams"),
         }
         for code, (tree, label) in trees.items():
-            print(f"running {code}: {label} ({2 * args.seeds} runs at scale {args.scale:g}, "
-                  f"{args.jobs} workers) ...", flush=True)
+            print(
+                f"running {code}: {label} ({2 * args.seeds} runs at scale {args.scale:g}, "
+                f"{args.jobs} workers) ...",
+                flush=True,
+            )
             got = run_code(tree, seeds, args.scale, args.jobs)
             by = {s: {r["seed"]: r for r in got["runs"] if r["scenario"] == s} for s in SCENARIOS}
             res["codes"][code] = {
-                "label": label, "tree": str(tree), "sim_file": got["sim_file"], "wall_s": got["wall_s"],
+                "label": label,
+                "tree": str(tree),
+                "sim_file": got["sim_file"],
+                "wall_s": got["wall_s"],
                 "stats": pairing_stats(by["baseline"], by["hk_pilot_platform"], seeds),
             }
     finally:
@@ -274,15 +322,19 @@ def main(argv: list[str] | None = None) -> int:
     res["total_s"] = time.perf_counter() - t0
 
     print()
-    print(f"{res['date']}; {args.seeds} seeds ({seeds[0]}-{seeds[-1]}), scale {args.scale:g}, "
-          f"baseline vs hk_pilot_platform; 1-min load {res['load_1min'][0]} at start, "
-          f"{res['load_1min'][1]} at end; {res['total_s']:.0f} s in all")
+    print(
+        f"{res['date']}; {args.seeds} seeds ({seeds[0]}-{seeds[-1]}), scale {args.scale:g}, "
+        f"baseline vs hk_pilot_platform; 1-min load {res['load_1min'][0]} at start, "
+        f"{res['load_1min'][1]} at end; {res['total_s']:.0f} s in all"
+    )
     print()
     print("\n".join(table(res)))
     print()
-    print("Unpaired: policy seed i against baseline seed i+1 (mod N), same runs. The model changed "
-          "between the two codes, so compare the ratio paired / unpaired (and the share removed), "
-          "not the variances themselves.")
+    print(
+        "Unpaired: policy seed i against baseline seed i+1 (mod N), same runs. The model changed "
+        "between the two codes, so compare the ratio paired / unpaired (and the share removed), "
+        "not the variances themselves."
+    )
     if args.json:
         args.json.write_text(json.dumps(res, indent=1, default=str))
         print(f"wrote {args.json}")

@@ -64,6 +64,7 @@ def synthetic_panel(n: int = N, seed: int = 0, with_platform: bool = True) -> pd
                         "public_spend_hkd_m": 5.0 + (20.0 + i) * on,
                         "private_spend_hkd_m": 60.0 + (8.0 + 0.5 * i) * on,
                         "hk_private_spend_hkd_m": 30.0 + (5.0 + 0.2 * i) * on,
+                        "gba_public_spend_hkd_m": 2.0 + (1.0 + 0.1 * i) * on,
                         "platform_clients": clients,
                         "platform_deadweight_clients": 0.25 * clients + (i % 2),
                         "projects_piloted_hk_private": 30.0 - (0.2 + 0.1 * i) * clients,
@@ -124,8 +125,8 @@ def test_npv_of_net_benefit_hk_and_all_places(panel: pd.DataFrame, summary: pd.D
     # HK: extra value (40 + 3i) - extra public (20 + i) - extra HK private (5 + 0.2i)
     hk = np.mean([(40 + 3 * i - 20 - i - 5 - 0.2 * i) * annuity for i in range(N)])
     assert _period_row(summary, "npv_net_benefit_hkd_m")["diff_mean"] == pytest.approx(hk)
-    # all places: extra (30 + 3i) - (20 + i) - all private (8 + 0.5i)
-    al = np.mean([(30 + 3 * i - 20 - i - 8 - 0.5 * i) * annuity for i in range(N)])
+    # all places: extra (30 + 3i) - (20 + i) - all private (8 + 0.5i) - Guangdong (1 + 0.1i)
+    al = np.mean([(30 + 3 * i - 20 - i - 8 - 0.5 * i - 1 - 0.1 * i) * annuity for i in range(N)])
     assert _period_row(summary, "npv_net_benefit_all_hkd_m")["diff_mean"] == pytest.approx(al)
     tot = _period_row(summary, "npv_total_value_added_hkd_m")["diff_mean"]
     assert tot == pytest.approx(np.mean([(30 + 3 * i) * annuity for i in range(N)]))

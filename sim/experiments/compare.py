@@ -180,7 +180,8 @@ OUTCOMES: tuple[Outcome, ...] = (
     ),
     Outcome(
         "npv_net_benefit_all_hkd_m",
-        "NPV of net benefit, all places (value added - public spend - all private spend)",
+        "NPV of net benefit, all places (value added - HK and Guangdong public spend - all "
+        "private spend)",
         "HKD m",
         "npv",
         "HKD m, present value",
@@ -188,6 +189,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             ("total_value_added_hkd_m", 1.0),
             ("public_spend_hkd_m", -1.0),
             ("private_spend_hkd_m", -1.0),
+            ("gba_public_spend_hkd_m", -1.0),
         ),
         period_only=True,
     ),
