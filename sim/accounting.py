@@ -125,9 +125,9 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     owner_place = b["owner_place"][rows].astype(np.int64)
     route = b["route"][rows]
     # IP: royalties return to the Hong Kong licensor when the IP is used outside Hong Kong.
-    licensed_out = (
-        (route == Route.LICENSE) | (route == Route.NORTH) | b["sold"][rows]
-    ) & (owner_place != Place.HK)
+    licensed_out = ((route == Route.LICENSE) | (route == Route.NORTH) | b["sold"][rows]) & (
+        owner_place != Place.HK
+    )
     royalty = np.where(licensed_out, spec.pipeline.royalty_share, 0.0)
     ip = value * w[IP]
     book(IP, np.full(rows.size, Place.HK), ip * royalty)
@@ -139,7 +139,7 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     # Mass production: a mother factory keeps a share in Hong Kong.
     site = b["production_site"][rows]
     prod_place = PRODUCTION_SITE_PLACE[site].astype(np.int64)
-    keep = np.where(mother, spec.mother_factory.mother_share_of_production, 0.0)
+    keep = np.where(mother, model.policies.mother_child.kept_share, 0.0)
     mass = value * w[MASS]
     book(MASS, np.full(rows.size, Place.HK), mass * keep)
     book(MASS, prod_place, mass * (1 - keep))

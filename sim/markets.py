@@ -64,9 +64,7 @@ class Markets:
         years = max(m.t, 0) / QUARTERS_PER_YEAR  # the burn-in runs with 2015's stocks
         b = m.projects
         live = b.live_rows()
-        piloting = live[
-            (b["stage"][live] == Stage.PILOT) & (b["status"][live] == Status.ACTIVE)
-        ]
+        piloting = live[(b["stage"][live] == Stage.PILOT) & (b["status"][live] == Status.ACTIVE)]
         site = b["pilot_site"][piloting]
         inhouse = int(np.count_nonzero(site == PilotSite.HK_INHOUSE))
         ramping = live[
@@ -82,9 +80,8 @@ class Markets:
         slots = plat.staffed_slots()
         pool = sc.engineers_2015 * m.scale * (1 + sc.engineers_growth) ** years
         self.engineers_demand = (
-            (inhouse + ramping.size) * sc.engineers_per_pilot
-            + slots * m.spec.platform.engineers_per_slot
-        )
+            inhouse + ramping.size
+        ) * sc.engineers_per_pilot + slots * m.spec.platform.engineers_per_slot
         self.wage_index = max(1.0, self.engineers_demand / pool) ** (
             1 / sc.engineer_supply_elasticity
         )
@@ -124,9 +121,7 @@ class Markets:
     def prd_subsidy_share(self) -> float:
         """Share of a PRD pilot's cost Guangdong pays this year."""
         g, year = self.m.spec.gba, self.m.year
-        ramp = np.clip(
-            (year - GBA_SUBSIDY_FROM) / (GBA_SUBSIDY_FULL - GBA_SUBSIDY_FROM), 0.0, 1.0
-        )
+        ramp = np.clip((year - GBA_SUBSIDY_FROM) / (GBA_SUBSIDY_FULL - GBA_SUBSIDY_FROM), 0.0, 1.0)
         base = float(ramp) * g.pilot_subsidy_share
         return max(base, g.response_subsidy_share) if self.gba_responding else base
 
@@ -154,5 +149,3 @@ class Markets:
 
     def take_prd_lines(self, k: int) -> None:
         self.prd_lines_free -= k
-
-

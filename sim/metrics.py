@@ -86,7 +86,9 @@ def _it_employment(m: PilotModel) -> float:
 def _mean_crowding(m: PilotModel) -> float:
     b = m.projects
     live = b.live_rows()
-    sectors = b["sector"][live[(b["stage"][live] == Stage.MARKET) & (b["status"][live] == Status.ACTIVE)]]
+    sectors = b["sector"][
+        live[(b["stage"][live] == Stage.MARKET) & (b["status"][live] == Status.ACTIVE)]
+    ]
     if sectors.size == 0:
         return 1.0
     return float(m.markets.crowding[sectors].mean())

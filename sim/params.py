@@ -197,8 +197,7 @@ class PipelineSpec(Spec):
     engineer_cost_share: float = param(
         0.5,
         "share of a Hong Kong pilot's or production line's cost that is engineers' pay",
-        "assumption: pilot-scale testing and ramp-up are mostly engineering and technician "
-        "time",
+        "assumption: pilot-scale testing and ramp-up are mostly engineering and technician time",
         ge=0.0,
         le=1.0,
     )
@@ -1085,9 +1084,9 @@ class InnoHKSpec(LeverSpec):
     """InnoHK-style research centres: extra applied research groups with their own budget."""
 
     budget_hkd_m_per_year: float = param(
-        720.0,
+        911.0,
         "HKD m per year of public funding, from start_year",
-        "derived: about the hk_pilot_platform scenario's public spend, 7,945 HKD m over "
+        "derived: about the hk_pilot_platform scenario's public spend, 10,025 HKD m over "
         "2025-2035 / 11 years (see scenarios/more_rd_funding.yaml), to compare levers; "
         "InnoHK itself got HKD 10,000 m for 28 laboratories (2018 Policy Address)",
         ge=0.0,
@@ -1152,10 +1151,10 @@ class RDFundingSpec(LeverSpec):
     """More research funding: the labs' budgets scaled up from a start year (public spend)."""
 
     budget_multiplier: float = param(
-        1.0284,
+        1.0358,
         "x baseline research budget (universities and government R&D centres)",
-        "derived: 1 + 7,945 / 280,170, the hk_pilot_platform scenario's extra public spend "
-        "2025-2035 (pilotsim run, seed 0, full scale) over the baseline research budget "
+        "derived: 1 + 10,025 / 280,170, the hk_pilot_platform scenario's extra public spend "
+        "2025-2035 (committed comparison, 30 seeds, full scale) over the baseline research budget "
         "2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
         "budget_growth_after_2019), so the two levers cost about the same; the extra is "
         "counted as public spend",

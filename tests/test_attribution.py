@@ -47,14 +47,18 @@ def test_variants_switch_each_service_off_and_all_for_slots_only() -> None:
         "no_matching": {"platform.matching": False},
         "no_follow_up_support": {"platform.follow_up_support": False},
         SLOTS_ONLY: {f"platform.{s}": False for s in SERVICES},
+        "no_engineer_hiring": {"platform.engineers_per_slot": 0.0},
+        "no_private_space": {"platform.private_space_share": 0.0},
     }
 
 
 def test_no_variants_without_the_platform_and_only_services_that_are_on() -> None:
     assert attribution_variants(load_scenario(SCENARIOS / "baseline.yaml", TINY)) == {}
-    one = platform_spec(**{"platform.engineering": False, "platform.follow_up_support": False})
+    scarce = {"platform.engineers_per_slot": 0.0, "platform.private_space_share": 0.0}
+    one = platform_spec(**{"platform.engineering": False, "platform.follow_up_support": False,
+                           **scarce})  # fmt: skip
     assert attribution_variants(one) == {"no_matching": {"platform.matching": False}}
-    none = platform_spec(**{f"platform.{s}": False for s in SERVICES})
+    none = platform_spec(**{f"platform.{s}": False for s in SERVICES}, **scarce)
     assert attribution_variants(none) == {}
 
 
@@ -176,7 +180,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) -> None:
     out, printed = compared
-    assert printed.startswith("12 runs: 12 run now")  # baseline, policy, 4 variants x 2
+    assert printed.startswith("16 runs: 16 run now")  # baseline, policy, 6 variants x 2
     t = pd.read_csv(out / "attribution.csv")
     assert list(dict.fromkeys(t["variant"])) == [
         "full",
@@ -184,6 +188,8 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
         "no_matching",
         "no_follow_up_support",
         "slots_only",
+        "no_engineer_hiring",
+        "no_private_space",
     ]
     assert (t["n_pairs"] == 2).all()
     s = pd.read_csv(out / "summary.csv")
@@ -214,7 +220,7 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
     seeds = replicate_seeds(4, 2)
     assert manifest["batch"]["seeds"] == seeds
     assert "hk_pilot_platform-no_matching" in manifest["batch"]["attribution"]["hk_pilot_platform"]
-    assert len(set(manifest["batch"]["runs"].values())) == 12  # 6 scenarios x 2 seeds
+    assert len(set(manifest["batch"]["runs"].values())) == 16  # 8 scenarios x 2 seeds
 
 
 def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> None:
@@ -222,7 +228,7 @@ def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> N
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
     )
-    assert rc == 0 and printed.startswith("12 runs: 0 run now, 12 already stored")
+    assert rc == 0 and printed.startswith("16 runs: 0 run now, 16 already stored")
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
         + ["--no-attribution"]

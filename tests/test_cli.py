@@ -17,12 +17,29 @@ from .conftest import SCENARIOS
 
 def test_run_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    rc = main(["run", str(SCENARIOS / "hk_pilot_platform.yaml"), "--seed", "3", "--scale",
-               "0.05", "--until", "2026", "--out", str(out)])
+    rc = main(
+        [
+            "run",
+            str(SCENARIOS / "hk_pilot_platform.yaml"),
+            "--seed",
+            "3",
+            "--scale",
+            "0.05",
+            "--until",
+            "2026",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"annual.parquet", "annual.csv", "quarterly.parquet", "scenario.yaml",
-                     "metadata.json"}
+    assert names == {
+        "annual.parquet",
+        "annual.csv",
+        "quarterly.parquet",
+        "scenario.yaml",
+        "metadata.json",
+    }
     annual = pd.read_parquet(out / "annual.parquet")
     assert annual["year"].tolist() == list(range(2015, 2027))
     pd.testing.assert_frame_equal(annual, pd.read_csv(out / "annual.csv"), check_dtype=False)

@@ -24,8 +24,9 @@ T_MIN = 3.0
 SMALL = {"scale": 0.2, "until": 2030}
 
 
-def paired(a_kw: dict, b_kw: dict, column: str, years: tuple[int, int],
-           scenario: str = "hk_pilot_platform") -> np.ndarray:
+def paired(
+    a_kw: dict, b_kw: dict, column: str, years: tuple[int, int], scenario: str = "hk_pilot_platform"
+) -> np.ndarray:
     """Per-seed difference (b - a) of ``column`` summed over ``years`` (inclusive)."""
     diffs = []
     for seed in SEEDS:
@@ -44,20 +45,30 @@ def t_stat(d: np.ndarray) -> float:
 
 
 def test_more_platform_capacity_more_pilots_in_hong_kong() -> None:
-    d = paired({"platform.public_budget_hkd_m": 100.0}, {"platform.public_budget_hkd_m": 400.0},
-               "projects_piloted_hk", (2025, 2030))
+    d = paired(
+        {"platform.public_budget_hkd_m": 100.0},
+        {"platform.public_budget_hkd_m": 400.0},
+        "projects_piloted_hk",
+        (2025, 2030),
+    )
     assert t_stat(d) > T_MIN, f"mean {d.mean():.1f}, t {t_stat(d):.2f}"
 
 
 def test_dearer_prd_means_fewer_projects_moving_north() -> None:
-    d = paired({}, {"pipeline.prd_cost_factor": 1.0}, "projects_north", (2016, 2024),
-               scenario="baseline")
+    d = paired(
+        {}, {"pipeline.prd_cost_factor": 1.0}, "projects_north", (2016, 2024), scenario="baseline"
+    )
     assert t_stat(-d) > T_MIN, f"mean {d.mean():.1f}, t {t_stat(-d):.2f}"
 
 
 def test_upgrade_programme_raises_adoption_by_local_plants() -> None:
-    d = paired({}, {"traditional_upgrade.enabled": True}, "manufacturers_using_hk_technology",
-               (2030, 2030), scenario="baseline")
+    d = paired(
+        {},
+        {"traditional_upgrade.enabled": True},
+        "manufacturers_using_hk_technology",
+        (2030, 2030),
+        scenario="baseline",
+    )
     assert t_stat(d) > T_MIN
 
 
@@ -66,9 +77,10 @@ def test_matching_service_brings_products_to_hk_owned_prd_factories() -> None:
     for seed in SEEDS[:8]:
         lines = []
         for matching in (False, True):
-            spec = sim.load_scenario(SCENARIOS / "hk_pilot_platform.yaml",
-                                     {"run.scale": 0.2, "run.end_year": 2030,
-                                      "platform.matching": matching})
+            spec = sim.load_scenario(
+                SCENARIOS / "hk_pilot_platform.yaml",
+                {"run.scale": 0.2, "run.end_year": 2030, "platform.matching": matching},
+            )
             m = PilotModel(spec, seed=seed)
             m.run()
             lines.append(int(m.prd.cols["child_lines"].sum()))
@@ -80,8 +92,9 @@ def test_startup_survival_near_bls() -> None:
     """Two-year survival of startups born 2016-2018 against US BLS 0.66 (priors row)."""
     survived, born = 0, 0
     for seed in SEEDS[:4]:
-        m = PilotModel(sim.load_scenario("baseline", {"run.scale": 0.3,
-                                                      "run.end_year": 2021}), seed=seed)
+        m = PilotModel(
+            sim.load_scenario("baseline", {"run.scale": 0.3, "run.end_year": 2021}), seed=seed
+        )
         m.run()
         c = m.startups.cols
         cohort = (c["born_q"] >= 4) & (c["born_q"] < 16) & ~c["relocated"]
@@ -97,8 +110,9 @@ def test_route_shares_near_autm_ratios() -> None:
     """Licences and spin-offs per research project near AUTM ratios (priors rows)."""
     lic, spin, n = 0, 0, 0
     for seed in SEEDS[:4]:
-        m = PilotModel(sim.load_scenario("baseline", {"run.scale": 0.5,
-                                                      "run.end_year": 2024}), seed=seed)
+        m = PilotModel(
+            sim.load_scenario("baseline", {"run.scale": 0.5, "run.end_year": 2024}), seed=seed
+        )
         m.run()
         b = m.projects
         cohort = (b["origin_lab"] >= 0) & (b["started_q"] < 24)  # decided by the end (2024)

@@ -406,12 +406,12 @@ def test_scenario_files_switch_their_lever_on(name: str, group: str) -> None:
 
 def test_innohk_scenario_costs_about_the_platforms_public_money() -> None:
     spec = load_scenario(SCENARIOS / "innohk_centres.yaml")
-    assert spec.innohk.budget_hkd_m_per_year * 11 == pytest.approx(7945, rel=0.01)
+    assert spec.innohk.budget_hkd_m_per_year * 11 == pytest.approx(10025, rel=0.01)
 
 
 def test_rfs_scenario_budget_is_about_the_platforms_public_money() -> None:
     spec = load_scenario(SCENARIOS / "rfs_matching_grant.yaml")
-    assert spec.rfs.annual_budget_hkd_m * 11 == pytest.approx(7945, rel=0.01)
+    assert spec.rfs.annual_budget_hkd_m * 11 == pytest.approx(10025, rel=0.01)
     assert spec.rfs.cap_hkd_m == 15.0 and spec.rfs.government_share_of_cost == pytest.approx(1 / 3)
 
 

@@ -13,9 +13,17 @@ from sim.scenario import ScenarioError, load_scenario, scenario_hash, to_yaml, w
 
 from .conftest import SCENARIOS
 
-REQUIRED = ("baseline", "hk_pilot_platform", "antenna_mother_child", "traditional_upgrade",
-            "itf_rebalance", "prd_upgrade", "more_rd_funding", "innohk_centres",
-            "rfs_matching_grant")
+REQUIRED = (
+    "baseline",
+    "hk_pilot_platform",
+    "antenna_mother_child",
+    "traditional_upgrade",
+    "itf_rebalance",
+    "prd_upgrade",
+    "more_rd_funding",
+    "innohk_centres",
+    "rfs_matching_grant",
+)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -40,8 +48,9 @@ def test_baseline_is_defaults_plus_calibration() -> None:
 
 def test_extends_inherits_and_overrides(tmp_path: Path) -> None:
     write(tmp_path, "base.yaml", "platform:\n  enabled: true\n  start_year: 2026\n")
-    child = write(tmp_path, "child.yaml",
-                  "extends: base.yaml\nplatform:\n  public_budget_hkd_m: 900\n")
+    child = write(
+        tmp_path, "child.yaml", "extends: base.yaml\nplatform:\n  public_budget_hkd_m: 900\n"
+    )
     spec = load_scenario(child)
     assert spec.platform.enabled and spec.platform.start_year == 2026
     assert spec.platform.public_budget_hkd_m == 900 and spec.name == "child"
@@ -83,8 +92,11 @@ def test_unknown_nested_key_names_file_key_and_allowed(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     p = write(tmp_path, "bad.yaml", "platfrom:\n  enabled: true\n")
-    with pytest.raises(ScenarioError, match=r"bad.yaml: key 'platfrom': unknown key; "
-                                            r"allowed keys in the top level: extends, name"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"bad.yaml: key 'platfrom': unknown key; "
+        r"allowed keys in the top level: extends, name",
+    ):
         load_scenario(p)
 
 
@@ -102,8 +114,11 @@ def test_group_not_a_mapping(tmp_path: Path) -> None:
 
 def test_out_of_range_value(tmp_path: Path) -> None:
     p = write(tmp_path, "bad.yaml", "platform:\n  cost_recovery_share: 1.5\n")
-    with pytest.raises(ScenarioError, match=r"key 'platform.cost_recovery_share': .*less than 1 "
-                                            r"\(got 1.5\)"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"key 'platform.cost_recovery_share': .*less than 1 "
+        r"\(got 1.5\)",
+    ):
         load_scenario(p)
 
 

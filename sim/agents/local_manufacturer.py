@@ -128,7 +128,11 @@ class LocalManufacturers(Population):
         value added (own funds and credit); zero for a plant that has closed."""
         m = self.model
         spec = m.spec.manufacturing
-        va = self.cols["employees"][rows] * self.cols["productivity"][rows] * spec.va_per_worker_hkd_m
+        va = (
+            self.cols["employees"][rows]
+            * self.cols["productivity"][rows]
+            * spec.va_per_worker_hkd_m
+        )
         return np.where(self.alive[rows], spec.finance_multiple * va, 0.0)
 
     def find_partners(

@@ -648,6 +648,13 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("follow_up_support", "no_follow_up_support"),
 )
 SLOTS_ONLY = "slots_only"
+#: The platform's claims on what is scarce, switched off one at a time (its hiring from Hong
+#: Kong's pool of engineers; its lines taking floor space from private pilot lines): the
+#: parameter in ``platform.``, the value that switches the channel off, the label suffix.
+SCARCITY_CHANNELS: tuple[tuple[str, float, str], ...] = (
+    ("engineers_per_slot", 0.0, "no_engineer_hiring"),
+    ("private_space_share", 0.0, "no_private_space"),
+)
 #: Outcomes of the attribution table (period values).
 ATTRIBUTION_OUTCOMES: tuple[str, ...] = (
     "hk_value_added_hkd_m",
@@ -656,19 +663,24 @@ ATTRIBUTION_OUTCOMES: tuple[str, ...] = (
 )
 
 
-def attribution_variants(spec: Any) -> dict[str, dict[str, bool]]:
+def attribution_variants(spec: Any) -> dict[str, dict[str, Any]]:
     """The platform variants of a policy scenario: label suffix -> dotted overrides.
 
-    One variant per service the scenario has on (that service off) and ``slots_only``
-    (every service off), when more than one is on. Empty when the platform is off.
+    One variant per service the scenario has on (that service off), ``slots_only`` (every
+    service off) when more than one is on, and one per claim the platform makes on what is
+    scarce (``SCARCITY_CHANNELS``: no hiring from the engineers' pool, no floor space taken
+    from private lines). Empty when the platform is off.
     """
     platform = getattr(spec, "platform", None)
     if platform is None or not getattr(platform, "enabled", False):
         return {}
     on = [(s, suffix) for s, suffix in SERVICES if getattr(platform, s, False) is True]
-    variants = {suffix: {f"platform.{s}": False} for s, suffix in on}
+    variants: dict[str, dict[str, Any]] = {suffix: {f"platform.{s}": False} for s, suffix in on}
     if len(on) > 1:
         variants[SLOTS_ONLY] = {f"platform.{s}": False for s, _ in on}
+    for key, off, suffix in SCARCITY_CHANNELS:
+        if getattr(platform, key, off) != off:
+            variants[suffix] = {f"platform.{key}": off}
     return variants
 
 
@@ -717,7 +729,10 @@ def attribution_table(
                 "variant": "full" if lab == policy else lab.removeprefix(f"{policy}-"),
                 "label": lab,
                 "switched_off": ", ".join(
-                    k.removeprefix("platform.") for k, v in overrides.items() if v is False
+                    k.removeprefix("platform.")
+                    if v is False
+                    else f"{k.removeprefix('platform.')}={v:g}"
+                    for k, v in overrides.items()
                 )
                 or "nothing",
                 "outcome": o,
