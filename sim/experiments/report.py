@@ -746,16 +746,47 @@ def attribution_section(
         f"### Attribution of the platform's effect, {period_label(period)}",
         "",
         f"The policy rerun with the same seeds with one platform service switched off at a "
-        "time, and with pilot slots only (every service off). *Effect*: variant minus "
+        "time, with pilot slots only (every service off), and with each of the platform's "
+        "claims on what is scarce switched off (`engineers_per_slot=0`: its engineers come "
+        "from outside Hong Kong's pool, so it raises no one's wage; `private_space_share=0`: "
+        "its lines take no floor space from private pilots). *Effect*: variant minus "
         f"{base}, paired; *attributed*: full {policy} minus the variant, paired, i.e. what "
-        f"the switched-off services add (share of the full effect in brackets, when that "
+        f"the switched-off part adds (share of the full effect in brackets, when that "
         f"effect is positive). {pct}% "
-        "intervals. The parts need not add up: services interact. Rows in "
+        "intervals. The parts need not add up: mechanisms interact. Rows in "
         "`attribution.csv`.",
         "",
         format_attribution(table, markdown=True),
         "",
+        *_attribution_verdict(table),
     ]
+
+
+def _part(variant: str) -> str:
+    """What a variant switches off, in words: ``no_engineer_hiring`` -> engineer hiring."""
+    return variant.removeprefix("no_").replace("_", " ")
+
+
+def _attribution_verdict(table: pd.DataFrame) -> list[str]:
+    """One sentence naming the parts whose attributed effect on HK value added is clearly
+    negative (interval below zero) and the largest clearly positive one."""
+    t = table[(table["outcome"] == "hk_value_added_hkd_m") & (table["variant"] != "full")]
+    t = t[t["variant"] != "slots_only"]
+    harm = t[t["attributed_high"] < 0].sort_values("attributed_mean")
+    good = t[t["attributed_low"] > 0].sort_values("attributed_mean", ascending=False)
+    parts = []
+    if len(harm):
+        names = ", ".join(
+            f"{_part(r['variant'])} ({r['attributed_mean']:+,.0f} HKD m)"
+            for _, r in harm.iterrows()
+        )
+        parts.append(f"What lowers HK value added (attributed part below zero): {names}.")
+    if len(good):
+        r = good.iloc[0]
+        parts.append(
+            f"What raises it most: {_part(r['variant'])} ({r['attributed_mean']:+,.0f} HKD m)."
+        )
+    return [" ".join(parts), ""] if parts else []
 
 
 def read_evaluations(path: Path = EVALUATIONS_CSV) -> pd.DataFrame | None:
