@@ -82,7 +82,7 @@ class PilotModel(mesa.Model):
     def _begin_quarter(self) -> None:
         self.streams.begin_quarter(self.t)
         self.ledger.reset()
-        self.ledger.add("public_spend", self.labs.set_budgets())
+        self.labs.set_budgets()
         self.markets.begin_quarter()
         self.policies.begin_quarter()
 

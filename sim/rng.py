@@ -19,13 +19,8 @@ import numpy as np
 #: The processes that draw random numbers; a typo in a stream name is an error.
 STREAM_NAMES: tuple[str, ...] = (
     "init",  # initial populations
-    "research",  # project generation, research durations and outcomes
-    "routing",  # logit noise of route and location choices
-    "partners",  # which manufacturer or factory becomes a partner
-    "pilot",  # pilot-stage (1-10) durations and outcomes
-    "industrialisation",  # 10-100 durations and outcomes
-    "market",  # market life of products
-    "startups",  # startup entry, funding, exit, relocation
+    "research",  # new research projects, their quality and all their own random numbers
+    "startups",  # startup entry, funding, exit; hardware startups' projects
     "manufacturing",  # local manufacturers: entry, exit, adoption
     "prd",  # Hong Kong-owned PRD factories: adoption
 )

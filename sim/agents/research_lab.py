@@ -111,12 +111,11 @@ class ResearchLabs(Population):
         policies = getattr(m, "policies", None)  # None while the model is being built
         return base if policies is None else policies.itf_rebalance.sector_weights(year, base)
 
-    def set_budgets(self) -> float:
+    def set_budgets(self) -> None:
         """Set this quarter's budgets of university and government R&D centre labs.
 
         ``rd_funding`` scales them from its start year and books the extra itself; so does
-        ``innohk`` for its own groups, whose budgets are not touched here. Returns 0.0 (kept
-        for callers that book the return value as public spend).
+        ``innohk`` for its own groups, whose budgets are not touched here.
         """
         m = self.model
         multiplier = m.policies.rd_funding.budget_multiplier(m.year)
@@ -135,7 +134,6 @@ class ResearchLabs(Population):
                 total_q * w, n_by_sector, out=np.zeros(len(SECTORS)), where=n_by_sector > 0
             )
             budget[mine] = per_lab[sector[mine]]
-        return 0.0
 
     def step(self) -> None:
         """Start this quarter's research projects."""

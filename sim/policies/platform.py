@@ -15,9 +15,11 @@ capacity and cost (``platform.*`` parameters):
 - **Matching**: a brokered search for a Hong Kong manufacturing partner for lab results
   whose own search failed, and for the platform's clients when they choose a producer
   (including Hong Kong-owned PRD factories); a yearly number of searches at a cost each.
-- **Follow-up support** for projects that go north: the platform's clients industrialising
-  in the PRD and lab results transferred north, a yearly number at a cost each. Supported
-  projects keep their fit and escape the "not acclimatised" hazard.
+- **Follow-up support** for research transplanted to Mainland owners: lab results transferred
+  north, and projects of the platform's clients sold to a Mainland firm that industrialises
+  them in the PRD (Hong Kong owners producing in the PRD are not transplanted), a yearly
+  number at a cost each. Supported projects keep their fit and escape the "not
+  acclimatised" hazard.
 
 ``NoPlatform`` is the baseline: it offers nothing and draws no random number, so the
 baseline needs no ``if platform`` anywhere. A platform with zero capacity, or before its
