@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform as _platform
-import subprocess
+import re
 import sys
-import tempfile
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import yaml
-
-from sim.scenario import ScenarioError, load_scenario, scenario_hash, to_yaml
+from sim import yamlio
+from sim.errors import PilotsimError, UsageError
+from sim.provenance import git_commit, package_versions
+from sim.provenance import write_files as _write_atomically
+from sim.scenario import load_scenario, scenario_hash, to_yaml
+from sim.yamlio import clip
 
 EXIT_USAGE = 2
 SUMMARY_YEARS = (2019, 2025, 2030, 2035)
@@ -36,12 +35,51 @@ SUMMARY_COLUMNS = (
 )
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported on stderr with exit code 2."""
+#: Exit code by error type (the first entry the error is an instance of wins); the one place
+#: where the library's errors (``sim.errors``) become exit codes.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = ((PilotsimError, EXIT_USAGE),)
+
+
+def exit_code(error: BaseException) -> int:
+    """The ``pilotsim`` exit code of a library error (2 for bad input)."""
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    raise error
+
+
+_MARKUP = (
+    (re.compile(r"``(.+?)``"), r"\1"),  # reST literal
+    (re.compile(r"`([^`]+)`"), r"\1"),  # Markdown code, reST role
+    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),  # bold
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
+)
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reST/Markdown markup (````x````, ```x```, ``**x**``, ``*x*``)."""
+    for pattern, repl in _MARKUP:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class PlainHelpFormatter(argparse.HelpFormatter):
+    """Help text as plain text: descriptions and option help come from docstrings and
+    may carry markup, which a terminal would show raw."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain_text(text))
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return plain_text(super()._expand_help(action))
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep one message style
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", PlainHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; one message style
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -52,62 +90,15 @@ def _parse_set(items: Sequence[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise UsageError(f"--set expects KEY=VALUE (e.g. platform.enabled=true), got {item!r}")
         key, value = item.split("=", 1)
+        if not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE with a parameter key, got {clip(item)!r}")
         try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise UsageError(f"--set {key}: cannot parse value {value!r}: {e}") from None
+            out[key.strip()] = yamlio.loads(value, f"--set {clip(key.strip(), 80)}")
+        except yamlio.YamlInputError as e:
+            raise UsageError(
+                f"{e.source}: cannot parse value {clip(value)!r}: {e.problem}"
+            ) from None
     return out
-
-
-def package_versions() -> dict[str, str]:
-    names = ("pilotsim", "mesa", "numpy", "pandas", "scipy", "pydantic", "pyarrow")
-    out = {"python": _platform.python_version()}
-    for n in names:
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = "not installed"
-    return out
-
-
-def git_commit() -> str:
-    try:
-        here = Path(__file__).resolve().parent
-        r = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        commit = r.stdout.strip() if r.returncode == 0 else "unknown"
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-        return commit + ("-dirty" if dirty and commit != "unknown" else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a directory")
-
-
-def _write_atomically(out: Path, files: dict[str, Any]) -> None:
-    """Write every file into a temporary folder, then move them in: all or nothing."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.tmp") as tmp:
-        t = Path(tmp)
-        for name, writer in files.items():
-            writer(t / name)
-        out.mkdir(exist_ok=True)
-        for name in files:
-            os.replace(t / name, out / name)
 
 
 def summary_table(annual: Any, years: Sequence[int] = SUMMARY_YEARS) -> str:
@@ -115,8 +106,13 @@ def summary_table(annual: Any, years: Sequence[int] = SUMMARY_YEARS) -> str:
     years = [y for y in years if y in a.index]
     width = max(len(label) for _, label, _ in SUMMARY_COLUMNS)
     lines = [f"{'':{width}}  " + "  ".join(f"{y:>10}" for y in years)]
+
+    def cell(y: int, col: str, fmt: str) -> str:
+        undefined = col == "local_retention_share" and not a.loc[y, "total_value_added_hkd_m"] > 0
+        return "n/a" if undefined else fmt.format(a.loc[y, col])  # 0/0 is not a share of 0
+
     for col, label, fmt in SUMMARY_COLUMNS:
-        cells = "  ".join(f"{fmt.format(a.loc[y, col]):>10}" for y in years)
+        cells = "  ".join(f"{cell(y, col, fmt):>10}" for y in years)
         lines.append(f"{label:{width}}  {cells}")
     return "\n".join(lines)
 
@@ -125,37 +121,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     import sim
 
     overrides = _parse_set(args.set)
+    from sim.experiments.workflows import check_run_option  # errors name the option
+
     if args.scale is not None:
-        overrides["run.scale"] = args.scale
+        overrides["run.scale"] = check_run_option("--scale", "scale", args.scale)
     if args.until is not None:
-        overrides["run.end_year"] = args.until
+        overrides["run.end_year"] = check_run_option("--until", "end_year", args.until)
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     spec = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("results") / "runs" / f"{spec.name}-seed{args.seed}"
-    _check_out_dir(out)
-    result = sim.run(spec, seed=args.seed)
-    meta = {
-        "scenario": spec.name,
-        "scenario_file": str(args.scenario),
-        "scenario_hash": scenario_hash(spec),
-        "seed": args.seed,
-        "scale": spec.run.scale,
-        "end_year": spec.run.end_year,
-        "seconds": round(result.seconds, 3),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-    }
-    _write_atomically(
-        out,
-        {
-            "annual.parquet": lambda p: result.annual.to_parquet(p, index=False),
-            "annual.csv": lambda p: result.annual.to_csv(p, index=False),
-            "quarterly.parquet": lambda p: result.quarterly.to_parquet(p, index=False),
-            "scenario.yaml": lambda p: p.write_text(to_yaml(spec), encoding="utf-8"),
-            "metadata.json": lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"),
-        },
-    )
+    from sim.experiments.batch import claim_out_dir
+
+    # checked before the run: a writable folder, not locked, holding no other scenario
+    with claim_out_dir(out, ("run", spec.name), force=args.force):
+        result = sim.run(spec, seed=args.seed)
+        meta = {
+            "scenario": spec.name,
+            "scenario_file": str(args.scenario),
+            "scenario_hash": scenario_hash(spec),
+            "seed": args.seed,
+            "scale": spec.run.scale,
+            "end_year": spec.run.end_year,
+            "seconds": round(result.seconds, 3),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+        }
+        _write_atomically(
+            out,
+            {
+                "annual.parquet": lambda p: result.annual.to_parquet(p, index=False),
+                "annual.csv": lambda p: result.annual.to_csv(p, index=False),
+                "quarterly.parquet": lambda p: result.quarterly.to_parquet(p, index=False),
+                "scenario.yaml": lambda p: p.write_text(to_yaml(spec), encoding="utf-8"),
+                "metadata.json": lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"),
+            },
+        )
     print(f"{spec.name} (seed {args.seed}, scale {spec.run.scale:g}): {result.seconds:.2f} s")
     print(summary_table(result.annual))
     print(f"wrote {out}/: annual.parquet annual.csv quarterly.parquet scenario.yaml metadata.json")
@@ -187,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=float, help="population scale (default from scenario: 1)")
     r.add_argument("--until", type=int, help="last simulated year (default 2035)")
     r.add_argument("--out", help="output folder (default results/runs/<scenario>-seed<N>)")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="--out holds another scenario's run or a comparison: clear it first",
+    )
     r.add_argument(
         "--set",
         action="append",
@@ -223,9 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return args.func(args)
-    except (UsageError, ScenarioError) as e:
+    except PilotsimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_code(e)
 
 
 if __name__ == "__main__":

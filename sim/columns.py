@@ -34,7 +34,7 @@ class Columns:
         """A writable view of the used rows of one column."""
         return self._data[name][: self.n]
 
-    def __setitem__(self, name: str, values: np.ndarray) -> None:
+    def __setitem__(self, name: str, values: np.ndarray | float | int) -> None:
         self._data[name][: self.n] = values
 
     @property

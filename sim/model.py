@@ -15,7 +15,6 @@ quarter (the burn-in is financed off the books) and nothing is recorded.
 from __future__ import annotations
 
 import mesa
-from mesa.model import _HardKeyAgentSet
 
 from sim.accounting import Ledger, book_quarter
 from sim.agents import LocalManufacturers, PRDFactories, ResearchLabs, Startups
@@ -24,6 +23,7 @@ from sim.metrics import Recorder
 from sim.params import FIRST_YEAR, Scenario
 from sim.pipeline import Pipeline
 from sim.policies import Policies
+from sim.policies.platform import NoPlatform
 from sim.projects import ProjectBook
 from sim.rng import Streams, check_seed
 from sim.units import QUARTERS_PER_YEAR
@@ -47,17 +47,17 @@ class PilotModel(mesa.Model):
         self.t = 0  # quarter index: 0 is 2015Q1, negative in the burn-in
         self.burning_in = False
         self.streams = Streams(seed)
-        self.ledger = Ledger()
-        self.projects = ProjectBook()
-        self.labs = ResearchLabs(self)
-        self.startups = Startups(self)
-        self.manufacturers = LocalManufacturers(self)
-        self.prd = PRDFactories(self)
-        self.policies = Policies(self)
-        self.platform = self.policies.platform
-        self.markets = Markets(self)
-        self.pipeline = Pipeline(self)
-        self.recorder = Recorder(self)
+        self.ledger: Ledger = Ledger()
+        self.projects: ProjectBook = ProjectBook()
+        self.labs: ResearchLabs = ResearchLabs(self)
+        self.startups: Startups = Startups(self)
+        self.manufacturers: LocalManufacturers = LocalManufacturers(self)
+        self.prd: PRDFactories = PRDFactories(self)
+        self.policies: Policies = Policies(self)
+        self.platform: NoPlatform = self.policies.platform
+        self.markets: Markets = Markets(self)
+        self.pipeline: Pipeline = Pipeline(self)
+        self.recorder: Recorder = Recorder(self)
         self._warm_start(self.spec.run.warm_start_years * QUARTERS_PER_YEAR)
 
     def _warm_start(self, n_quarters: int) -> None:
@@ -91,20 +91,24 @@ class PilotModel(mesa.Model):
     # register/deregister emit observable signals and format a debug message per agent,
     # which measured 4-5x the cost of the bookkeeping itself (benchmarks/agent_registry.py).
     # Nothing in pilotsim observes those signals, so we keep Mesa's bookkeeping (ids,
-    # ``agents``, ``agents_by_type``) and skip the signals.
+    # ``agents``, ``agents_by_type``) and skip the signals, through Mesa's public names only:
+    # the first agent of each type goes through Mesa's own ``register_agent``, which makes
+    # that type's agent set; later agents are added to the sets that the public ``agents``
+    # and ``agents_by_type`` return. tests/test_agent_registry.py checks that the result
+    # matches Mesa's own methods, so a change in Mesa's bookkeeping fails loudly there.
     def register_agent(self, agent: mesa.Agent) -> None:
-        self._all_agents.add(agent)
+        by_type = self.agents_by_type.get(type(agent))
+        if by_type is None:
+            mesa.Model.register_agent(self, agent)  # Mesa makes the type's agent set
+            return
+        self.agents.add(agent)
         agent.unique_id = self.agent_id_counter
         self.agent_id_counter += 1
-        by_type = self._agents_by_type.get(type(agent))
-        if by_type is None:
-            self._agents_by_type[type(agent)] = _HardKeyAgentSet([agent], random=self.random)
-        else:
-            by_type.add(agent)
+        by_type.add(agent)
 
     def deregister_agent(self, agent: mesa.Agent) -> None:
-        self._agents_by_type[type(agent)].remove(agent)
-        self._all_agents.remove(agent)
+        self.agents_by_type[type(agent)].remove(agent)
+        self.agents.remove(agent)
 
     @property
     def year(self) -> int:

@@ -10,9 +10,19 @@ time in quarters or years as the name says; rates are per year unless ``_per_qua
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import annotated_types
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 #: Sectors shared by labs, projects and manufacturers.
 SECTORS: tuple[str, ...] = (
@@ -45,10 +55,63 @@ def param(default: Any, unit: str, source: str, **constraints: Any) -> Any:
     return Field(default, json_schema_extra={"unit": unit, "source": source}, **constraints)
 
 
-class Spec(BaseModel):
-    """Base for all parameter groups: unknown keys are errors and values are frozen."""
+#: Largest magnitude of a number parameter without an upper bound of its own: for money,
+#: 1,000,000 HKD m is HKD 1 trillion, about a third of Hong Kong's GDP in a year; for counts
+#: and factors, far beyond any plausible scenario. Infinite and NaN values are refused.
+MAX_MAGNITUDE = 1e6
+#: Scenario names become folder names: a letter or digit, then letters, digits, ``_ . - [ ]``
+#: (sweep points are ``name[p000]``), at most 100 characters, and never ``..``.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-\[\]]{0,99}")
+NAME_RULE = (
+    "a scenario name is also a folder name: 1-100 characters, letters A-Z a-z, digits, "
+    "'_', '.', '-', '[', ']', starting with a letter or digit, without '..' or '/'"
+)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+def _has_upper_bound(field: Any) -> bool:
+    return any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in field.metadata)
+
+
+def _check_magnitude(name: str, value: Any, bounded: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    if bounded or abs(value) <= MAX_MAGNITUDE:
+        return
+    if value < 0:
+        what = f"at least {-MAX_MAGNITUDE:,.0f}"
+    elif "hkd_m" in name and "per_hkd_m" not in name:
+        what = (
+            f"at most {MAX_MAGNITUDE:,.0f} HKD m (HKD 1 trillion, about a third of Hong Kong's "
+            "GDP in a year)"
+        )
+    else:
+        what = f"at most {MAX_MAGNITUDE:,.0f}"
+    raise ValueError(f"must be {what}; no plausible scenario reaches it (got {value:.6g})")
+
+
+class Spec(BaseModel):
+    """Base for all parameter groups: unknown keys are errors and values are frozen.
+
+    Every number (also inside lists and mappings) must be finite, and a number without an
+    upper bound of its own must be within ``MAX_MAGNITUDE``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite_and_sane(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        field = cls.model_fields.get(name)
+        bounded = field is not None and _has_upper_bound(field)
+        items = value.values() if isinstance(value, dict) else value
+        for v in items if isinstance(value, (tuple, list, dict)) else (value,):
+            _check_magnitude(name, v, bounded)
+        return value
 
 
 class RunSpec(Spec):
@@ -1189,7 +1252,9 @@ class ITSectorSpec(Spec):
 class Scenario(Spec):
     """A complete, validated scenario: every group with its defaults unless overridden."""
 
-    name: str = param("baseline", "text", "scenario file name")
+    name: str = param(
+        "baseline", "text", "scenario file name; also names output folders (NAME_RULE)"
+    )
     description: str = param("", "text", "scenario file")
     run: RunSpec = RunSpec()
     research: ResearchSpec = ResearchSpec()
@@ -1210,6 +1275,35 @@ class Scenario(Spec):
     innohk: InnoHKSpec = InnoHKSpec()
     rfs: RFSSpec = RFSSpec()
     it_sector: ITSectorSpec = ITSectorSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value) or ".." in value:
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            raise ValueError(f"{shown!r} is not allowed: {NAME_RULE}")
+        return value
+
+    @field_validator(
+        "platform",
+        "mother_factory",
+        "traditional_upgrade",
+        "prd_upgrade",
+        "itf_rebalance",
+        "rd_funding",
+        "innohk",
+        "rfs",
+    )
+    @classmethod
+    def _starts_before_the_end(cls, lever: Any, info: ValidationInfo) -> Any:
+        run = info.data.get("run")
+        if run is not None and lever.enabled and lever.start_year > run.end_year:
+            raise ValueError(
+                f"start_year {lever.start_year} is after run.end_year {run.end_year}: the "
+                f"{info.field_name} would never act and the run would equal the baseline; "
+                f"set start_year <= {run.end_year} (or run.end_year / --until later)"
+            )
+        return lever
 
     @model_validator(mode="before")
     @classmethod

@@ -2,14 +2,17 @@
 
 A scenario file holds parameter groups (``platform:``, ``research:`` ...) with only the keys
 it changes; ``extends: other.yaml`` (relative to the file) inherits another file first.
-Unknown keys, wrong types, out-of-range values, missing or malformed files all raise
-``ScenarioError`` naming the file, the key and what is allowed.
+Unknown keys, wrong types, out-of-range, infinite or absurd values, missing, malformed,
+oversized, non-UTF-8 or empty files, duplicate keys, unsafe names and levers that start
+after the run ends all raise ``ScenarioError`` naming the file, the key and what is allowed.
+Files are read by ``sim.yamlio``; messages quote at most a short excerpt of a value.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,23 +20,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.params import Scenario, Spec
+from sim import yamlio
+from sim.errors import ScenarioError
+from sim.params import NAME_PATTERN, Scenario, Spec
 
 #: Where named scenarios ("baseline") are looked up: ./scenarios, then the repository's.
 SCENARIO_DIRS: tuple[Path, ...] = (
     Path("scenarios"),
     Path(__file__).resolve().parent.parent / "scenarios",
 )
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be loaded; the message names file, key and what is allowed."""
-
-    def __init__(self, file: str | Path | None, message: str, key: str | None = None) -> None:
-        self.file = str(file) if file is not None else "<overrides>"
-        self.key = key
-        where = f"{self.file}: " + (f"key '{key}': " if key else "")
-        super().__init__(where + message)
 
 
 def allowed_keys(path: tuple[str, ...] = ()) -> list[str]:
@@ -56,14 +51,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         hint = f"; scenarios in {path.parent}: {', '.join(known)}" if known else ""
         raise ScenarioError(path, f"file not found{hint}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ScenarioError(path, f"malformed YAML{at}: {problem}") from None
-    if data is None:
-        return {}
+        data = yamlio.load_file(path)
+    except yamlio.YamlInputError as e:
+        raise ScenarioError(path, e.problem) from None
+    if data is None or data == {}:
+        raise ScenarioError(
+            path,
+            "the file is empty: an empty scenario would be the uncalibrated defaults, not "
+            "the baseline; write `extends: baseline.yaml` and the keys it changes",
+        )
     if not isinstance(data, dict):
         raise ScenarioError(
             path,
@@ -104,15 +100,60 @@ def _dotted_to_nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``{"platform.enabled": True}`` or ``platform__enabled=True`` -> nested dicts."""
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
-        parts = key.replace("__", ".").split(".")
+        parts = str(key).replace("__", ".").split(".")
         d = nested
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             d = d.setdefault(p, {})
-        if isinstance(value, Mapping):
-            d[parts[-1]] = _merge(d.get(parts[-1], {}), value)
+            if not isinstance(d, dict):
+                where = ".".join(parts[: i + 1])
+                raise ScenarioError(
+                    None, f"is given a value and also keys inside it ({key})", key=where
+                )
+        if isinstance(value, Mapping) and isinstance(d.get(parts[-1], {}), Mapping):
+            d[parts[-1]] = _merge(dict(d.get(parts[-1], {})), value)
         else:
             d[parts[-1]] = value
     return nested
+
+
+def _refine_key(loc: tuple[str, ...], message: str) -> tuple[str, ...]:
+    """A group-level error that names one of the group's keys is reported at that key."""
+    if len(loc) != 1:
+        return loc
+    field = Scenario.model_fields.get(loc[0])
+    cls = field.annotation if field is not None else None
+    if not (isinstance(cls, type) and issubclass(cls, Spec)):
+        return loc
+    named = [k for k in cls.model_fields if re.search(rf"(?<![\w.]){re.escape(k)}\b", message)]
+    return (*loc, named[0]) if len(named) == 1 else loc
+
+
+def safe_name(text: str, fallback: str = "scenario") -> str:
+    """``text`` made into an allowed scenario name (``sim.params.NAME_RULE``)."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text)
+    name = re.sub(r"\.\.+", ".", name).strip("_.-")[:64]
+    return name if NAME_PATTERN.fullmatch(name) else fallback
+
+
+def _explain(e: ValidationError) -> tuple[str | None, str]:
+    """The dotted key and a bounded message for the first error of a validation."""
+    err = e.errors(include_url=False)[0]
+    loc = tuple(yamlio.clip(str(p), 60) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        allowed = allowed_keys(loc[:-1])
+        group = f"'{'.'.join(loc[:-1])}'" if loc[:-1] else "the top level"
+        msg = f"unknown key; allowed keys in {group}: {', '.join(allowed)}"
+    else:
+        msg = yamlio.clip(err["msg"], 600)
+        if err["type"] == "value_error":  # the check's own message names its values
+            loc = _refine_key(loc, msg.removeprefix("Value error, "))
+            msg = msg.removeprefix("Value error, ")
+        else:
+            msg += f" (got {yamlio.excerpt(err.get('input'))})"
+        if err["type"] == "model_type" and len(loc) == 1:
+            msg += f"; allowed keys in '{loc[0]}': {', '.join(allowed_keys(loc))}"
+    more = f" (and {e.error_count() - 1} more errors)" if e.error_count() > 1 else ""
+    return ".".join(loc) or None, msg + more
 
 
 def validate(data: Mapping[str, Any], file: str | Path | None = None) -> Scenario:
@@ -120,20 +161,17 @@ def validate(data: Mapping[str, Any], file: str | Path | None = None) -> Scenari
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(str(p) for p in err["loc"])
-        key = ".".join(loc)
-        if err["type"] == "extra_forbidden":
-            allowed = allowed_keys(loc[:-1])
-            group = f"'{'.'.join(loc[:-1])}'" if loc[:-1] else "the top level"
-            msg = f"unknown key; allowed keys in {group}: {', '.join(allowed)}"
-        else:
-            got = err.get("input")
-            msg = f"{err['msg']} (got {got!r})"
-            if err["type"] == "model_type" and len(loc) == 1:
-                msg += f"; allowed keys in '{loc[0]}': {', '.join(allowed_keys(loc))}"
-        more = f" (and {e.error_count() - 1} more errors)" if e.error_count() > 1 else ""
-        raise ScenarioError(file, msg + more, key=key or None) from None
+        key, msg = _explain(e)
+        raise ScenarioError(file, msg, key=key) from None
+
+
+def _blame(file: Path, key: str | None, overrides: Mapping[str, Any]) -> str:
+    """The file, or the override that set ``key`` (``--set``, ``--scale``) and the file."""
+    for k, v in overrides.items():
+        dotted = str(k).replace("__", ".")
+        if key is not None and (key == dotted or key.startswith(dotted + ".")):
+            return f"override {yamlio.clip(dotted, 80)}={yamlio.excerpt(v, 40)} (on {file})"
+    return str(file)
 
 
 def load_scenario(
@@ -150,11 +188,15 @@ def load_scenario(
     file = resolve_path(path)
     data = _load_tree(file)
     if "name" not in data:
-        data["name"] = file.stem
+        data["name"] = safe_name(file.stem)
     extra = {**(overrides or {}), **kw_overrides}
     if extra:
         data = _merge(data, _dotted_to_nested(extra))
-    return validate(data, file)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        key, msg = _explain(e)
+        raise ScenarioError(_blame(file, key, extra), msg, key=key) from None
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -170,10 +212,12 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def with_overrides(spec: Scenario, overrides: Mapping[str, Any]) -> Scenario:
-    """A new validated scenario with dotted-key overrides applied."""
-    if not overrides:
-        return spec
-    data = _merge(spec.model_dump(), _dotted_to_nested(overrides))
+    """A new validated scenario with dotted-key overrides applied.
+
+    Validated even without overrides, so that a ``Scenario`` changed without validation
+    (``model_copy(update=...)``) cannot carry an unsafe name or value into a run.
+    """
+    data = _merge(spec.model_dump(), _dotted_to_nested(overrides or {}))
     return validate(data, None)
 
 

@@ -125,7 +125,7 @@ def test_platform_with_zero_capacity_equals_baseline(baseline_run: sim.Result) -
         SCENARIOS / "hk_pilot_platform.yaml",
         seed=11,
         scale=0.1,
-        **{"platform.slot_cost_hkd_m": 1e9},
+        **{"platform.slot_cost_hkd_m": 1e6},
     )
     pd.testing.assert_frame_equal(baseline_run.quarterly, tiny.quarterly)
 

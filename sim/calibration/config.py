@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from sim import yamlio
+from sim.errors import CalibrationError, ScenarioError
 from sim.params import DATA_YEARS, Scenario, Spec
-from sim.scenario import ScenarioError, with_overrides
+from sim.scenario import with_overrides
 
 #: Repository folder with the committed calibration (targets, priors, posterior, report).
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "calibration"
@@ -29,22 +30,13 @@ LAST_FIT_YEAR = DATA_YEARS[-1]
 FIRST_FIT_YEAR = DATA_YEARS[0]
 
 
-class CalibrationError(ScenarioError):
-    """Bad calibration input; the message names the file, the key and what is allowed.
-
-    A ``ScenarioError`` so that the ``pilotsim`` command reports it the same way (exit 2).
-    """
-
-
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise CalibrationError(path, f"{what} file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CalibrationError(path, f"malformed YAML{at}: {getattr(e, 'problem', e)}") from None
+        data = yamlio.load_file(path)
+    except yamlio.YamlInputError as e:
+        raise CalibrationError(path, e.problem) from None
     if not isinstance(data, dict):
         raise CalibrationError(path, f"expected a mapping, got {type(data).__name__}")
     return data

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.config import FIRST_FIT_YEAR, Priors, Targets
+from sim.calibration.config import Priors, Targets
+from sim.calibration.fit import fit_table as _fit_table
 from sim.calibration.posterior import weighted_quantile
 from sim.calibration.smc import iter_weighted
 from sim.params import Scenario
 
-BAND = (0.05, 0.95)
 POINT_SEEDS = 20
 TOLERANCE = 0.10  # the issue's criterion: median within 10% of the observed value
 
@@ -80,31 +80,7 @@ def posterior_predictive(
 
 def fit_table(targets: Targets, pred: pd.DataFrame) -> pd.DataFrame:
     """Per series and year 2015-2019: observed (if any), predictive median and 90% band."""
-    post = pred[pred["kind"] == "posterior"]
-    pt = pred[pred["kind"] == "point"]
-    rows = []
-    for s in targets.series:
-        obs = dict(zip(s.years, s.observed, strict=True))
-        for y in range(FIRST_FIT_YEAR, targets.last_year + 1):
-            v = post.loc[post["year"] == y, s.model_column].to_numpy(float)
-            lo, med, hi = np.quantile(v, [BAND[0], 0.5, BAND[1]])
-            pv = pt.loc[pt["year"] == y, s.model_column].to_numpy(float)
-            o = obs.get(y, np.nan)
-            rows.append(
-                {
-                    "series": s.name,
-                    "year": y,
-                    "fitted": y in obs,
-                    "observed": o,
-                    "median": med,
-                    "low": lo,
-                    "high": hi,
-                    "point_median": float(np.median(pv)) if len(pv) else np.nan,
-                    "rel_error": med / o - 1 if y in obs else np.nan,
-                    "covered": bool(lo <= o <= hi) if y in obs else None,
-                }
-            )
-    return pd.DataFrame(rows)
+    return _fit_table(targets, pred[pred["kind"] == "posterior"], pred[pred["kind"] == "point"])
 
 
 def _fig_fit(table: pd.DataFrame, targets: Targets, path: Path) -> None:

@@ -45,12 +45,15 @@ class Simulator:
         """Target points (model units) of one run with dotted-key ``values`` and ``seed``."""
         import sim
 
+        # sim.run takes dotted keys as ``**overrides: Any``; typed so, mypy does not match
+        # them against run's own keywords (scale, until, keep_model).
+        overrides: dict[str, Any] = self.priors.overrides(values)
         result = sim.run(
             self.base,
             seed=int(seed),
             scale=self.scale,
             until=self.targets.last_year,
-            **self.priors.overrides(values),
+            **overrides,
         )
         return self.targets.simulated(result.annual)
 

@@ -9,12 +9,23 @@ top of the scenario: the pairs then share parameters as well as random numbers.
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:  # POSIX; elsewhere output folders are not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+from sim.errors import BatchError
 from sim.experiments.executors import open_executor
 from sim.experiments.runner import BatchReport, Task, run_batch
 from sim.experiments.seeds import replicate_seeds
@@ -25,10 +36,20 @@ from sim.scenario import scenario_hash, with_overrides
 #: Names a batch folder may hold besides its store: the outputs of compare and sweep.
 OUTPUT_SUFFIXES = (".png", ".csv", ".md")
 OUTPUT_NAMES = ("manifest.json", "runs", ".gitignore")
+#: What ``pilotsim run`` writes into its folder.
+RUN_FILES = ("annual.parquet", "annual.csv", "quarterly.parquet", "scenario.yaml", "metadata.json")
+#: Held (``flock``) by the process writing into an output folder; removed when it is done.
+LOCK_FILE = ".lock"
+#: A batch of more runs than this is refused unless ``--yes`` is given.
+MAX_RUNS_WITHOUT_YES = 5000
+#: Seconds of one core per run, 2015-2035: about 0.4 s at scale 0.1 and 1.3 s at full
+#: scale (docs/performance.md: model run and batch benchmarks), so about 0.3 + 1.0 * scale.
+SECONDS_PER_RUN_FIXED = 0.3
+SECONDS_PER_RUN_PER_SCALE = 1.0
 
 
-class BatchError(ValueError):
-    """Bad batch settings; the message names the option and what is allowed."""
+class OutDirError(BatchError):
+    """An output folder that cannot be used: unwritable, locked, or holding another job."""
 
 
 @dataclass
@@ -161,24 +182,273 @@ def check_same_run_settings(scenarios: Mapping[str, Scenario]) -> None:
                 )
 
 
+def _ours(name: str) -> bool:
+    """Whether a name in an output folder is one pilotsim writes (batch or run)."""
+    return (
+        name in OUTPUT_NAMES
+        or name in RUN_FILES
+        or Path(name).suffix in OUTPUT_SUFFIXES
+        or name.startswith(".")
+    )
+
+
 def check_out_dir(out: Path) -> None:
-    """Refuse a folder that holds files other than a batch's own (nothing is overwritten)."""
+    """Refuse a folder that holds files pilotsim does not write (nothing is overwritten)."""
     if out.exists() and not out.is_dir():
-        raise BatchError(f"--out {out}: exists and is not a directory")
+        raise OutDirError(f"--out {out}: exists and is not a directory")
     if not out.is_dir():
         return
-    foreign = sorted(
-        p.name
-        for p in out.iterdir()
-        if p.name not in OUTPUT_NAMES
-        and p.suffix not in OUTPUT_SUFFIXES
-        and not p.name.startswith(".")
-    )
+    try:
+        foreign = sorted(p.name for p in out.iterdir() if not _ours(p.name))
+    except OSError as e:
+        raise OutDirError(f"--out {out}: cannot read the folder ({e.strerror or e})") from None
     if foreign:
         shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        raise BatchError(
-            f"--out {out}: holds files a batch does not write ({shown}); choose another folder"
+        raise OutDirError(
+            f"--out {out}: holds files pilotsim does not write ({shown}); choose another folder"
         )
+
+
+def describe_job(job: Sequence[str]) -> str:
+    """``("compare", "baseline", "hk_pilot_platform")`` -> ``the comparison baseline vs ...``."""
+    kind, *names = job
+    if kind == "compare":
+        return f"the comparison {names[0]} vs {', '.join(names[1:])}"
+    if kind == "sweep":
+        return f"a sweep of {names[1]} ({', '.join(names[2:])}) against {names[0]}"
+    if kind == "run":
+        return f"a run of {names[0]}"
+    return "the output of another pilotsim job"
+
+
+def folder_job(out: Path) -> tuple[str, ...] | None:
+    """What an output folder holds: ``("compare", base, *policies)``, ``("sweep", base,
+    policy, *parameters)``, ``("run", scenario)``, ``("unknown",)`` for pilotsim files of
+    unknown origin, or None for a folder without any (missing, empty, hidden files only)."""
+    if not out.is_dir():
+        return None
+    names = [p.name for p in out.iterdir() if not p.name.startswith(".")]
+    if not names:
+        return None
+    try:
+        if "manifest.json" in names:
+            batch = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["batch"]
+            if batch["kind"] == "compare":
+                return ("compare", batch["baseline"], *batch["policies"])
+            if batch["kind"] == "sweep":
+                return ("sweep", batch["baseline"], batch["policy"], *batch["parameters"])
+        if "metadata.json" in names:
+            meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+            return ("run", meta["scenario"])
+        if "summary.csv" in names:  # a committed comparison: manifest.json is not committed
+            with (out / "summary.csv").open(encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f))
+            policies = list(dict.fromkeys(r["policy"] for r in rows))
+            bases = {r["baseline"] for r in rows}
+            if len(bases) == 1 and policies:
+                return ("compare", bases.pop(), *policies)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
+    return ("unknown",)
+
+
+def clear_out_dir(out: Path) -> None:
+    """Remove what pilotsim wrote into ``out`` (reports, figures, store, run files); keep
+    the lock, ``.gitignore`` and other hidden files except temporary ones."""
+    for p in out.iterdir():
+        if p.name.startswith(".") and ".tmp" not in p.name:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+#: Report files of a comparison or sweep that a new report replaces or removes.
+REPORT_FILES = ("summary.csv", "attribution.csv", "draws.csv", "sweep.csv", "report.md")
+
+
+def remove_stale_outputs(out: Path, keep: Sequence[str]) -> None:
+    """Remove the report files and figures of an earlier job in ``out`` that this one does
+    not write (``keep``): no stale figure or table is left beside a new report."""
+    if not out.is_dir():
+        return
+    kept = set(keep)
+    for p in out.iterdir():
+        if p.name in kept or not p.is_file():
+            continue
+        if p.suffix == ".png" or p.name in REPORT_FILES:
+            p.unlink(missing_ok=True)
+
+
+def _make_dirs(out: Path) -> list[Path]:
+    """Create ``out`` and its missing parents; return the folders created, deepest first."""
+    missing = []
+    p = out
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _remove_if_empty(missing)
+        raise OutDirError(
+            f"--out {out}: cannot create the folder ({e.strerror or e}); choose a writable folder"
+        ) from None
+    return missing
+
+
+def _remove_if_empty(dirs: Sequence[Path]) -> None:
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _lock(out: Path) -> int:
+    """Take ``out/.lock`` (``flock``, without waiting); this also proves ``out`` writable."""
+    path = out / LOCK_FILE
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutDirError(
+                f"--out {out}: cannot write into the folder ({e.strerror or e}); "
+                "choose a writable folder"
+            ) from None
+        if fcntl is None:  # pragma: no cover
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise OutDirError(
+                f"--out {out}: another pilotsim process{f' (pid {holder})' if holder else ''} "
+                "is writing into this folder; wait for it to finish or choose another --out"
+            ) from None
+        try:  # the previous holder may have removed the file between our open and flock
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as e:
+            os.close(fd)
+            raise OutDirError(
+                f"--out {out}: cannot write into the folder ({e.strerror or e}); "
+                "choose a writable folder"
+            ) from None
+        return fd
+
+
+def _unlock(out: Path, fd: int) -> None:
+    try:
+        (out / LOCK_FILE).unlink(missing_ok=True)  # while still held: see _lock
+    except OSError:
+        pass
+    os.close(fd)
+
+
+@contextmanager
+def claim_out_dir(out: Path, job: Sequence[str], *, force: bool = False) -> Iterator[Path]:
+    """Hold output folder ``out`` for one job (a comparison, a sweep or a run).
+
+    Checked before any simulation: ``out`` is a folder (or can be created) that pilotsim
+    can write into, that no other pilotsim process holds (``out/.lock``, ``flock``) and that
+    holds nothing but pilotsim's files. A folder that holds another job (another pair,
+    sweep or scenario) is refused unless ``force``, which first clears what pilotsim wrote
+    there. Folders created here are removed again if the job leaves them empty.
+
+    Args:
+        out: the output folder.
+        job: what the folder will hold (see :func:`folder_job`).
+        force: clear the folder first instead of refusing another job's.
+
+    Raises:
+        OutDirError: the message names the folder and what to do.
+    """
+    job = tuple(job)
+    check_out_dir(out)
+    created = _make_dirs(out)
+    try:
+        fd = _lock(out)
+    except BaseException:
+        _remove_if_empty(created)
+        raise
+    try:
+        held = folder_job(out)
+        if held is not None and held != job and not force:
+            raise OutDirError(
+                f"--out {out}: holds {describe_job(held)}, not {describe_job(job)}; "
+                "choose another --out, or pass --force to clear the folder first"
+            )
+        if held is not None and force:
+            clear_out_dir(out)
+        yield out
+    finally:
+        _unlock(out, fd)
+        _remove_if_empty(created)
+
+
+def seconds_per_run(scale: float, until: int = 2035) -> float:
+    """Rough seconds of one core per run (see ``SECONDS_PER_RUN_*``)."""
+    years = max(1, until - FIRST_YEAR + 1) / (2035 - FIRST_YEAR + 1)
+    return (SECONDS_PER_RUN_FIXED + SECONDS_PER_RUN_PER_SCALE * scale) * years
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.1f} days"
+
+
+def check_batch_size(
+    n_runs: int,
+    what: str,
+    *,
+    scale: float,
+    until: int,
+    jobs: int | None = None,
+    yes: bool = False,
+) -> None:
+    """Refuse a batch of more than ``MAX_RUNS_WITHOUT_YES`` runs unless ``yes``.
+
+    Called before the batch's scenarios are built, so a mistyped ``--param`` or ``--seeds``
+    is refused at once.
+
+    Args:
+        n_runs: runs the batch plans (before any is found in the store).
+        what: how the runs arise, e.g. ``"100,001 points and the baseline x 2 seeds"``.
+        scale, until: of the runs (for the time estimate).
+        jobs: parallel runs (default: the available cores).
+        yes: run it anyway.
+
+    Raises:
+        BatchError: naming the number of runs and their estimated time.
+    """
+    if yes or n_runs <= MAX_RUNS_WITHOUT_YES:
+        return
+    from sim.experiments.executors import available_cores
+
+    workers = jobs or available_cores()
+    per_run = seconds_per_run(scale, until)
+    raise BatchError(
+        f"{n_runs:,} runs ({what}) at scale {scale:g} to {until}: about "
+        f"{_duration(n_runs * per_run / workers)} on {workers} "
+        f"core{'s' if workers != 1 else ''} (about {per_run:.2f} s of a core per run) and "
+        f"about {n_runs * 46 / 1024**2:,.1f} GB of results; a batch of more than "
+        f"{MAX_RUNS_WITHOUT_YES:,} runs needs --yes (or use fewer points or seeds)"
+    )
 
 
 def check_years(

@@ -1,6 +1,6 @@
 """``pilotsim compare`` and ``pilotsim sweep``: argument parsing and printing.
 
-Bad input raises ``sim.cli.UsageError`` or ``ScenarioError`` before anything is written
+Bad input raises ``sim.errors.UsageError`` or ``ScenarioError`` before anything is written
 (exit code 2). Runs that fail are recorded and reported: the command then exits with 1.
 An interrupted batch exits with 130; rerunning the same command resumes it.
 """
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim.cli import UsageError
-from sim.experiments.batch import BatchError
+from sim.errors import UsageError
+from sim.experiments.batch import MAX_RUNS_WITHOUT_YES, BatchError
 from sim.experiments.executors import ExecutorError
 
 EXIT_RUNS_FAILED = 1
@@ -79,6 +79,22 @@ def _period(text: str) -> tuple[int, int]:
     if lo is None or hi is None:
         raise argparse.ArgumentTypeError(f"expects START-END years (e.g. 2025-2035), got {text!r}")
     return lo, hi
+
+
+def add_out_options(p: argparse.ArgumentParser) -> None:
+    """``--force`` and ``--yes``: clear an output folder of another job; run a huge batch."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="--out holds another comparison, sweep or run: clear it first (only files "
+        "pilotsim writes) instead of refusing",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"run a batch of more than {MAX_RUNS_WITHOUT_YES:,} runs (refused otherwise, "
+        "with its estimated time)",
+    )
 
 
 def add_executor_options(p: argparse.ArgumentParser) -> None:
@@ -165,6 +181,7 @@ def add_commands(sub: Any) -> None:
         "runs, with the same seeds, with each platform service (engineering, matching, "
         "follow_up_support) switched off and with slots only (attribution.csv)",
     )
+    add_out_options(c)
     add_executor_options(c)
     c.set_defaults(func=cmd_compare)
 
@@ -194,6 +211,7 @@ def add_commands(sub: Any) -> None:
     add_batch_options(w, DEFAULT_SWEEP_SEEDS)
     w.add_argument("--out", help="output folder (default results/sweep-<file or scenario>)")
     w.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+    add_out_options(w)
     add_executor_options(w)
     w.set_defaults(func=cmd_sweep)
 
@@ -269,13 +287,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
             figures=not args.no_figures,
             posterior=_posterior_path(args.posterior),
             attribution=not args.no_attribution,
+            force=args.force,
+            yes=args.yes,
         )
-        return _print_result(res)
+        return _print_result(res, posterior=args.posterior is not None)
 
     return _run_guarded(go)
 
 
-def _print_result(res: Any) -> int:
+def table_heading(policy: str, base: str, n_pairs: int, posterior: bool = False) -> str:
+    """The line above a printed comparison table."""
+    what = (
+        f"{n_pairs} paired replicates with posterior parameter draws"
+        if posterior
+        else f"{n_pairs} paired seeds"
+    )
+    return f"{policy} vs {base}: mean of {what}, difference with 90% t-interval"
+
+
+def _print_result(res: Any, posterior: bool = False) -> int:
     rep = res.execution.report
     print(
         f"{rep.total} runs: {rep.done} run now, {rep.skipped} already stored, "
@@ -283,8 +313,9 @@ def _print_result(res: Any) -> int:
     )
     for policy, table in res.tables.items():
         base = res.summary["baseline"].iloc[0]
-        n = int(res.summary[res.summary["policy"] == policy]["n_pairs"].min())
-        print(f"\n{policy} vs {base}: mean of {n} paired seeds, difference with 90% t-interval")
+        # pairs of runs: an outcome undefined in some runs (a 0/0 share) has fewer rows
+        n = int(res.summary[res.summary["policy"] == policy]["n_pairs"].max())
+        print("\n" + table_heading(policy, base, n, posterior))
         print(table)
         attribution = getattr(res, "attribution", {}).get(policy)
         if attribution is not None:
@@ -367,6 +398,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             posterior=_posterior_path(args.posterior)
             if args.posterior is not None
             else _file_posterior(f, where),
+            force=args.force,
+            yes=args.yes,
         )
         rep = res.execution.report
         print(

@@ -337,7 +337,7 @@ def period_values(
             out[o.name] = g[o.name].mean()
         elif o.kind == "ratio" and o.ratio_of:
             num, den = g[o.ratio_of[0]].sum(), g[o.ratio_of[1]].sum()
-            out[o.name] = (num / den.where(den > 0)).fillna(0.0)
+            out[o.name] = num / den.where(den > 0)  # 0/0 (nothing created) is NaN, not 0
         elif o.kind == "npv":
             out[o.name] = _present_value(sub, o.terms, lo, rate)
         elif o.kind == "policy_share" and o.ratio_of:
@@ -354,7 +354,12 @@ def year_values(panel: pd.DataFrame, year: int) -> pd.DataFrame:
     """Each run's value of every outcome in one year (outcomes with year rows)."""
     sub = _with_all_columns(panel[panel["year"] == year])
     cols = [o.name for o in OUTCOMES if o.kind not in ("per_dollar",) and not o.period_only]
-    return sub[["label", "replicate", *cols]].reset_index(drop=True)
+    out = sub[["label", "replicate", *cols]].reset_index(drop=True)
+    for o in OUTCOMES:  # a ratio with nothing in its denominator is undefined (NaN), not 0
+        if o.kind == "ratio" and o.ratio_of and o.ratio_of[1] in sub.columns:
+            den = sub[o.ratio_of[1]].reset_index(drop=True)
+            out[o.name] = out[o.name].where(den > 0)
+    return out
 
 
 def t_interval(x: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:

@@ -14,11 +14,17 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from sim.errors import ExecutorError
 
 FORKSERVER = "forkserver"
 MP_METHOD = "distributed.worker.multiprocessing-method"
@@ -45,10 +51,6 @@ LOCAL_DASK_CONFIG: dict[str, object] = {
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
 }
-
-
-class ExecutorError(ValueError):
-    """An executor that cannot be made (bad option, Dask missing, scheduler unreachable)."""
 
 
 class SequentialExecutor(Executor):
@@ -89,6 +91,76 @@ class Engine:
     description: str
 
 
+def die_with(pid: int) -> None:
+    """Worker initializer: end this worker process as soon as process ``pid`` ends.
+
+    ``pid`` is the process that made the pool. A pool's workers otherwise outlive a
+    SIGKILLed parent: they wait forever for work on a queue whose ends they hold
+    themselves, and keep the forkserver and the resource tracker alive with them. A daemon
+    thread waits on a pidfd of ``pid`` (Linux >= 5.3) or polls it every half second, and
+    ends the worker with ``os._exit``; the forkserver and the resource tracker then see
+    their last client gone and exit too. Where available, ``PR_SET_PDEATHSIG`` also kills
+    a worker whose direct parent (``pid`` or the forkserver) dies.
+    """
+    _set_pdeathsig()
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except ProcessLookupError:  # already gone
+        os._exit(1)
+    except (AttributeError, OSError):
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])  # readable when the process has ended
+        else:
+            while _alive(pid):
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pilotsim-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _set_pdeathsig() -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a batch runs, SIGTERM interrupts it like Ctrl-C (``KeyboardInterrupt``), so
+    the pool is shut down, its queues and semaphores released, and stored runs kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _process_context() -> multiprocessing.context.BaseContext:
     """Worker processes forked from a clean server that has imported the model once.
 
@@ -99,7 +171,7 @@ def _process_context() -> multiprocessing.context.BaseContext:
     if FORKSERVER not in multiprocessing.get_all_start_methods():  # Windows
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context(FORKSERVER)
-    ctx.set_forkserver_preload(["sim.experiments.runner"])
+    ctx.set_forkserver_preload(["sim.experiments.runner", "sim.experiments.executors"])
     return ctx
 
 
@@ -125,17 +197,24 @@ def open_executor(
     if scheduler and jobs is not None:
         raise ExecutorError("--jobs cannot be used with --scheduler: the cluster's workers decide")
     if dask or scheduler:
-        with _dask_engine(jobs or available_cores(), scheduler) as engine:
+        with _dask_engine(jobs or available_cores(), scheduler) as engine, _sigterm_interrupts():
             yield engine
         return
     n = jobs or available_cores()
     if n == 1:
-        yield Engine(SequentialExecutor(), "sequential", 1, "sequential (1 process)")
+        with _sigterm_interrupts():
+            yield Engine(SequentialExecutor(), "sequential", 1, "sequential (1 process)")
         return
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=_process_context())
+    pool = ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=_process_context(),
+        initializer=die_with,
+        initargs=(os.getpid(),),
+    )
     try:
-        yield Engine(pool, "process-pool", n, f"process pool ({n} workers)")
-    except BaseException:  # Ctrl-C or an error: stop the workers, do not wait for them
+        with _sigterm_interrupts():
+            yield Engine(pool, "process-pool", n, f"process pool ({n} workers)")
+    except BaseException:  # Ctrl-C, SIGTERM or an error: stop the workers, do not wait
         _terminate(pool)
         raise
     pool.shutdown(wait=True, cancel_futures=True)

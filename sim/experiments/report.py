@@ -230,7 +230,7 @@ def _tick_formatter_class() -> type:
             self.factor, self.suffix, self.signed = factor, suffix, signed
             self.decimals = 0
 
-        def set_locs(self, locs: Sequence[float]) -> None:
+        def set_locs(self, locs: list[float]) -> None:
             super().set_locs(locs)
             vals = np.asarray(locs, float) * self.factor
             self.decimals = next(
@@ -262,14 +262,14 @@ def _year_axis(ax: Any, years: np.ndarray) -> None:
 
 def _save(fig: Any, path: Path) -> None:
     """Save a PNG under a temporary name, then move it into place; close the figure."""
-    import os
-
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fig.savefig(tmp, dpi=DPI, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    from sim.provenance import atomic_write
+
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def value_by_place(
@@ -429,12 +429,15 @@ def markdown_report(
     period = tuple(meta["period"])
     pct = round(level * 100)
     posterior = meta.get("posterior")
+    draws = ", posterior parameter draws" if posterior else ""
     lines = [
-        f"# {' and '.join(policies)} against {base}",
+        f"# {' and '.join(policies)} against {base}{draws}",
         "",
-        f"Paired comparison over **{meta['n_seeds']} replicate seeds** (root seed "
-        f"{meta['root_seed']}), population scale {meta['scale']:g} (outputs in full-economy "
-        f"units), simulated 2015-{meta['until']}. Money is HKD million at 2015 prices."
+        f"Paired comparison over **{meta['n_seeds']} replicate seeds"
+        + (" with posterior parameter draws" if posterior else "")
+        + f"** (root seed {meta['root_seed']}), population scale {meta['scale']:g} (outputs "
+        f"in full-economy units), simulated 2015-{meta['until']}. Money is HKD million at "
+        "2015 prices."
         + (
             " Parameters drawn from the calibration posterior, one draw per replicate."
             if posterior
@@ -482,7 +485,12 @@ def markdown_report(
         lines += markdown_section(posterior, meta["n_seeds"])
     attribution = attribution or {}
     for policy in policies:
-        lines += [f"## {policy} - {base}", "", format_markdown(summary, policy, level), ""]
+        lines += [
+            f"## {policy} - {base}{draws}",
+            "",
+            format_markdown(summary, policy, level),
+            "",
+        ]
         lines += [
             _precision(summary, policy, period, meta["n_seeds"], level, bool(posterior)),
             "",
@@ -512,16 +520,8 @@ def markdown_report(
         ),
         "",
         f"- Runs: {meta['runs_done']} stored, {meta['runs_failed']} failed"
-        + (
-            f" ({meta['runs_skipped']} reused from an earlier call)"
-            if meta.get("runs_skipped")
-            else ""
-        )
-        + f"; {meta['bytes_per_run'] / 1024:.1f} KiB per run (Parquet, zstd).",
-        f"- Executor: {meta['engine']}; wall time {meta['seconds']:.0f} s.",
-        f"- Command: `{meta['command']}`",
-        f"- Git commit: `{meta['git_commit']}`; model code fingerprint `{meta['code']}`.",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+        f"; {meta['bytes_per_run'] / 1024:.1f} KiB per run (Parquet, zstd).",
+        *provenance_lines(meta),
     ]
     if meta.get("failures"):
         lines += ["", "### Failed runs (rerun the command to retry them)", ""]
@@ -529,6 +529,70 @@ def markdown_report(
     if meta.get("note"):
         lines += ["", meta["note"]]
     return "\n".join(lines) + "\n"
+
+
+#: Options that choose how runs are executed, not what they compute: left out of the
+#: command a report shows, so that the report is the same whichever executor made it.
+EXECUTION_OPTIONS: dict[str, bool] = {  # option -> takes a value
+    "--jobs": True,
+    "--dask": False,
+    "--scheduler": True,
+    "--no-progress": False,
+}
+
+
+def result_command(command: str) -> str:
+    """``command`` without the options that only choose the executor (``--jobs 2`` ...).
+
+    >>> result_command("pilotsim compare --jobs 2 --seeds 4 --no-progress")
+    'pilotsim compare --seeds 4'
+    """
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    out: list[str] = []
+    skip = False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        name = w.split("=", 1)[0]
+        if name in EXECUTION_OPTIONS:
+            skip = EXECUTION_OPTIONS[name] and "=" not in w
+            continue
+        out.append(w)
+    return shlex.join(out)
+
+
+def short_commit(commit: str) -> str:
+    """A git commit as a report shows it: without ``-dirty``, which depends on whether
+    earlier outputs (this report among them) differ from the committed ones, so a rerun
+    would flip it. Uncommitted model code shows in the model code fingerprint instead."""
+    return str(commit).removesuffix("-dirty")
+
+
+def provenance_lines(meta: Mapping[str, Any]) -> list[str]:
+    """The provenance bullets of a report: the same text for the same results.
+
+    The command (without executor options), the git commit of the code, the model code
+    fingerprint and the package versions. What changes from call to call (wall time,
+    executor, runs reused, the full command line, a dirty tree, time) is in
+    ``manifest.json``, not in the report, so a rerun that changes no result leaves the
+    committed report byte-identical.
+    """
+    lines = []
+    if meta.get("command"):
+        lines.append(f"- Command: `{result_command(meta['command'])}`")
+    lines += [
+        f"- Git commit: `{short_commit(meta.get('git_commit', 'unknown'))}`; model code "
+        f"fingerprint `{meta.get('code', 'unknown')}` (executor, wall time and the exact "
+        "command line of each call are in `manifest.json`).",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()) + ".",
+    ]
+    return lines
 
 
 # --------------------------------------------------------- net benefit, evaluations
@@ -896,10 +960,8 @@ def write_outputs(
     writers: Mapping[str, Callable[[Path], Any]],
 ) -> None:
     """Write report files into ``out``: each to a temporary name, then moved into place."""
-    import os
+    from sim.provenance import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
     for name, writer in writers.items():
-        tmp = out / f".{name}.tmp-{os.getpid()}"
-        writer(tmp)
-        os.replace(tmp, out / name)
+        atomic_write(out / name, writer)

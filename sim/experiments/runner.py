@@ -198,10 +198,10 @@ def run_batch(
 
     t0 = time.perf_counter()
     ours = code_fingerprint()
-    todo = [t for t in tasks if not store.is_done(t.key, ours)]
+    todo = [t for t in tasks if not store.is_done(t.key, ours)]  # checks every part file
     report = BatchReport(total=len(tasks), skipped=len(tasks) - len(todo))
-    if report.skipped:
-        store.save()  # keep adopted entries
+    if report.skipped or store.repairs:
+        store.save()  # keep adopted entries and what was set aside
     width = parallelism(executor)
     cap = max_in_flight or (1 if width == 1 else 2 * width)
     bar = tqdm(
@@ -274,5 +274,7 @@ def run_batch(
         raise
     finally:
         bar.close()
+    if report.ran:
+        store.save()  # fold the journal into manifest.json: a finished batch is one file
     report.seconds = time.perf_counter() - t0
     return report

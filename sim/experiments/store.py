@@ -1,25 +1,34 @@
-"""The result store of a batch: one Parquet part file per run plus ``manifest.json``.
+"""The result store of a batch: one Parquet part file per run, ``manifest.json`` and a journal.
 
 Layout of a store folder ``OUT``::
 
-    OUT/manifest.json          what was asked and the status of every run
+    OUT/manifest.json                 what was asked and the status of every run
     OUT/runs/<hash>-s<seed>.parquet   one run: its quarterly frame (zstd)
+    OUT/runs/journal.jsonl            runs finished since manifest.json was last written
+    OUT/runs/quarantine/              unreadable part files set aside, each with a note
 
 A part file is named by the run's scenario hash and seed, so it is a pure function of its
 name and the model code. It is written under a temporary name and moved into place with
-``os.replace``, and the manifest is rewritten the same way after every run: killing a batch
-at any moment leaves only whole files, and no finished run is lost. A part file whose
-manifest entry was lost (kill between the two writes) is recognised from the identity kept
-in its Parquet metadata. Each run also records the fingerprint of the model code that made
-it; stored runs made by other code are rerun instead of being mixed with new ones.
+``os.replace``; then one JSON line for the run is appended to the journal. Reading the store
+folds the journal into the manifest, and the manifest is rewritten (atomically) only when
+the journal has grown as long as the manifest and at the end of a batch, so a batch of
+``n`` runs costs time linear in ``n``. Killing a batch at any moment leaves only whole
+part files and at most one torn journal line (ignored), and no finished run is lost: a
+part file whose journal line was lost is recognised from the identity kept in its Parquet
+metadata. Each run also records the fingerprint of the model code that made it; stored
+runs made by other code are rerun instead of being mixed with new ones.
+
+The manifest is not trusted blindly: a part file that is missing, empty or unreadable
+(no Parquet footer) is moved to ``runs/quarantine/`` with a note, a message says so on
+stderr, and the run is done again.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,18 +37,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.errors import StoreError
+from sim.provenance import atomic_write, atomic_write_text, code_hash
+
 MANIFEST = "manifest.json"
 RUNS_DIR = "runs"
+JOURNAL = "journal.jsonl"
+QUARANTINE_DIR = "quarantine"
 FORMAT = "pilotsim-batch/1"
 META_KEY = b"pilotsim"
 COMPRESSION = "zstd"
 
 #: Files of the ``sim`` package that do not change what a run computes.
 _NOT_MODEL_CODE = ("experiments", "calibration", "viz", "cli.py", "dashboard", "__main__.py")
-
-
-class StoreError(ValueError):
-    """A store folder that cannot be used; the message names the file."""
 
 
 def run_key(scenario_hash: str, seed: int) -> str:
@@ -60,17 +70,7 @@ def code_fingerprint() -> str:
 
 
 def _fingerprint() -> str:
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if rel.parts[0] in _NOT_MODEL_CODE or "__pycache__" in rel.parts:
-            continue
-        h.update(rel.as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
+    return code_hash(Path(__file__).resolve().parent.parent, exclude=_NOT_MODEL_CODE)
 
 
 _CODE_FINGERPRINT = _fingerprint()
@@ -81,9 +81,7 @@ def _now() -> str:
 
 
 def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, default=str) + "\n")
 
 
 class Store:
@@ -97,9 +95,18 @@ class Store:
         self.root = Path(root)
         self.runs_dir = self.root / RUNS_DIR
         self.manifest_path = self.root / MANIFEST
+        self.journal_path = self.runs_dir / JOURNAL
+        self.quarantine_dir = self.runs_dir / QUARANTINE_DIR
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root}: exists and is not a directory")
+        #: Runs listed in manifest.json when it was last written / lines in the journal.
+        self._manifest_runs = 0
+        self._journal_lines = 0
+        #: What was repaired: one message per part file set aside (also printed).
+        self.repairs: list[str] = []
         self.manifest: dict[str, Any] = self._read_manifest()
+        self._fold_journal()
+        self._adopt_orphans()
 
     # ----------------------------------------------------------------- manifest
     def _read_manifest(self) -> dict[str, Any]:
@@ -120,7 +127,70 @@ class Store:
             )
         if not isinstance(data.get("runs"), dict):
             raise StoreError(f"{self.manifest_path}: key 'runs' must be a mapping")
+        self._manifest_runs = len(data["runs"])
         return data
+
+    def _fold_journal(self) -> None:
+        """Apply the journal's lines, in order, to the runs read from manifest.json.
+
+        A line that is not whole JSON (a kill while it was written) is skipped: its part
+        file, if any, is adopted from its metadata by :meth:`is_done`.
+        """
+        try:
+            with self.journal_path.open("rb") as f:
+                for line in f:
+                    self._journal_lines += 1
+                    try:
+                        event = json.loads(line)
+                        key, entry = event["key"], event["entry"]
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if isinstance(key, str) and isinstance(entry, dict):
+                        self.runs[key] = entry
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StoreError(
+                f"{self.journal_path}: not readable ({e}); remove it to rebuild the "
+                "manifest from the part files"
+            ) from None
+
+    def _adopt_orphans(self) -> None:
+        """Count part files whose manifest and journal lines were lost (a kill between
+        writing the part and its line) from the identity in their Parquet metadata."""
+        if not self.runs_dir.is_dir():
+            return
+        for path in self.runs_dir.glob("*.parquet"):
+            key = path.stem
+            entry = self.runs.get(key)
+            if entry is not None and entry.get("status") == "done":
+                continue
+            self._adopt(key, path)
+
+    def _adopt(self, key: str, path: Path) -> bool:
+        meta = self.read_meta(path)
+        if meta is None or meta.get("key") != key:
+            return False
+        self.runs[key] = {
+            **{k: meta.get(k) for k in ("scenario_hash", "seed", "code", "seconds")},
+            "status": "done",
+            "file": f"{RUNS_DIR}/{path.name}",
+            "bytes": path.stat().st_size,
+            "finished": meta.get("finished"),
+            "note": "adopted from its part file (manifest entry was missing)",
+        }
+        return True
+
+    def _journal(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Append one run's entry to the journal; rewrite the manifest when the journal
+        has grown as long as it (so the total cost stays linear in the number of runs)."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"key": key, "entry": entry}, default=str) + "\n"
+        with self.journal_path.open("a", encoding="utf-8") as f:
+            f.write(line)
+        self._journal_lines += 1
+        if self._journal_lines >= max(1, self._manifest_runs):
+            self.save()
 
     def begin(self, batch: Mapping[str, Any], provenance: Mapping[str, Any]) -> None:
         """Record the batch being run (settings, scenarios, seeds) and who runs it.
@@ -135,10 +205,18 @@ class Store:
         self.save()
 
     def save(self) -> None:
-        """Rewrite ``manifest.json`` atomically."""
+        """Rewrite ``manifest.json`` atomically with every run, then empty the journal.
+
+        A kill between the two leaves a journal whose lines the manifest already holds;
+        folding them again changes nothing.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self.manifest["updated"] = _now()
         _write_json_atomically(self.manifest_path, self.manifest)
+        self._manifest_runs = len(self.runs)
+        if self._journal_lines or self.journal_path.exists():
+            self.journal_path.unlink(missing_ok=True)
+        self._journal_lines = 0
 
     @property
     def runs(self) -> dict[str, dict[str, Any]]:
@@ -151,28 +229,70 @@ class Store:
     def is_done(self, key: str, code: str | None = None) -> bool:
         """Whether run ``key`` is stored whole, by the model code ``code`` (default: ours).
 
-        A part file without a manifest entry (the batch was killed between writing the
-        two) is adopted when its Parquet metadata names the same run and code.
+        The part file is checked, not only the manifest: a missing, empty or unreadable
+        one (no Parquet footer) is set aside (see :meth:`quarantine`) and the run counts as
+        not done. A part file without a manifest entry (the batch was killed between
+        writing the two) is adopted when its Parquet metadata names the same run and code.
         """
         code = code or code_fingerprint()
         path = self.part_path(key)
-        if not path.is_file():
-            return False
         entry = self.runs.get(key)
-        if entry is not None and entry.get("status") == "done":
-            return entry.get("code") == code
-        meta = self.read_meta(path)
-        if meta is None or meta.get("key") != key or meta.get("code") != code:
+        recorded = entry is not None and entry.get("status") == "done"
+        if not path.is_file():
+            if recorded:
+                self.quarantine(key, "its part file is missing")
             return False
-        self.runs[key] = {
-            **{k: meta.get(k) for k in ("scenario_hash", "seed", "code", "seconds")},
-            "status": "done",
-            "file": f"{RUNS_DIR}/{path.name}",
-            "bytes": path.stat().st_size,
-            "finished": meta.get("finished"),
-            "note": "adopted from its part file (manifest entry was missing)",
+        problem = self.check_part(path)
+        if problem is not None:
+            self.quarantine(key, problem)
+            return False
+        if recorded:
+            assert entry is not None
+            return entry.get("code") == code
+        return self._adopt(key, path) and self.runs[key].get("code") == code
+
+    @staticmethod
+    def check_part(path: Path) -> str | None:
+        """What is wrong with a part file (empty, no Parquet footer, no rows), or None."""
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                return "its part file is empty (0 bytes)"
+            meta = pq.read_metadata(path)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            return f"its part file is unreadable ({type(e).__name__}: {e})"
+        if meta.num_rows == 0:
+            return "its part file holds no rows"
+        return None
+
+    def quarantine(self, key: str, problem: str) -> str:
+        """Set a bad run aside: move its part file (if any) to ``runs/quarantine/`` with a
+        note, mark the run as to be redone, say so on stderr. Returns the message."""
+        path = self.part_path(key)
+        where = ""
+        if path.exists():
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+            dest = self.quarantine_dir / f"{path.stem}.{stamp}.parquet"
+            os.replace(path, dest)
+            dest.with_suffix(".txt").write_text(
+                f"{_now()} {RUNS_DIR}/{path.name}: {problem}; moved here, the run is redone\n",
+                encoding="utf-8",
+            )
+            where = f"; moved to {dest.relative_to(self.root).as_posix()}"
+        message = f"store {self.root}: run {key}: {problem}{where}; the run will be done again"
+        self.repairs.append(message)
+        print(f"warning: {message}", file=sys.stderr)
+        previous = self.runs.get(key, {})
+        entry = {
+            **{k: previous.get(k) for k in ("scenario_hash", "seed") if k in previous},
+            "status": "quarantined",
+            "error": problem,
+            "finished": _now(),
         }
-        return True
+        self.runs[key] = entry
+        self._journal(key, entry)
+        return message
 
     @staticmethod
     def read_meta(path: Path) -> dict[str, Any] | None:
@@ -202,9 +322,7 @@ class Store:
             {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
         )
         path = self.part_path(key)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        pq.write_table(table, tmp, compression=COMPRESSION)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=COMPRESSION))
         entry = {
             **dict(info),
             "status": "done",
@@ -213,7 +331,7 @@ class Store:
             "finished": finished,
         }
         self.runs[key] = entry
-        self.save()
+        self._journal(key, entry)
         return entry
 
     def record_failure(
@@ -230,18 +348,34 @@ class Store:
             "finished": _now(),
         }
         self.runs[key] = entry
-        self.save()
+        self._journal(key, entry)
         return entry
 
     def load(self, keys: Iterable[str]) -> dict[str, pd.DataFrame]:
-        """The stored quarterly frames of ``keys`` (only those stored whole)."""
+        """The stored quarterly frames of ``keys`` (only those stored whole).
+
+        A part file the manifest lists as done but that is missing or unreadable is set
+        aside (:meth:`quarantine`) and left out; the next batch in this folder reruns it.
+        """
         out: dict[str, pd.DataFrame] = {}
+        repaired = False
         for key in keys:
             entry = self.runs.get(key)
-            path = self.part_path(key)
-            if entry is None or entry.get("status") != "done" or not path.is_file():
+            if entry is None or entry.get("status") != "done":
                 continue
-            out[key] = pq.read_table(path).to_pandas()
+            path = self.part_path(key)
+            problem = self.check_part(path) if path.is_file() else "its part file is missing"
+            if problem is not None:
+                self.quarantine(key, problem)
+                repaired = True
+                continue
+            try:
+                out[key] = pq.read_table(path).to_pandas()
+            except (OSError, ValueError, pa.ArrowException) as e:
+                self.quarantine(key, f"its part file is unreadable ({type(e).__name__}: {e})")
+                repaired = True
+        if repaired:
+            self.save()
         return out
 
     def bytes_per_run(self, keys: Iterable[str]) -> float:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim import yamlio
 from sim.experiments.batch import BatchError
 from sim.experiments.seeds import design_rng
 from sim.params import Scenario, parameter_table
@@ -189,12 +190,12 @@ def read_sweep_file(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise BatchError(f"{p}: sweep file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BatchError(f"{p}: malformed YAML: {e}") from None
+        data = yamlio.load_file(p) or {}
+    except yamlio.YamlInputError as e:
+        raise BatchError(str(e)) from None
     if not isinstance(data, dict):
         raise BatchError(f"{p}: expected a mapping with keys {', '.join(FILE_KEYS)}")
-    unknown = sorted(set(data) - set(FILE_KEYS))
+    unknown = sorted(map(str, set(data) - set(FILE_KEYS)))
     if unknown:
         raise BatchError(
             f"{p}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(FILE_KEYS)}"

@@ -20,11 +20,13 @@ from sim.experiments.batch import (
     Batch,
     BatchError,
     Execution,
-    check_out_dir,
+    check_batch_size,
     check_same_run_settings,
     check_years,
+    claim_out_dir,
     execute,
     policy_start,
+    remove_stale_outputs,
 )
 from sim.experiments.compare import (
     DEFAULT_DISCOUNT_RATE,
@@ -70,15 +72,9 @@ class ComparisonResult:
 
 
 def provenance(command: str | None) -> dict[str, Any]:
-    from importlib import metadata
+    from sim.provenance import git_commit, package_versions
 
-    from sim.cli import git_commit, package_versions
-
-    versions = package_versions()
-    try:
-        versions["distributed"] = metadata.version("distributed")
-    except metadata.PackageNotFoundError:
-        pass
+    versions = package_versions(["distributed"], skip_missing_extra=True)
     return {
         "command": command or "pilotsim " + shlex.join(sys.argv[1:]),
         "git_commit": git_commit(),
@@ -86,12 +82,52 @@ def provenance(command: str | None) -> dict[str, Any]:
     }
 
 
+def run_option_range(key: str) -> tuple[str, Any, Any, bool, bool]:
+    """The allowed range of ``run.<key>`` from ``RunSpec``: text, low, high, and whether
+    each bound is included (e.g. ``("(0, 5]", 0, 5, False, True)`` for the scale)."""
+    from sim.params import RunSpec
+
+    lo = hi = None
+    lo_in = hi_in = True
+    for m in RunSpec.model_fields[key].metadata:
+        if getattr(m, "gt", None) is not None:
+            lo, lo_in = m.gt, False
+        if getattr(m, "ge", None) is not None:
+            lo, lo_in = m.ge, True
+        if getattr(m, "lt", None) is not None:
+            hi, hi_in = m.lt, False
+        if getattr(m, "le", None) is not None:
+            hi, hi_in = m.le, True
+    text = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+    return text, lo, hi, lo_in, hi_in
+
+
+def check_run_option(option: str, key: str, value: Any) -> Any:
+    """``value`` of a command-line option that sets ``run.<key>`` (``--scale``,
+    ``--until``), or a ``BatchError`` that names the option and its range, not a file."""
+    import math
+    import numbers
+
+    text, lo, hi, lo_in, hi_in = run_option_range(key)
+    integral = key == "end_year"
+    kind = "a whole year" if integral else "a number"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and integral:
+        ok = float(value).is_integer()
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
+    if not ok:
+        raise BatchError(f"{option} {value!r}: must be {kind} in {text}")
+    return int(value) if integral else float(value)
+
+
 def _overrides(scale: float | None, until: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if scale is not None:
-        out["run.scale"] = scale
+        out["run.scale"] = check_run_option("--scale", "scale", scale)
     if until is not None:
-        out["run.end_year"] = until
+        out["run.end_year"] = check_run_option("--until", "end_year", until)
     return out
 
 
@@ -143,11 +179,34 @@ def _draws(
 
 
 def default_years_and_period(
-    years: Sequence[int] | None, period: tuple[int, int] | None, until: int
+    years: Sequence[int] | None,
+    period: tuple[int, int] | None,
+    until: int,
+    start: int | None = None,
 ) -> tuple[Sequence[int] | None, tuple[int, int] | None]:
-    """Defaults that follow a horizon beyond 2035 (``--until 2050``): table years every
-    five years to the last year, and the period from 2025 to the last year. Given values
-    are returned as they are (``batch.check_years`` checks them)."""
+    """Defaults that follow the horizon. Beyond 2035 (``--until 2050``): table years every
+    five years to the last year, and the period from 2025 to the last year. Before 2025
+    (``--until 2020``): the period from the policies' first year ``start`` (or 2015) to the
+    last year, and those two years in the table. Given values are returned as they are
+    (``batch.check_years`` checks them).
+
+    Raises:
+        BatchError: a default is needed but the horizon ends before the policies start
+            (the table would compare identical runs).
+    """
+    if start is not None and until < start and (years is None or period is None):
+        raise BatchError(
+            f"--until {until}: the horizon ends before the policies start in {start}, so "
+            "policy and baseline runs are identical; give --until "
+            f"{max(start, DEFAULT_PERIOD[0])} or later (or --years and --period explicitly)"
+        )
+    if until < DEFAULT_PERIOD[0]:
+        first = max(start if start is not None else FIRST_YEAR, FIRST_YEAR)
+        if years is None:
+            years = sorted({first, until})
+        if period is None:
+            period = (first, until)
+        return years, period
     last = DEFAULT_PERIOD[1]
     if until <= last:
         return years, period
@@ -214,6 +273,8 @@ def run_comparison(
     command: str | None = None,
     posterior: str | Path | None = None,
     attribution: bool = True,
+    force: bool = False,
+    yes: bool = False,
 ) -> ComparisonResult:
     """Run a baseline and policies over paired seeds; write summary, report and figures.
 
@@ -237,6 +298,9 @@ def run_comparison(
         attribution: for each policy with the platform on, also run (same seeds, same
             store) the policy with each platform service switched off and with slots
             only, and write ``attribution.csv`` and a report section.
+        force: clear an output folder that holds another comparison, sweep or run instead
+            of refusing it (see ``batch.claim_out_dir``).
+        yes: run a batch of more than ``batch.MAX_RUNS_WITHOUT_YES`` runs.
 
     Raises:
         BatchError, ScenarioError, ExecutorError: bad input; nothing is written.
@@ -251,8 +315,14 @@ def run_comparison(
     labels = list(specs)
     draws = _draws(posterior, n_seeds, root_seed, specs)
     variants = add_attribution_variants(specs, sources, labels[1:]) if attribution else {}
+    first = specs[labels[0]].run
+    check_batch_size(
+        len(specs) * n_seeds, f"{len(specs)} scenarios x {n_seeds:,} seeds",
+        scale=first.scale, until=first.end_year, jobs=jobs, yes=yes,
+    )  # fmt: skip
     b = Batch("compare", specs, sources, root_seed, n_seeds, draws=draws.draws if draws else None)
-    years, period = check_years(*default_years_and_period(years, period, b.until), b.until)
+    start = policy_start([specs[lab] for lab in labels[1:]])
+    years, period = check_years(*default_years_and_period(years, period, b.until, start), b.until)
     rate = discount_rate_of(specs[labels[0]])
     b.settings = {
         "years": list(years),
@@ -266,37 +336,36 @@ def run_comparison(
     if draws:
         b.settings["posterior"] = draws.describe()
     out = Path(out) if out is not None else default_out(labels, draws is not None)
-    check_out_dir(out)
-
-    ex = execute(
-        b,
-        out,
-        jobs=jobs,
-        dask=dask,
-        scheduler=scheduler,
-        progress=progress,
-        provenance=provenance(command),
-    )
-    runs = b.runs()
-    frames = ex.store.load({r["key"] for r in runs})
-    files: list[str] = []
-    if not frames:
-        return ComparisonResult(out, None, {}, ex, files)
-    panel = panel_from_frames(frames, runs)
-    present = set(panel["label"])
-    summary = summarise(panel, labels[0], labels[1:], years, period, discount_rate=rate)
-    if summary["n_pairs"].max() == 0:
-        return ComparisonResult(out, None, {}, ex, files)
-    tables = {p: format_table(summary, p) for p in labels[1:]}
-    attr = {
-        p: attribution_table(
-            panel, labels[0], p, {v: o for v, o in vs.items() if v in present}, period,
-            discount_rate=rate,
+    with claim_out_dir(out, ("compare", *labels), force=force):
+        ex = execute(
+            b,
+            out,
+            jobs=jobs,
+            dask=dask,
+            scheduler=scheduler,
+            progress=progress,
+            provenance=provenance(command),
         )
-        for p, vs in variants.items()
-    }  # fmt: skip
-    files = write_comparison(out, b, ex, panel, summary, period, figures, attr)
-    return ComparisonResult(out, summary, tables, ex, files, attr)
+        runs = b.runs()
+        frames = ex.store.load({r["key"] for r in runs})
+        files: list[str] = []
+        if not frames:
+            return ComparisonResult(out, None, {}, ex, files)
+        panel = panel_from_frames(frames, runs)
+        present = set(panel["label"])
+        summary = summarise(panel, labels[0], labels[1:], years, period, discount_rate=rate)
+        if summary["n_pairs"].max() == 0:
+            return ComparisonResult(out, None, {}, ex, files)
+        tables = {p: format_table(summary, p) for p in labels[1:]}
+        attr = {
+            p: attribution_table(
+                panel, labels[0], p, {v: o for v, o in vs.items() if v in present}, period,
+                discount_rate=rate,
+            )
+            for p, vs in variants.items()
+        }  # fmt: skip
+        files = write_comparison(out, b, ex, panel, summary, period, figures, attr)
+        return ComparisonResult(out, summary, tables, ex, files, attr)
 
 
 def discount_rate_of(spec: Scenario) -> float:
@@ -369,6 +438,7 @@ def write_comparison(
         writers["attribution.csv"] = lambda p: attr.to_csv(p, index=False, float_format="%.6g")
     if b.draws:
         writers["draws.csv"] = lambda p: draws_frame(b).to_csv(p, index=False, float_format="%.8g")
+    remove_stale_outputs(out, [*writers, *names])  # e.g. figures of an earlier call
     report.write_outputs(out, writers)
     if not b.draws:
         (out / "draws.csv").unlink(missing_ok=True)  # left by an earlier --posterior call
@@ -422,6 +492,8 @@ def run_sweep(
     command: str | None = None,
     source: str | None = None,
     posterior: str | Path | None = None,
+    force: bool = False,
+    yes: bool = False,
 ) -> SweepResult:
     """Run a design of ``scenario`` parameter values, each paired with ``baseline``.
 
@@ -435,6 +507,7 @@ def run_sweep(
         figures, command: as in :func:`run_comparison`.
         source: the sweep file, if any (recorded).
         posterior: as in :func:`run_comparison` (a swept parameter may not be drawn).
+        force, yes: as in :func:`run_comparison`.
 
     Writes ``sweep.csv`` (period differences for every point and outcome), ``sweep.png``
     and ``report.md`` next to the store.
@@ -448,6 +521,12 @@ def run_sweep(
     points = sw.design_points(params, design, samples, root_seed)
     specs, sources = load_scenarios([baseline, scenario], scale, until)
     base_label, policy_label = list(specs)
+    first = specs[base_label].run
+    check_batch_size(
+        (len(points) + 1) * n_seeds,
+        f"{len(points):,} points and the baseline x {n_seeds:,} seeds",
+        scale=first.scale, until=first.end_year, jobs=jobs, yes=yes,
+    )  # fmt: skip
     pts = sw.point_scenarios(specs[policy_label], points)
     scenarios = {base_label: specs[base_label], **pts}
     keys = [p.key for p in params]
@@ -461,7 +540,8 @@ def run_sweep(
         points={lab: dict(pt) for lab, pt in zip(pts, points, strict=True)},
         draws=draws.draws if draws else None,
     )
-    _, period = check_years((), default_years_and_period((), period, b.until)[1], b.until)
+    start = policy_start([specs[policy_label]])
+    _, period = check_years((), default_years_and_period((), period, b.until, start)[1], b.until)
     b.settings = {
         "design": design,
         "samples": samples,
@@ -480,40 +560,41 @@ def run_sweep(
     if draws:
         stem += "-posterior"
     out = Path(out) if out is not None else Path("results") / f"sweep-{stem}"
-    check_out_dir(out)
-    ex = execute(
-        b,
-        out,
-        jobs=jobs,
-        dask=dask,
-        scheduler=scheduler,
-        progress=progress,
-        provenance=provenance(command),
-    )
-    runs = b.runs()
-    frames = ex.store.load({r["key"] for r in runs})
-    if not frames:
-        return SweepResult(out, None, ex, [], keys)
-    panel = panel_from_frames(frames, runs)
-    labels = [lab for lab in pts if lab in set(panel["label"])]
-    summary = summarise(
-        panel, base_label, labels, years=(), period=period,
-        discount_rate=discount_rate_of(specs[base_label]),
-    )  # fmt: skip
-    table = sw.sweep_table(summary, b.points)
-    files = ["sweep.csv"]
-    writers: dict[str, Any] = {
-        "sweep.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
-    }
-    if figures:
-        sw.plot_sweep(table, keys, base_label, f"{period[0]}-{period[1]}", out / "sweep.png")
-        files.append("sweep.png")
-    text = _sweep_markdown(b, ex, table, keys, period, files)
-    writers["report.md"] = lambda p: p.write_text(text, encoding="utf-8")
-    from sim.experiments.report import write_outputs
+    with claim_out_dir(out, ("sweep", base_label, policy_label, *keys), force=force):
+        ex = execute(
+            b,
+            out,
+            jobs=jobs,
+            dask=dask,
+            scheduler=scheduler,
+            progress=progress,
+            provenance=provenance(command),
+        )
+        runs = b.runs()
+        frames = ex.store.load({r["key"] for r in runs})
+        if not frames:
+            return SweepResult(out, None, ex, [], keys)
+        panel = panel_from_frames(frames, runs)
+        labels = [lab for lab in pts if lab in set(panel["label"])]
+        summary = summarise(
+            panel, base_label, labels, years=(), period=period,
+            discount_rate=discount_rate_of(specs[base_label]),
+        )  # fmt: skip
+        table = sw.sweep_table(summary, b.points)
+        files = ["sweep.csv"]
+        writers: dict[str, Any] = {
+            "sweep.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
+        }
+        if figures:
+            sw.plot_sweep(table, keys, base_label, f"{period[0]}-{period[1]}", out / "sweep.png")
+            files.append("sweep.png")
+        text = _sweep_markdown(b, ex, table, keys, period, files)
+        writers["report.md"] = lambda p: p.write_text(text, encoding="utf-8")
+        from sim.experiments.report import write_outputs
 
-    write_outputs(out, writers)
-    return SweepResult(out, table, ex, [*files, "report.md"], keys)
+        remove_stale_outputs(out, [*writers, *files])
+        write_outputs(out, writers)
+        return SweepResult(out, table, ex, [*files, "report.md"], keys)
 
 
 def _sweep_markdown(
@@ -582,9 +663,7 @@ def _sweep_markdown(
     ]
     if "sweep.png" in files:
         lines += ["![outcomes against swept parameters](sweep.png)", ""]
-    lines += [
-        f"- Runs: {ex.report.total} ({ex.report.skipped} reused, {ex.report.failed} failed); "
-        f"executor {ex.engine}; {ex.seconds:.0f} s.",
-        f"- Command: `{m.get('command', '')}`; git commit `{m.get('git_commit', '')}`.",
-    ]
+    from sim.experiments.report import provenance_lines
+
+    lines += [f"- Runs: {ex.report.total} ({ex.report.failed} failed).", *provenance_lines(m)]
     return "\n".join(lines) + "\n"

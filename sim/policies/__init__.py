@@ -17,6 +17,7 @@ from sim.policies import (
     rfs,
     traditional_upgrade,
 )
+from sim.policies.base import Lever
 from sim.policies.platform import NoPlatform, make_platform
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class Policies:
         self.traditional_upgrade = traditional_upgrade.make(model)
         self.prd_upgrade = prd_upgrade.make(model)
 
-    def all(self) -> tuple[object, ...]:
+    def all(self) -> tuple[Lever, ...]:
         return (
             self.platform,
             self.rd_funding,
@@ -50,4 +51,4 @@ class Policies:
 
     def begin_quarter(self) -> None:
         for lever in self.all():
-            lever.begin_quarter()  # type: ignore[attr-defined]
+            lever.begin_quarter()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Lever:
     """Base of every lever and of every null object: acts in no year and books nothing."""
 
-    def __init__(self, model: PilotModel | None = None) -> None:
+    def __init__(self, model: PilotModel) -> None:
         self.model = model
 
     def active(self, year: int) -> bool:

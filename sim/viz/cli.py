@@ -7,6 +7,7 @@ how to install it.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import os
 import sys
@@ -66,7 +67,7 @@ def _exec(cmd: list[str], env: dict[str, str]) -> int:  # replaced in tests
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from sim.cli import UsageError
+    from sim.errors import UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
@@ -76,5 +77,37 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             f"the dashboard needs the viz extra (missing: {', '.join(missing)}): "
             "pip install -e '.[viz]'"
         )
-    print(f"pilotsim dashboard: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
-    return _exec(solara_command(args.port, args.host, args.dev), server_env())
+    port = free_port(args.host, args.port)
+    print(f"pilotsim dashboard: http://{args.host}:{port}  (Ctrl-C stops it)", flush=True)
+    return _exec(solara_command(port, args.host, args.dev), server_env())
+
+
+def free_port(host: str, port: int) -> int:
+    """``port`` if the server can listen on it at ``host`` (0: a free port, picked now),
+    checked by binding a socket as the server will (``SO_REUSEADDR``, as uvicorn), so a
+    taken port is reported before the URL is printed.
+
+    Raises:
+        UsageError: the port is taken, or ``host`` is not an address of this machine.
+    """
+    import socket
+
+    from sim.errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise UsageError(f"--host {host}: not an address to listen on ({e})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"--port {port}: {host}:{port} is already in use (another dashboard?); "
+                    "choose another port with --port N, or --port 0 for a free one"
+                ) from None
+            raise UsageError(f"--host {host} --port {port}: cannot listen there ({e})") from None
+        return int(s.getsockname()[1])

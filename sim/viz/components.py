@@ -10,10 +10,12 @@ finds them by it).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import solara
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization.utils import force_update, update_counter
@@ -45,9 +47,9 @@ ROUTE_COLUMNS = {
 ANNUAL = 4  # quarters per year: quarterly flows x 4 = annual rate
 
 
-def _figure(title: str) -> tuple[Figure, object]:
+def _figure(title: str) -> tuple[Figure, Axes]:
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    ax = fig.subplots()
+    ax: Axes = fig.subplots()
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
     ax.set_xlim(2015, 2036)
@@ -55,13 +57,13 @@ def _figure(title: str) -> tuple[Figure, object]:
     return fig, ax
 
 
-def _platform_marker(ax, model: DashboardModel) -> None:
+def _platform_marker(ax: Axes, model: DashboardModel) -> None:
     p = model.spec.platform
     if p.enabled:
         ax.axvline(p.start_year, color="k", ls=":", lw=1)
 
 
-def _show(model: DashboardModel, draw, name: str) -> None:
+def _show(model: DashboardModel, draw: Callable[[DashboardModel], Figure], name: str) -> None:
     """Draw a chart once per model state (not on every re-render of the page)."""
     deps = [id(model), model.t, model.seed, *model.levers.values()]
     fig = solara.use_memo(lambda: draw(model), deps)
@@ -69,7 +71,7 @@ def _show(model: DashboardModel, draw, name: str) -> None:
         solara.FigureMatplotlib(fig, dependencies=deps, format="png")
 
 
-def _empty(ax) -> None:
+def _empty(ax: Axes) -> None:
     ax.text(0.5, 0.5, "press Step or ▶", ha="center", va="center", transform=ax.transAxes)
 
 

@@ -9,6 +9,7 @@ lockstep, so that charts can show what the policy changes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 
@@ -18,6 +19,18 @@ from sim.scenario import SCENARIO_DIRS, load_scenario, scenario_hash
 from sim.units import QUARTERS_PER_YEAR
 
 BASELINE = "baseline"
+
+
+class Levers(TypedDict):
+    """The dashboard's lever values: the keyword arguments of ``build_scenario``."""
+
+    scenario_name: str
+    platform_enabled: bool
+    start_year: int
+    budget_hkd_m: float
+    fee_subsidy_share: float
+    matching: bool
+    scale: float
 
 
 def scenario_names(dirs: tuple[Path, ...] = SCENARIO_DIRS) -> list[str]:
@@ -77,7 +90,7 @@ class DashboardModel(PilotModel):
         seed: int = 0,
         compare_baseline: bool = True,
     ) -> None:
-        self.levers = {
+        self.levers: Levers = {
             "scenario_name": scenario_name,
             "platform_enabled": bool(platform_enabled),
             "start_year": int(start_year),
