@@ -49,9 +49,25 @@ class _DuplicateKey(yaml.MarkedYAMLError):
 
 
 class _Loader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys."""
+    """``SafeLoader`` that refuses duplicate keys and stops composing past ``MAX_DEPTH``."""
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
@@ -136,6 +152,8 @@ def _problem(e: yaml.YAMLError) -> str:
     problem = getattr(e, "problem", None) or str(e)
     if isinstance(e, _DuplicateKey):
         return problem
+    if problem.startswith("nested more than"):
+        return f"{problem}{at}"
     if problem.startswith("could not determine a constructor for the tag"):
         tag = problem.rsplit(" ", 1)[-1]
         return (

@@ -257,7 +257,7 @@ def test_until_2050_runs_and_the_table_reaches_it(tmp_path: Path) -> None:
     [
         (["--until", "2050", "--period", "2025-2051"], "--period 2025-2051: must be START-END"),
         (["--until", "2040", "--years", "2045"], "--years 2045: outside"),
-        (["--until", "2061"], "run.end_year"),
+        (["--until", "2061"], "--until 2061"),
     ],
 )
 def test_bad_horizon_input_exits_2(

@@ -397,14 +397,14 @@ scalars = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["food", "it", "biotech", "robots", "baseline.yaml", "../x", "inf"]),
 )
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(keys, inner, max_size=6)),
-    max_leaves=30,
+leaves = st.one_of(
+    scalars, st.lists(scalars, max_size=5), st.dictionaries(keys, scalars, max_size=4)
 )
 # a scenario: groups (known or not) holding known or unknown keys, or anything else
 scenarios = st.dictionaries(
-    keys, st.one_of(values, st.dictionaries(keys, values, max_size=8)), max_size=8
+    keys,
+    st.one_of(scalars, st.lists(leaves, max_size=3), st.dictionaries(keys, leaves, max_size=8)),
+    max_size=6,
 )
 
 
@@ -430,7 +430,14 @@ def test_fuzz_validate(data: dict[Any, Any]) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios, st.dictionaries(st.text(max_size=30), values, max_size=4))
+@given(
+    scenarios,
+    st.dictionaries(
+        st.one_of(st.sampled_from([r["key"] for r in parameter_table()]), st.text(max_size=30)),
+        leaves,
+        max_size=4,
+    ),
+)
 def test_fuzz_files_and_overrides(data: dict[Any, Any], overrides: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "fuzz.yaml"

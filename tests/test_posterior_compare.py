@@ -150,7 +150,7 @@ def test_swept_parameter_that_is_drawn_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="startups.exit_hazard is swept and also drawn"):
         run_sweep(
             [parse_param("startups.exit_hazard=0.1,0.2")], n_seeds=2, scale=0.05,
-            until=2020, out=tmp_path / "sw", jobs=1, progress=False,
+            until=2026, out=tmp_path / "sw", jobs=1, progress=False,
             posterior=DEFAULT_POSTERIOR,
         )  # fmt: skip
     assert not (tmp_path / "sw").exists()

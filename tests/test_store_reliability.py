@@ -213,7 +213,7 @@ def _start_pool_batch(out: Path) -> tuple[subprocess.Popen[str], list[int]]:
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
-        if any((out / "runs").glob("*.parquet")):
+        if out.is_dir() and Store(out).runs:  # a run is stored whole
             break
         time.sleep(0.05)
     if proc.poll() is not None:
@@ -363,7 +363,7 @@ def test_force_never_clears_files_pilotsim_does_not_write(
     (out / "thesis.tex").write_text("precious")
     assert main(["run", "baseline", "--scale", "0.05", "--until", "2016",
                  "--out", str(out), "--force"]) == 2  # fmt: skip
-    assert "holds files pilotsim does not write (thesis.tex)" in capsys.readouterr().err
+    assert "holds files a run does not write (thesis.tex)" in capsys.readouterr().err
     assert listing(out) == {"thesis.tex"}
 
 

@@ -192,8 +192,9 @@ def _ours(name: str) -> bool:
     )
 
 
-def check_out_dir(out: Path) -> None:
-    """Refuse a folder that holds files pilotsim does not write (nothing is overwritten)."""
+def check_out_dir(out: Path, what: str = "a batch") -> None:
+    """Refuse a folder that holds files pilotsim does not write (nothing is overwritten);
+    ``what`` names the job in the message."""
     if out.exists() and not out.is_dir():
         raise OutDirError(f"--out {out}: exists and is not a directory")
     if not out.is_dir():
@@ -205,7 +206,7 @@ def check_out_dir(out: Path) -> None:
     if foreign:
         shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
         raise OutDirError(
-            f"--out {out}: holds files pilotsim does not write ({shown}); choose another folder"
+            f"--out {out}: holds files {what} does not write ({shown}); choose another folder"
         )
 
 
@@ -374,7 +375,7 @@ def claim_out_dir(out: Path, job: Sequence[str], *, force: bool = False) -> Iter
         OutDirError: the message names the folder and what to do.
     """
     job = tuple(job)
-    check_out_dir(out)
+    check_out_dir(out, "a run" if job[0] == "run" else "a batch")
     created = _make_dirs(out)
     try:
         fd = _lock(out)
