@@ -183,9 +183,14 @@ def test_itf_rebalance_moves_money_between_sectors_at_no_cost() -> None:
 
 # --- (d) mechanisms, paired -----------------------------------------------------------------------
 def _budgets(overrides: dict[str, object], year: int = 2027) -> PilotModel:
-    spec = load_scenario("baseline", {"run.scale": SCALE, "run.end_year": year, **overrides})
+    """A model stepped to the end of ``year``; its horizon reaches a lever's later start year
+    (a lever starting after ``run.end_year`` is refused)."""
+    starts = [int(v) for k, v in overrides.items() if k.endswith(".start_year")]  # type: ignore[call-overload]
+    end = max([year, *starts])
+    spec = load_scenario("baseline", {"run.scale": SCALE, "run.end_year": end, **overrides})
     m = PilotModel(spec, seed=5)
-    m.run()
+    while m.running and m.year <= year:
+        m.step()
     return m
 
 
