@@ -1327,7 +1327,7 @@ def parameter_table() -> list[dict[str, Any]]:
         if not (isinstance(spec_cls, type) and issubclass(spec_cls, Spec)):
             continue
         for name, f in spec_cls.model_fields.items():
-            extra = f.json_schema_extra or {}
+            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
             rows.append(
                 {
                     "key": f"{group}.{name}",

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.agents import LocalManufacturer, PRDFactory, ResearchLab, Startup
 from sim.accounting import FUNCTIONS
+from sim.agents import LocalManufacturer, PRDFactory, ResearchLab, Startup
 from sim.metrics import METRICS, describe
 from sim.model import PilotModel
 from sim.projects import Stage, Status

@@ -80,6 +80,13 @@ EXTRA_PACKAGES = ("pyabc",)
 Log = Callable[[str], Any]
 
 
+def _need[T](value: T | None) -> T:
+    """A setting that ``CalibrationSettings.resolved`` has filled in."""
+    if value is None:
+        raise ValueError("calibration settings are not resolved: call .resolved() first")
+    return value
+
+
 @dataclass
 class CalibrationSettings:
     """Everything a calibration run depends on (the options of ``pilotsim calibrate``).
@@ -136,12 +143,14 @@ class CalibrationSettings:
                 setattr(s, k, v)
         if s.method not in ("abc", "de"):
             raise UsageError(f"method must be 'abc' or 'de', got {s.method!r}")
+        population, generations, scale = _need(s.population), _need(s.generations), _need(s.scale)
+        p_scale, p_draws = _need(s.predictive_scale), _need(s.predictive_draws)
         checks = [
-            ("--population", s.population, s.population >= 2, ">= 2"),
-            ("--generations", s.generations, s.generations >= 1, ">= 1"),
-            ("--scale", s.scale, 0 < s.scale <= 5, "in (0, 5]"),
-            ("--predictive-scale", s.predictive_scale, 0 < s.predictive_scale <= 5, "in (0, 5]"),
-            ("--predictive-draws", s.predictive_draws, s.predictive_draws >= 2, ">= 2"),
+            ("--population", population, population >= 2, ">= 2"),
+            ("--generations", generations, generations >= 1, ">= 1"),
+            ("--scale", scale, 0 < scale <= 5, "in (0, 5]"),
+            ("--predictive-scale", p_scale, 0 < p_scale <= 5, "in (0, 5]"),
+            ("--predictive-draws", p_draws, p_draws >= 2, ">= 2"),
             ("--seed", s.seed, s.seed >= 0, ">= 0"),
             ("--min-epsilon", s.min_epsilon, s.min_epsilon >= 0, ">= 0"),
             ("--min-acceptance", s.min_acceptance, 0 <= s.min_acceptance < 1, "in [0, 1)"),
@@ -329,9 +338,9 @@ def _run_abc(
     from sim.calibration.smc import SMCSettings, load_history, run_smc
 
     smc = SMCSettings(
-        population=s.population,
-        generations=s.generations,
-        scale=s.scale,
+        population=_need(s.population),
+        generations=_need(s.generations),
+        scale=_need(s.scale),
         seed=s.seed,
         min_epsilon=s.min_epsilon,
         min_acceptance=s.min_acceptance,
@@ -443,8 +452,8 @@ def _write_abc_outputs(
             result,
             point,
             executor=engine.executor,
-            draws=s.predictive_draws,
-            scale=s.predictive_scale,
+            draws=_need(s.predictive_draws),
+            scale=_need(s.predictive_scale),
             seed=s.seed,
             commands=commands,
             summary=summary,
@@ -484,7 +493,7 @@ def _run_de(
         targets,
         priors,
         base,
-        scale=s.scale,
+        scale=_need(s.scale),
         seed=s.seed,
         seeds_per_point=s.de_seeds,
         maxiter=s.de_maxiter,

@@ -284,7 +284,7 @@ class Store:
         self.repairs.append(message)
         print(f"warning: {message}", file=sys.stderr)
         previous = self.runs.get(key, {})
-        entry = {
+        entry: dict[str, Any] = {
             **{k: previous.get(k) for k in ("scenario_hash", "seed") if k in previous},
             "status": "quarantined",
             "error": problem,

@@ -92,13 +92,13 @@ class Param:
         return [int(round(v)) for v in vals] if self.integer else [float(v) for v in vals]
 
 
-def _param_types() -> dict[str, type]:
-    out: dict[str, type] = {}
+def _param_types() -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for name, field in Scenario.model_fields.items():
         cls = field.annotation
         if isinstance(cls, type) and hasattr(cls, "model_fields"):
             for k, f in cls.model_fields.items():
-                out[f"{name}.{k}"] = f.annotation  # type: ignore[assignment]
+                out[f"{name}.{k}"] = f.annotation
     return out
 
 
