@@ -1249,6 +1249,20 @@ class ITSectorSpec(Spec):
     )
 
 
+#: Scenario groups that are policy levers (``enabled``, ``start_year``): the platform and
+#: the modules of ``sim/policies``.
+LEVER_GROUPS: tuple[str, ...] = (
+    "platform",
+    "mother_factory",
+    "traditional_upgrade",
+    "prd_upgrade",
+    "itf_rebalance",
+    "rd_funding",
+    "innohk",
+    "rfs",
+)
+
+
 class Scenario(Spec):
     """A complete, validated scenario: every group with its defaults unless overridden."""
 
@@ -1284,16 +1298,7 @@ class Scenario(Spec):
             raise ValueError(f"{shown!r} is not allowed: {NAME_RULE}")
         return value
 
-    @field_validator(
-        "platform",
-        "mother_factory",
-        "traditional_upgrade",
-        "prd_upgrade",
-        "itf_rebalance",
-        "rd_funding",
-        "innohk",
-        "rfs",
-    )
+    @field_validator(*LEVER_GROUPS)
     @classmethod
     def _starts_before_the_end(cls, lever: Any, info: ValidationInfo) -> Any:
         run = info.data.get("run")

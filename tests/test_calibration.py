@@ -232,6 +232,13 @@ def _small_priors(tmp: Path) -> Path:
     )
 
 
+def _short_burn_in(tmp: Path) -> list[str]:
+    """``--scenario`` with a 2-year warm start: these tests exercise the calibration
+    machinery, and the default 15-year burn-in triples the cost of a run to 2019."""
+    path = write(tmp, "short_burn_in.yaml", "run:\n  warm_start_years: 2\n")
+    return ["--scenario", str(path)]
+
+
 QUICK_ARGS = [
     "--quick",
     "--population",
@@ -250,7 +257,19 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "cal"
     priors = _small_priors(tmp_path)
     assert (
-        main(["calibrate", *QUICK_ARGS, "--priors", str(priors), "--jobs", "1", "--out", str(out)])
+        main(
+            [
+                "calibrate",
+                *QUICK_ARGS,
+                *_short_burn_in(tmp_path),
+                "--priors",
+                str(priors),
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
         == 0
     )
     for f in (
@@ -284,7 +303,8 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_deterministic_across_executors_and_resumable(tmp_path: Path) -> None:
     priors = str(_small_priors(tmp_path))
-    common = [*QUICK_ARGS, "--priors", priors, "--no-report", "--seed", "5"]
+    common = [*QUICK_ARGS, *_short_burn_in(tmp_path), "--priors", priors, "--no-report"]
+    common += ["--seed", "5"]
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert main(["calibrate", *common, "--jobs", "1", "--out", str(a)]) == 0
     assert main(["calibrate", *common, "--jobs", "2", "--out", str(b)]) == 0
@@ -426,7 +446,8 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
     """Data simulated from known parameters at scale 0.1 are fitted; the truth lies inside
     the 90% credible intervals, and the intervals are narrower than the priors."""
     template = load_targets()
-    res = sim.run(None, seed=123, scale=0.1, until=2019, **TRUTH)
+    short = {"run.warm_start_years": 2}  # as _short_burn_in: the machinery, not the model
+    res = sim.run(None, seed=123, scale=0.1, until=2019, **TRUTH, **short)
     annual = res.annual.set_index("year")
     rows = [
         {
@@ -449,6 +470,7 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
         main(
             [
                 "calibrate",
+                *_short_burn_in(tmp_path),
                 "--targets",
                 str(tmp_path / "targets.yaml"),
                 "--priors",
@@ -456,7 +478,7 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
                 "--population",
                 "40",
                 "--generations",
-                "4",
+                "5",
                 "--scale",
                 "0.1",
                 "--seed",

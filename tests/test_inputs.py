@@ -23,7 +23,7 @@ from pydantic import ValidationError
 import sim
 from sim.cli import main
 from sim.errors import BatchError, CalibrationError, UsageError
-from sim.params import MAX_MAGNITUDE, Scenario, parameter_table
+from sim.params import LEVER_GROUPS, MAX_MAGNITUDE, Scenario, parameter_table
 from sim.scenario import ScenarioError, load_scenario, validate, with_overrides
 from sim.yamlio import MAX_BYTES, YamlInputError, load_file, loads
 
@@ -31,16 +31,7 @@ from .conftest import SCENARIOS
 
 BASELINE = SCENARIOS / "baseline.yaml"
 PLATFORM = SCENARIOS / "hk_pilot_platform.yaml"
-LEVERS = (
-    "platform",
-    "mother_factory",
-    "traditional_upgrade",
-    "prd_upgrade",
-    "itf_rebalance",
-    "rd_funding",
-    "innohk",
-    "rfs",
-)
+LEVERS = LEVER_GROUPS
 #: Nine levels of nine aliases: 9**9 (387 million) strings once expanded.
 ALIAS_BOMB = "".join(
     f"{a}: &{a} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"

@@ -14,6 +14,7 @@ from sim.accounting import FUNCTIONS
 from sim.agents import LocalManufacturer, PRDFactory, ResearchLab, Startup
 from sim.metrics import METRICS, describe
 from sim.model import PilotModel
+from sim.params import LEVER_GROUPS
 from sim.projects import Stage, Status
 
 from .conftest import SCENARIOS
@@ -93,16 +94,7 @@ def test_policy_identical_to_baseline_before_it_starts(name: str, baseline_run: 
     start = 2025
     assert all(
         getattr(policy.scenario, g).start_year == start
-        for g in (
-            "platform",
-            "mother_factory",
-            "traditional_upgrade",
-            "prd_upgrade",
-            "itf_rebalance",
-            "rd_funding",
-            "innohk",
-            "rfs",
-        )
+        for g in LEVER_GROUPS
         if getattr(policy.scenario, g).enabled
     )
     before_b = baseline_run.quarterly[baseline_run.quarterly["year"] < start]

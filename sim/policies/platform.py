@@ -100,6 +100,29 @@ class NoPlatform(Lever):
         return 0.0
 
 
+class YearlyService:
+    """A service with a yearly number of uses (full economy), each at a public cost, taken
+    first come first served; the platform resets ``used`` every first quarter."""
+
+    def __init__(self, model: PilotModel, per_year: float, cost_hkd_m: float) -> None:
+        self.model = model
+        self.per_year = per_year
+        self.cost_hkd_m = cost_hkd_m
+        self.used = 0  # uses this year (sample units)
+
+    def left(self) -> int:
+        return int(self.per_year * self.model.scale - self.used)
+
+    def take(self, wanted: np.ndarray) -> np.ndarray:
+        """The first ``left()`` of ``wanted`` (bool) get the service; their cost is booked."""
+        take = np.zeros(len(wanted), dtype=bool)
+        idx = np.flatnonzero(wanted)[: max(self.left(), 0)]
+        take[idx] = True
+        self.used += idx.size
+        self.model.ledger.add("public_spend", idx.size * self.cost_hkd_m)
+        return take
+
+
 class PilotPlatform(NoPlatform):
     """A switched-on platform; open from ``start_year`` when its budget buys a slot."""
 
@@ -109,8 +132,12 @@ class PilotPlatform(NoPlatform):
         self.model: PilotModel = model
         self._covered = np.isin(np.arange(len(SECTORS)), [SECTORS.index(s) for s in spec.sectors])
         self._queue: list[int] = []
-        self._brokered = 0.0  # searches used this year (sample units)
-        self._supported = 0.0  # follow-up places used this year
+        self._matching = YearlyService(
+            model, spec.matching_capacity_per_year, spec.matching_cost_hkd_m
+        )
+        self._follow_up = YearlyService(
+            model, spec.follow_up_capacity_per_year, spec.follow_up_cost_hkd_m
+        )
         self.capacity = 0
         self._in_service = 0
 
@@ -135,7 +162,7 @@ class PilotPlatform(NoPlatform):
         if not self.active(m.year):
             return
         if m.quarter == 1:
-            self._brokered = self._supported = 0.0
+            self._matching.used = self._follow_up.used = 0
         public_share = 1.0 - s.cost_recovery_share
         slots = s.public_budget_hkd_m * m.scale / (self.slot_cost_hkd_m() * public_share)
         self.capacity = int(np.floor(round(slots, 9)))  # round: 300/(8*0.3) is 125, not 124.99
@@ -190,34 +217,18 @@ class PilotPlatform(NoPlatform):
 
     def broker(self, wanted: np.ndarray) -> np.ndarray:
         """Brokered searches for ``wanted`` (bool), first come first served, paid for."""
-        s, m = self.spec, self.model
-        take = np.zeros(len(wanted), dtype=bool)
-        if not (self.is_open and s.matching) or not wanted.any():
-            return take
-        left = int(s.matching_capacity_per_year * m.scale - self._brokered)
-        idx = np.flatnonzero(wanted)[: max(left, 0)]
-        take[idx] = True
-        self._brokered += idx.size
-        m.ledger.add("public_spend", idx.size * s.matching_cost_hkd_m)
-        return take
+        if not (self.is_open and self.spec.matching):
+            return np.zeros(len(wanted), dtype=bool)
+        return self._matching.take(wanted)
 
     def follow_up_open(self) -> bool:
-        s = self.spec
-        left = s.follow_up_capacity_per_year * self.model.scale - self._supported
-        return self.is_open and s.follow_up_support and left >= 1
+        return self.is_open and self.spec.follow_up_support and self._follow_up.left() >= 1
 
     def support(self, wanted: np.ndarray) -> np.ndarray:
         """Follow-up support for ``wanted`` (bool), first come first served, paid for."""
-        s, m = self.spec, self.model
-        take = np.zeros(len(wanted), dtype=bool)
-        if not self.follow_up_open() or not wanted.any():
-            return take
-        left = int(s.follow_up_capacity_per_year * m.scale - self._supported)
-        idx = np.flatnonzero(wanted)[: max(left, 0)]
-        take[idx] = True
-        self._supported += idx.size
-        m.ledger.add("public_spend", idx.size * s.follow_up_cost_hkd_m)
-        return take
+        if not self.follow_up_open():
+            return np.zeros(len(wanted), dtype=bool)
+        return self._follow_up.take(wanted)
 
     # Slots and queue ---------------------------------------------------------------------
     def _count_in_service(self) -> int:
