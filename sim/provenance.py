@@ -86,6 +86,24 @@ def git_commit(where: str | Path | None = None) -> str:
         return "unknown"
 
 
+def code_commit(where: str | Path | None = None) -> str:
+    """The last commit that changed the package (``where``, default this package's folder):
+    unlike ``git_commit`` it does not move when only results or docs are committed, so a
+    committed report that names it stays true. ``unknown`` outside a git checkout."""
+    here = Path(where) if where is not None else Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(
+            ["git", "-C", str(here), "log", "-1", "--format=%H", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "unknown"
+
+
 def code_hash(root: str | Path, exclude: Iterable[str] = (), length: int = 16) -> str:
     """SHA-256 (first ``length`` hex digits) of the ``*.py`` files under ``root``.
 

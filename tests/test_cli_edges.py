@@ -319,13 +319,16 @@ def test_provenance_lines_leave_out_what_changes_between_calls() -> None:
     meta = {
         "command": "pilotsim compare --jobs 3",
         "git_commit": "abc123-dirty",
+        "code_commit": "c0de42",
         "code": "f00",
         "versions": {"numpy": "2"},
         "seconds": 12.3,
         "engine": "process pool (3 workers)",
     }
     text = "\n".join(provenance_lines(meta))
-    assert "`pilotsim compare`" in text and "abc123`" in text and "f00" in text
+    assert "`pilotsim compare`" in text and "c0de42`" in text and "f00" in text
+    # the checked-out commit moves when results are committed: only the code's is shown
+    assert "abc123" not in text
     assert "dirty" not in text and "12.3" not in text and "12 s" not in text
     assert "process pool" not in text
 

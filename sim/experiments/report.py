@@ -587,9 +587,10 @@ def provenance_lines(meta: Mapping[str, Any]) -> list[str]:
     if meta.get("command"):
         lines.append(f"- Command: `{result_command(meta['command'])}`")
     lines += [
-        f"- Git commit: `{short_commit(meta.get('git_commit', 'unknown'))}`; model code "
-        f"fingerprint `{meta.get('code', 'unknown')}` (executor, wall time and the exact "
-        "command line of each call are in `manifest.json`).",
+        f"- Code: last commit that changed `sim/` "
+        f"`{short_commit(meta.get('code_commit', 'unknown'))}`; model code fingerprint "
+        f"`{meta.get('code', 'unknown')}` (the checked-out commit, executor, wall time and the "
+        "exact command line of each call are in `manifest.json`).",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()) + ".",
     ]
     return lines

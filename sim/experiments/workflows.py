@@ -72,12 +72,13 @@ class ComparisonResult:
 
 
 def provenance(command: str | None) -> dict[str, Any]:
-    from sim.provenance import git_commit, package_versions
+    from sim.provenance import code_commit, git_commit, package_versions
 
     versions = package_versions(["distributed"], skip_missing_extra=True)
     return {
         "command": command or "pilotsim " + shlex.join(sys.argv[1:]),
         "git_commit": git_commit(),
+        "code_commit": code_commit(),
         "versions": versions,
     }
 
@@ -421,6 +422,7 @@ def write_comparison(
         "failures": failed,
         "bytes_per_run": ex.store.bytes_per_run(keys),
         "git_commit": m.get("git_commit", "unknown"),
+        "code_commit": m.get("code_commit", "unknown"),
         "code": m.get("code", "unknown"),
         "versions": m.get("versions", {}),
         "command": m.get("command", ""),
