@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents.research_lab import UNIVERSITY
 from sim.projects import (
     PILOT_SITE_PLACE,
     PRODUCTION_SITE_PLACE,
@@ -50,6 +51,9 @@ IP, PILOT, MASS, HQ, TRADING = range(len(FUNCTIONS))
 
 FLOWS: tuple[str, ...] = (
     "projects_started",
+    "invention_disclosures",
+    "university_spinoffs",
+    "university_ip_income",
     "projects_shelved",
     "projects_licensed",
     "projects_spun_off",
@@ -155,6 +159,23 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def university_royalties_hkd_m(model: PilotModel, rows: np.ndarray) -> float:
+    """Royalties that university labs earn this quarter from products ``rows`` in market.
+
+    A licensed or transferred university result pays ``royalty_share`` of its IP function's
+    value to the university, whoever the licensee is (a Hong Kong licensee's royalty stays
+    inside Hong Kong's value added, so ``product_value_by_place`` books only royalties from
+    outside). Compared with hk_pipeline_evidence row hk_university_ip_income.
+    """
+    b = model.projects
+    route = b["route"][rows]
+    licensed = rows[(route == Route.LICENSE) | (route == Route.NORTH)]
+    lab = b["origin_lab"][licensed]
+    licensed = licensed[model.labs.cols["institution"][lab] == UNIVERSITY]
+    ip = market_value_hkd_m_per_q(model, licensed) * model.spec.value.share_ip_rnd
+    return float(ip.sum() * model.spec.pipeline.royalty_share)
+
+
 def adoption_value_by_place(model: PilotModel) -> np.ndarray:
     """Place x function matrix of value added owed to adopted Hong Kong technology."""
     w = shares(model)
@@ -180,6 +201,7 @@ def book_quarter(model: PilotModel) -> None:
     b = model.projects
     rows = np.flatnonzero((b["stage"] == Stage.MARKET) & (b["status"] == Status.ACTIVE))
     model.ledger.products += product_value_by_place(model, rows)
+    model.ledger.add("university_ip_income", university_royalties_hkd_m(model, rows))
     model.ledger.adoption += adoption_value_by_place(model)
     # Startup owners earn their IP and brand margin (assumption: the functions they perform).
     w = shares(model)

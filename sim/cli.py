@@ -218,9 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dashboard_command(sub)
 
-    from sim.calibration.command import add_calibrate_command  # calibrate
+    from sim.calibration.command import (  # calibrate, validate-model
+        add_calibrate_command,
+        add_validate_model_command,
+    )
 
     add_calibrate_command(sub)
+    add_validate_model_command(sub)
     return p
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounting import FUNCTIONS, Place
+from sim.params import FIRST_YEAR
 from sim.projects import Stage, Status
 from sim.units import QUARTERS_PER_YEAR
 
@@ -92,6 +93,28 @@ def _mean_crowding(m: PilotModel) -> float:
     if sectors.size == 0:
         return 1.0
     return float(m.markets.crowding[sectors].mean())
+
+
+def _cohort_survival(years: int) -> Callable[[PilotModel], float]:
+    """Share of the startups that entered ``years`` years before this one still operating
+    ``years`` years after entry (moving north counts as operating); NaN before a cohort has
+    aged that long inside the run. Initial and burn-in startups have no observed entry, so
+    only cohorts from 2015 count."""
+    age_q = years * QUARTERS_PER_YEAR
+
+    def f(m: PilotModel) -> float:
+        c = m.startups.cols
+        first_q = (m.year - years - FIRST_YEAR) * QUARTERS_PER_YEAR
+        if first_q < 0:
+            return float("nan")
+        born = c["born_q"]
+        cohort = (born >= first_q) & (born < first_q + QUARTERS_PER_YEAR) & (born + age_q <= m.t)
+        if not cohort.any():
+            return float("nan")
+        closed = c["closed_q"][cohort]
+        return float(np.mean((closed < 0) | (closed >= born[cohort] + age_q)))
+
+    return f
 
 
 def _manufacturing_va(m: PilotModel) -> float:
@@ -244,6 +267,51 @@ METRICS: tuple[Metric, ...] = (
             ("projects_failed", "projects that failed at any stage"),
             ("projects_launched", "products entering mass production"),
         )
+    ),
+    Metric(
+        "invention_disclosures",
+        "projects",
+        "flow",
+        "research projects started by labs (the model's invention disclosures)",
+        _flow("invention_disclosures"),
+    ),
+    Metric(
+        "university_spinoffs",
+        "startups",
+        "flow",
+        "startups spun off from university labs",
+        _flow("university_spinoffs"),
+    ),
+    Metric(
+        "university_ip_income_hkd_m",
+        "HKD m",
+        "flow",
+        "royalties universities earn from licensed and transferred results in market",
+        _flow("university_ip_income"),
+    ),
+    Metric(
+        "licences_per_disclosure",
+        "ratio",
+        "ratio",
+        "projects_licensed / invention_disclosures in the same period",
+        extensive=False,
+        ratio_of=("projects_licensed", "invention_disclosures"),
+    ),
+    Metric(
+        "startup_survival_2y",
+        "share",
+        "stock",
+        "share of the startups that entered two years earlier still operating two years on",
+        _cohort_survival(2),
+        extensive=False,
+    ),
+    Metric(
+        "startup_survival_4y",
+        "share",
+        "stock",
+        "share of the startups that entered four years earlier still operating four years on",
+        _cohort_survival(4),
+        extensive=False,
     ),
     Metric(
         "projects_in_research", "projects", "stock", "projects in 0-1", _stage_count(Stage.RESEARCH)

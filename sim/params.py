@@ -475,20 +475,46 @@ class StartupSpec(Spec):
     entry_per_year_2015: float = param(
         650.0,
         "new startups per year in 2015",
-        "assumption: hand-set with the next row so startups rise near 1,558 -> 3,184 "
-        "(targets rows startups 2015, 2019); refit by calibration",
+        "assumption: hand-set with entry_funding_elasticity so startups rise near "
+        "1,558 -> 3,184 (targets rows startups 2015, 2019); refit by calibration",
         ge=0.0,
     )
-    entry_growth: float = param(
-        0.12, "per year, 2015-2019", "assumption: see entry_per_year_2015", ge=-0.5, le=1.0
+    entry_research_elasticity: float = param(
+        1.0,
+        "elasticity of exogenous startup entry to Hong Kong's research spending",
+        "assumption: entry moves one for one with the research base that feeds it (labs' "
+        "budgets, hk_inputs rows gerd_higher_education and gerd_government; a rd_funding "
+        "lever raises it too); evidence-ranged in calibration/priors.yaml, not fitted "
+        "(research and venture money grew together in 2015-2019, so the data cannot "
+        "separate the two drivers)",
+        ge=0.0,
+        le=3.0,
     )
-    entry_growth_after_2019: float = param(
-        0.03,
+    entry_funding_elasticity: float = param(
+        0.2,
+        "elasticity of exogenous startup entry to venture investment in Hong Kong",
+        "assumption: hand-set so that startups rise near 1,558 -> 3,184 (targets rows "
+        "startups 2015, 2019) while venture investment rose 1,240 -> 9,900 HKD m "
+        "(hk_pipeline_evidence rows hk_venture_investment 2014, 2019); refit by calibration",
+        ge=0.0,
+        le=2.0,
+    )
+    venture_investment_hkd_m: tuple[float, float] = param(
+        (1240.0, 9900.0),
+        "HKD m per year in 2014 and 2019",
+        "hk_pipeline_evidence.csv rows hk_venture_investment 2014 and 2019 (Secretary for "
+        "Innovation and Technology, Xinhua 2020-11-09); years between are interpolated "
+        "log-linearly (assumption: no yearly series in the shared data)",
+        min_length=2,
+        max_length=2,
+    )
+    venture_growth_after_2019: float = param(
+        0.0,
         "per year, from 2020",
-        "assumption: startup counts grew about 6%/yr after 2019 (InvestHK surveys, not in "
-        "shared data); entry grows more slowly than the stock did",
+        "assumption: no data after 2019, so venture investment is held at its 2019 level "
+        "rather than extrapolated; a scenario may set a path",
         ge=-0.5,
-        le=1.0,
+        le=0.5,
     )
     exit_hazard: float = param(
         0.12,
@@ -555,6 +581,14 @@ class StartupSpec(Spec):
         "assumption: below I&T average of 0.526 (targets row it_value_added_per_worker)",
         ge=0.0,
     )
+
+    @model_validator(mode="after")
+    def _positive_venture(self) -> StartupSpec:
+        if min(self.venture_investment_hkd_m) <= 0:
+            raise ValueError(
+                f"venture_investment_hkd_m must be > 0, got {self.venture_investment_hkd_m}"
+            )
+        return self
 
 
 class ManufacturingSpec(Spec):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents.research_lab import UNIVERSITY
 from sim.projects import (
     G_PILOT,
     G_PRODUCTION,
@@ -148,6 +149,7 @@ class Pipeline:
             owner=Owner.LAB,
             owner_row=labs,
         )
+        self.m.ledger.add("invention_disclosures", rows.size)
         b = self.book
         b["p_success"][rows] = success_probability(spec.success_probability, b["quality"][rows])
         b["remaining_q"][rows] = durations(
@@ -401,6 +403,8 @@ class Pipeline:
         b["owner_row"][rows[to_mfr]] = partner[to_mfr]
         b["supported"][rows[to_mfr]] = True
         spin = route == Route.SPIN_OFF
+        from_university = m.labs.cols["institution"][b["origin_lab"][rows]] == UNIVERSITY
+        m.ledger.add("university_spinoffs", int(np.count_nonzero(spin & from_university)))
         if spin.any():
             b["owner"][rows[spin]] = Owner.STARTUP
             b["owner_row"][rows[spin]] = m.startups.spin_off(sectors[spin])

@@ -55,7 +55,7 @@ def test_default_targets_and_priors_load() -> None:
     priors = load_priors()
     assert targets.last_year == 2019
     assert all(y <= 2019 for s in targets.series for y in s.years)
-    assert len(targets.labels) == len(targets.observed) == 24
+    assert len(targets.labels) == len(targets.observed) == 29  # 24 yearly points, 5 moments
     mva = next(s for s in targets.series if s.name == "manufacturing_value_added")
     assert mva.observed[0] == pytest.approx(28880.0)  # HKD bn x 1000 -> HKD m
     keys = {r["key"] for r in parameter_table()}
@@ -283,9 +283,15 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
         "figures/marginals.png",
         "figures/pairs.png",
         "figures/traces.png",
+        "figures/outlook.png",
+        "baseline_selection.csv",
         "abc.db",
     ):
         assert (out / f).is_file(), f
+    # the baseline set is the chosen candidate: its values are those of calibrated.yaml
+    sel = pd.read_csv(out / "baseline_selection.csv")
+    assert sel["chosen"].sum() == 1 and bool(sel["chosen"].iloc[0])
+    assert sel["max_abs_error"].is_monotonic_increasing
     post = load_posterior(out / "posterior.csv")
     assert len(post) == 10 and math.isclose(post["weight"].sum(), 1.0, rel_tol=1e-6)
     spec = load_scenario(out / "calibrated.yaml")

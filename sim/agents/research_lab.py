@@ -103,6 +103,15 @@ class ResearchLabs(Population):
             return series[max(year, FIRST_YEAR) - FIRST_YEAR]
         return series[-1] * (1 + spec.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
 
+    def funded_budget_hkd_m(self, year: int, with_levers: bool = True) -> float:
+        """Full-economy budget of university and R&D-centre labs in ``year`` (HKD m/yr),
+        with the ``rd_funding`` lever's multiplier once it runs (unless ``with_levers`` is
+        False)."""
+        base = sum(self.total_budget_hkd_m(year, i) for i in FUNDED_INSTITUTIONS)
+        if not with_levers:
+            return base
+        return base * self.model.policies.rd_funding.budget_multiplier(year)
+
     def sector_weights(self, year: int) -> np.ndarray:
         """Budget share by sector: the ITF allocation, with ``itf_rebalance``'s once it starts."""
         m = self.model

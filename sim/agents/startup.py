@@ -13,11 +13,24 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
-from sim.params import DATA_YEARS, FIRST_YEAR, SECTORS
+from sim.params import DATA_YEARS, FIRST_YEAR, SECTORS, StartupSpec
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
+
+
+#: Years of the two venture-investment data points (hk_pipeline_evidence rows).
+VENTURE_DATA_YEARS = (2014, DATA_YEARS[-1])
+
+
+def venture_investment_hkd_m(spec: StartupSpec, year: int) -> float:
+    """Venture investment in Hong Kong in ``year``: log-linear between the 2014 and 2019 data
+    points, then ``venture_growth_after_2019`` a year."""
+    (y0, y1), (v0, v1) = VENTURE_DATA_YEARS, spec.venture_investment_hkd_m
+    if year <= y1:
+        return float(v0 * (v1 / v0) ** ((year - y0) / (y1 - y0)))
+    return float(v1 * (1 + spec.venture_growth_after_2019) ** (year - y1))
 
 
 class Startup(PopulationAgent):
@@ -94,13 +107,21 @@ class Startups(Population):
             m.pipeline.start_own_projects(rows[hardware], sectors[hardware])
 
     def _entry_rate_per_q(self) -> float:
-        """Exogenous entry this quarter (full economy): 2015's before 2015 (burn-in)."""
-        spec = self.model.spec.startups
-        years = max(self.model.t, 0) / QUARTERS_PER_YEAR
-        early = min(years, DATA_YEARS[-1] + 1 - FIRST_YEAR)
-        level = (1 + spec.entry_growth) ** early * (1 + spec.entry_growth_after_2019) ** (
-            years - early
+        """Exogenous entry this quarter (full economy), from its two drivers.
+
+        entry = entry_2015 x (research spending / 2015's)^e_R x (venture money / 2015's)^e_V.
+        Research spending is the labs' funded budget this year (data to 2019, then its
+        growth path and any rd_funding lever); venture investment follows the data to 2019
+        and ``venture_growth_after_2019`` after. Before 2015 (burn-in) both are 2015's.
+        """
+        m = self.model
+        spec = m.spec.startups
+        year = max(m.year, FIRST_YEAR)
+        research = m.labs.funded_budget_hkd_m(year) / m.labs.funded_budget_hkd_m(
+            FIRST_YEAR, with_levers=False
         )
+        venture = venture_investment_hkd_m(spec, year) / venture_investment_hkd_m(spec, FIRST_YEAR)
+        level = research**spec.entry_research_elasticity * venture**spec.entry_funding_elasticity
         return spec.entry_per_year_2015 * level / QUARTERS_PER_YEAR
 
     def _existing(self, rng: np.random.Generator, k: int) -> np.ndarray:

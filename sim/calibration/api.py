@@ -73,6 +73,8 @@ QUICK = {
     "predictive_draws": 8,
     "predictive_scale": 0.1,
 }
+#: Candidate particles tried for the baseline set with ``quick``.
+QUICK_CANDIDATES = 3
 DB_NAME = "abc.db"
 #: Versions recorded with a calibration besides ``provenance.PACKAGES``.
 EXTRA_PACKAGES = ("pyabc",)
@@ -411,8 +413,39 @@ def _write_abc_outputs(
     from sim.calibration.posterior import calibrated_yaml, header_lines, point_estimate
 
     summary = _summary(result, calls)
-    point = point_estimate(result.posterior, priors)
     commands = [c["command"] for c in calls]
+    selection = None
+    if s.no_report:
+        point = point_estimate(result.posterior, priors)
+        how = "the weighted posterior median of each parameter (run without the report, so "
+        how += "no set was selected)"
+    else:
+        from sim.calibration.select import SELECT_CANDIDATES, select_baseline
+
+        t0 = time.perf_counter()
+        selection = select_baseline(
+            targets,
+            priors,
+            base,
+            result.posterior,
+            executor=engine.executor,
+            scale=_need(s.predictive_scale),
+            candidates=SELECT_CANDIDATES if not s.quick else QUICK_CANDIDATES,
+        )
+        point = selection.values
+        best = selection.candidates.iloc[0]
+        how = (
+            f"{selection.label} of the posterior: of the weighted median set and the "
+            f"{len(selection.candidates) - 1} particles of lowest ABC distance, the set whose "
+            f"mean over seeds {list(selection.seeds)} at scale {selection.scale:g} has the "
+            f"smallest worst relative error over the fitted points "
+            f"({best['max_abs_error']:.1%}, at {best['worst_point']})"
+        )
+        say(
+            f"baseline set: {selection.label}, worst point {best['worst_point']} "
+            f"{best['max_abs_error']:+.1%} ({len(selection.candidates)} candidates x "
+            f"{len(selection.seeds)} seeds in {time.perf_counter() - t0:.0f} s)"
+        )
     if command not in commands:
         commands.append(command)
     meta = {
@@ -430,6 +463,7 @@ def _write_abc_outputs(
             "seed": s.seed,
         },
         "calibrated": point,
+        "calibrated_set": how,
         "versions": package_versions(EXTRA_PACKAGES),
         "git_commit": git_commit(),
     }
@@ -437,7 +471,7 @@ def _write_abc_outputs(
         "posterior.csv": lambda p: result.posterior.to_csv(p, index=False, float_format="%.8g"),
         "generations.csv": lambda p: result.generations.to_csv(p, index=False),
         "calibrated.yaml": lambda p: p.write_text(
-            calibrated_yaml(point, header_lines(commands, summary)), encoding="utf-8"
+            calibrated_yaml(point, header_lines(commands, summary, how)), encoding="utf-8"
         ),
         "calibration.json": lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"),
     }
@@ -451,6 +485,7 @@ def _write_abc_outputs(
             base,
             result,
             point,
+            selection=selection,
             executor=engine.executor,
             draws=_need(s.predictive_draws),
             scale=_need(s.predictive_scale),

@@ -9,6 +9,7 @@ file, the key and what is allowed) and writes the outputs all or nothing.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from sim.calibration.api import (
@@ -19,7 +20,7 @@ from sim.calibration.api import (
     canonical_command,
     run_settings,
 )
-from sim.calibration.config import DEFAULT_PRIORS, DEFAULT_TARGETS
+from sim.calibration.config import CALIBRATION_DIR, DEFAULT_PRIORS, DEFAULT_TARGETS
 
 #: The first line of the command's help (as before the split into api and command).
 DESCRIPTION = "``pilotsim calibrate``: ABC-SMC (default) or a point fit; writes ``calibration/``."
@@ -138,4 +139,47 @@ def add_calibrate_command(sub: Any) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run the calibration the options describe; 0 on success."""
     run_settings(CalibrationSettings.from_namespace(args))
+    return 0
+
+
+def add_validate_model_command(sub: Any) -> None:
+    """Register ``validate-model`` (the stylised-facts check) on the sub-command parser."""
+    v = sub.add_parser(
+        "validate-model",
+        help="check the calibrated model against stylised facts of the research pipeline",
+        description="Run a scenario (default baseline) with several seeds and compare "
+        "survival, licensing, spin-off, funnel, location and industry facts with their "
+        "observed figures; writes stylised_facts.md and .csv.",
+    )
+    v.add_argument("--scenario", default="baseline", help="scenario file or name")
+    v.add_argument("--seeds", type=int, default=4, help="runs, seeds 0..N-1 (default 4)")
+    v.add_argument("--scale", type=float, default=0.5, help="population scale (default 0.5)")
+    v.add_argument("--out", default=str(CALIBRATION_DIR), help="output folder (calibration/)")
+    v.add_argument("--jobs", type=int, default=None, help="parallel runs (default: all cores)")
+    v.set_defaults(func=cmd_validate_model)
+
+
+def cmd_validate_model(args: argparse.Namespace) -> int:
+    """Print the stylised-facts table and write it; 0 whether facts pass or miss."""
+    from sim.calibration import facts
+    from sim.errors import UsageError
+    from sim.experiments.executors import open_executor
+    from sim.scenario import load_scenario
+
+    if args.seeds < 1:
+        raise UsageError(f"validate-model: --seeds must be >= 1, got {args.seeds}")
+    if not 0 < args.scale <= 3:
+        raise UsageError(f"validate-model: --scale must be in (0, 3], got {args.scale}")
+    spec = load_scenario(args.scenario)
+    with open_executor(args.jobs) as engine:
+        futures = [
+            engine.executor.submit(facts.run_stats, spec, seed, args.scale)
+            for seed in range(args.seeds)
+        ]
+        stats = [f.result() for f in futures]
+    table = facts.evaluate(stats)
+    text = facts.markdown(table, scenario=spec.name, seeds=args.seeds, scale=args.scale)
+    print(text, end="")
+    written = facts.write(table, Path(args.out), text)
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0

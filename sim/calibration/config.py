@@ -87,6 +87,10 @@ class Series:
         weight: weight of the series in the distance.
         data_series: row name in the data file; factor: data unit -> model unit.
         source: publisher and table, from the data file.
+        mean_over: for a moment, the (first, last) years whose model values are averaged
+            and compared with the single observed value (``years`` then holds one year,
+            the label); None for a yearly series.
+        data_path: the CSV the observed values come from.
     """
 
     name: str
@@ -99,6 +103,18 @@ class Series:
     data_series: str
     factor: float
     source: str
+    mean_over: tuple[int, int] | None = None
+    data_path: Path | None = None
+
+    def values(self, annual: pd.DataFrame) -> np.ndarray:
+        """The model's values at this series' points from one run's annual frame."""
+        a = annual.set_index("year")[self.model_column]
+        if self.mean_over is None:
+            return np.array([float(a.at[y]) for y in self.years], dtype=float)
+        first, last = self.mean_over
+        window = a.loc[first:last].to_numpy(float)
+        ok = window[np.isfinite(window)]
+        return np.array([float(ok.mean()) if ok.size else np.nan])
 
 
 @dataclass(frozen=True)
@@ -127,10 +143,7 @@ class Targets:
 
     def simulated(self, annual: pd.DataFrame) -> np.ndarray:
         """Model values at the target points from an annual frame (full-economy units)."""
-        a = annual.set_index("year")
-        return np.array(
-            [float(a.at[y, s.model_column]) for s in self.series for y in s.years], dtype=float
-        )
+        return np.concatenate([s.values(annual) for s in self.series])
 
     def standardised(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Standardised deviations of simulated points ``x`` from the data, and their weights.
@@ -144,7 +157,9 @@ class Targets:
         i = 0
         for s in self.series:
             n = len(s.years)
-            lm = np.log(np.maximum(x[i : i + n], 1e-9))
+            # A run without the quantity (NaN: e.g. no startup cohort) is as far off as a
+            # value of 1e-9.
+            lm = np.log(np.maximum(np.nan_to_num(x[i : i + n], nan=1e-9), 1e-9))
             lo = np.log(np.asarray(s.observed))
             z.extend((lm - lo) / s.level_sd)
             w.extend([s.weight * self.level_weight] * n)
@@ -165,6 +180,8 @@ class Targets:
 
 _TARGET_TOP = {"data", "fit_years", "level_weight", "growth_weight", "series"}
 _SERIES_KEYS = {
+    "data",
+    "mean_over",
     "data_series",
     "model_column",
     "factor",
@@ -200,18 +217,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
             f"(later years are for out-of-sample checks only), got {fit_years!r}",
             key="fit_years",
         )
-    data_path = (path.parent / str(data["data"])).resolve()
-    if not data_path.is_file():
-        raise CalibrationError(path, f"data file {data_path} not found", key="data")
-    try:
-        table = pd.read_csv(data_path)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise CalibrationError(data_path, f"cannot read CSV: {e}") from None
-    need = {"series", "year", "value"}
-    if not need <= set(table.columns):
-        raise CalibrationError(
-            data_path, f"CSV needs columns {sorted(need)}, has {list(table.columns)}"
-        )
+    data_path = _read_table(path, data["data"], "data")[0]
     columns = set(describe()["column"]) - {"year"}
     raw = data["series"]
     if not isinstance(raw, dict) or not raw:
@@ -240,12 +246,13 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
                 f"unknown model column {col!r}; allowed: {', '.join(sorted(columns))}",
                 key=f"{where}.model_column",
             )
+        s_path, table = _read_table(path, spec.get("data", data["data"]), f"{where}.data")
         rows = table[table["series"] == spec["data_series"]]
         if rows.empty:
             known = sorted(table["series"].unique())
             raise CalibrationError(
                 path,
-                f"no rows {spec['data_series']!r} in {data_path.name}; series there: "
+                f"no rows {spec['data_series']!r} in {s_path.name}; series there: "
                 f"{', '.join(known)}",
                 key=f"{where}.data_series",
             )
@@ -269,6 +276,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
                     f"(years after {LAST_FIT_YEAR} are never fitted)",
                     key=f"{where}.years",
                 )
+        mean_over = _mean_over(path, spec.get("mean_over"), years, fit_years, where)
         have = dict(zip(rows["year"].astype(int), rows["value"], strict=True))
         missing = [y for y in years if y not in have]
         if missing:
@@ -298,9 +306,55 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
                 data_series=str(spec["data_series"]),
                 factor=factor,
                 source=str(src),
+                mean_over=mean_over,
+                data_path=s_path,
             )
         )
     return Targets(path, data_path, tuple(series), lw, gw)
+
+
+def _read_table(path: Path, name: Any, key: str) -> tuple[Path, pd.DataFrame]:
+    """A target data CSV named in ``path`` (relative to it), checked for its columns."""
+    data_path = (path.parent / str(name)).resolve()
+    if not data_path.is_file():
+        raise CalibrationError(path, f"data file {data_path} not found", key=key)
+    try:
+        table = pd.read_csv(data_path)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise CalibrationError(data_path, f"cannot read CSV: {e}") from None
+    need = {"series", "year", "value"}
+    if not need <= set(table.columns):
+        raise CalibrationError(
+            data_path, f"CSV needs columns {sorted(need)}, has {list(table.columns)}"
+        )
+    return data_path, table
+
+
+def _mean_over(
+    path: Path, raw: Any, years: list[int], fit_years: list[int], where: str
+) -> tuple[int, int] | None:
+    """Check a moment's ``mean_over: [first, last]`` (one labelled year, inside the window)."""
+    if raw is None:
+        return None
+    key = f"{where}.mean_over"
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(y, int) and not isinstance(y, bool) for y in raw)
+        or not fit_years[0] <= raw[0] <= raw[1] <= fit_years[1]
+    ):
+        raise CalibrationError(
+            path,
+            f"expected [first, last] years within {fit_years[0]}-{fit_years[1]}, got {raw!r}",
+            key=key,
+        )
+    if len(years) != 1 or not raw[0] <= years[0] <= raw[1]:
+        raise CalibrationError(
+            path,
+            f"a moment has one labelled year inside its window {raw}, got years {years!r}",
+            key=f"{where}.years",
+        )
+    return (raw[0], raw[1])
 
 
 def targets_from_frame(
@@ -308,6 +362,8 @@ def targets_from_frame(
 ) -> Targets:
     """The same targets with observed values replaced by a model run's (for recovery tests)."""
     sim = template.simulated(annual)
+    if not np.all(np.isfinite(sim)) or np.any(sim <= 0):
+        raise ValueError("the run gives no positive finite value at some target point")
     out: list[Series] = []
     i = 0
     for s in template.series:
@@ -386,10 +442,15 @@ def numeric_parameters() -> list[str]:
 
 @dataclass(frozen=True)
 class Priors:
-    """The free parameters with their uniform priors."""
+    """The free parameters with their uniform priors, and the evidence-ranged ones.
+
+    ``priors`` are fitted by the calibration; ``evidence`` are not fitted (no 2015-2019 data
+    observes them) and are drawn uniformly from their ranges by ``--posterior``.
+    """
 
     path: Path
     priors: tuple[Prior, ...]
+    evidence: tuple[Prior, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -407,75 +468,81 @@ class Priors:
 
 
 def load_priors(path: str | Path = DEFAULT_PRIORS) -> Priors:
-    """Read and check ``priors.yaml``.
+    """Read and check ``priors.yaml``: fitted ``parameters`` and evidence-ranged ``evidence``.
 
     Raises:
         CalibrationError: missing/malformed file, a key that is not a numeric parameter of
             ``sim/params.py``, a range that is not ``[low, high]`` with low < high or that
-            leaves the parameter's allowed bounds, a missing source.
+            leaves the parameter's allowed bounds, a missing source, a key in both sections.
     """
     path = Path(path)
     data = _read_yaml(path, "priors")
-    _check_keys(path, data, {"parameters"}, {"parameters"}, " at the top level")
-    params = data["parameters"]
-    if not isinstance(params, dict) or not params:
-        raise CalibrationError(path, "expected a non-empty mapping of parameters", key="parameters")
+    _check_keys(path, data, {"parameters", "evidence"}, {"parameters"}, " at the top level")
     allowed = numeric_parameters()
-    out: list[Prior] = []
-    for key, spec in params.items():
-        where = f"parameters.{key}"
-        found = _field(str(key))
-        if found is None or key not in allowed:
-            raise CalibrationError(
-                path,
-                "not a numeric parameter of sim/params.py; allowed: " + ", ".join(allowed),
-                key=where,
-            )
-        field, _ = found
-        if not isinstance(spec, dict):
-            raise CalibrationError(path, "expected a mapping with 'range' and 'source'", key=where)
-        _check_keys(
-            path, spec, {"range", "source"}, {"range", "source"}, f" in '{where}'", f"{where}."
+    sections: dict[str, tuple[Prior, ...]] = {}
+    for section in ("parameters", "evidence"):
+        params = data.get(section, {} if section == "evidence" else None)
+        if not isinstance(params, dict) or (section == "parameters" and not params):
+            raise CalibrationError(path, "expected a non-empty mapping of parameters", key=section)
+        sections[section] = tuple(
+            _parse_prior(path, f"{section}.{key}", str(key), spec, allowed)
+            for key, spec in params.items()
         )
-        rng = spec["range"]
-        if not isinstance(rng, list) or len(rng) != 2:
-            raise CalibrationError(path, f"expected [low, high], got {rng!r}", key=f"{where}.range")
-        low = _number(path, f"{where}.range", rng[0])
-        high = _number(path, f"{where}.range", rng[1])
-        if not low < high:
-            raise CalibrationError(
-                path, f"low must be < high, got [{low}, {high}]", key=f"{where}.range"
-            )
-        blo, bhi, lo_open, hi_open = _bounds(field)
-        bad_lo = low < blo or (lo_open and low <= blo)
-        bad_hi = high > bhi or (hi_open and high >= bhi)
-        if bad_lo or bad_hi:
-            lo_s = ("(" if lo_open else "[") + f"{blo:g}"
-            hi_s = f"{bhi:g}" + (")" if hi_open else "]")
-            raise CalibrationError(
-                path,
-                f"range [{low:g}, {high:g}] leaves the allowed bounds {lo_s}, {hi_s} of "
-                f"sim/params.py",
-                key=f"{where}.range",
-            )
-        source = spec["source"]
-        if not isinstance(source, str) or not source.strip():
-            raise CalibrationError(
-                path, "give the source of the range as text", key=f"{where}.source"
-            )
-        extra = field.json_schema_extra or {}
-        out.append(
-            Prior(
-                key=str(key),
-                low=low,
-                high=high,
-                integer=field.annotation is int,
-                source=" ".join(source.split()),
-                unit=str(extra.get("unit", "")),
-                default=float(field.default),
-            )
+    both = sorted({p.key for p in sections["parameters"]} & {p.key for p in sections["evidence"]})
+    if both:
+        raise CalibrationError(
+            path,
+            "a parameter is either fitted or evidence-ranged, not both",
+            key=f"evidence.{both[0]}",
         )
-    return Priors(path, tuple(out))
+    return Priors(path, sections["parameters"], sections["evidence"])
+
+
+def _parse_prior(path: Path, where: str, key: str, spec: Any, allowed: list[str]) -> Prior:
+    found = _field(key)
+    if found is None or key not in allowed:
+        raise CalibrationError(
+            path,
+            "not a numeric parameter of sim/params.py; allowed: " + ", ".join(allowed),
+            key=where,
+        )
+    field, _ = found
+    if not isinstance(spec, dict):
+        raise CalibrationError(path, "expected a mapping with 'range' and 'source'", key=where)
+    _check_keys(path, spec, {"range", "source"}, {"range", "source"}, f" in '{where}'", f"{where}.")
+    rng = spec["range"]
+    if not isinstance(rng, list) or len(rng) != 2:
+        raise CalibrationError(path, f"expected [low, high], got {rng!r}", key=f"{where}.range")
+    low = _number(path, f"{where}.range", rng[0])
+    high = _number(path, f"{where}.range", rng[1])
+    if not low < high:
+        raise CalibrationError(
+            path, f"low must be < high, got [{low}, {high}]", key=f"{where}.range"
+        )
+    blo, bhi, lo_open, hi_open = _bounds(field)
+    bad_lo = low < blo or (lo_open and low <= blo)
+    bad_hi = high > bhi or (hi_open and high >= bhi)
+    if bad_lo or bad_hi:
+        lo_s = ("(" if lo_open else "[") + f"{blo:g}"
+        hi_s = f"{bhi:g}" + (")" if hi_open else "]")
+        raise CalibrationError(
+            path,
+            f"range [{low:g}, {high:g}] leaves the allowed bounds {lo_s}, {hi_s} of sim/params.py",
+            key=f"{where}.range",
+        )
+    source = spec["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise CalibrationError(path, "give the source of the range as text", key=f"{where}.source")
+    extra = field.json_schema_extra or {}
+    return Prior(
+        key=key,
+        low=low,
+        high=high,
+        integer=field.annotation is int,
+        source=" ".join(source.split()),
+        unit=str(extra.get("unit", "")),
+        default=float(field.default),
+    )
 
 
 def check_overrides(base: Scenario, priors: Priors) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.calibration.config import FIRST_FIT_YEAR, Targets
+from sim.calibration.config import FIRST_FIT_YEAR, Series, Targets
 
 #: The band of the fit table (5-95%).
 BAND = (0.05, 0.95)
@@ -60,13 +60,14 @@ def fit_table(
     for s in targets.series:
         obs = dict(zip(s.years, s.observed, strict=True))
         for y in range(FIRST_FIT_YEAR, targets.last_year + 1):
-            v = runs.loc[runs["year"] == y, s.model_column].to_numpy(float)
-            lo, med, hi = np.quantile(v, [BAND[0], 0.5, BAND[1]])
-            pv = (
-                point_runs.loc[point_runs["year"] == y, s.model_column].to_numpy(float)
-                if point_runs is not None
-                else np.empty(0)
-            )
+            v = _values(s, runs, y)
+            finite = v[np.isfinite(v)]
+            if finite.size:
+                lo, med, hi = np.quantile(finite, [BAND[0], 0.5, BAND[1]])
+            else:
+                lo = med = hi = np.nan
+            pv = _values(s, point_runs, y) if point_runs is not None else np.empty(0)
+            pv = pv[np.isfinite(pv)]
             o = obs.get(y, np.nan)
             rows.append(
                 {
@@ -78,8 +79,26 @@ def fit_table(
                     "low": lo,
                     "high": hi,
                     "point_median": float(np.median(pv)) if len(pv) else np.nan,
+                    "point_mean": float(np.mean(pv)) if len(pv) else np.nan,
                     "rel_error": med / o - 1 if y in obs else np.nan,
                     "covered": bool(lo <= o <= hi) if y in obs else None,
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: Columns that identify one run in a stacked frame of annual outputs.
+RUN_ID_COLUMNS = ("kind", "draw", "seed")
+
+
+def _values(s: Series, runs: pd.DataFrame, year: int) -> np.ndarray:
+    """One value per run at ``year``: the annual value, or for a moment at its labelled
+    year the mean over its window (each run's own mean)."""
+    if s.mean_over is None or year not in s.years:
+        return runs.loc[runs["year"] == year, s.model_column].to_numpy(float)
+    first, last = s.mean_over
+    window = runs[(runs["year"] >= first) & (runs["year"] <= last)]
+    ids = [c for c in RUN_ID_COLUMNS if c in window.columns]
+    if not ids:
+        return np.array([float(np.nanmean(window[s.model_column].to_numpy(float)))])
+    return window.groupby(ids, sort=False)[s.model_column].mean().to_numpy(float)

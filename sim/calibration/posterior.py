@@ -140,13 +140,19 @@ def draw_overrides(posterior: pd.DataFrame, n: int, seed: int) -> list[dict[str,
     return out
 
 
-def header_lines(commands: Sequence[str], summary: Mapping[str, Any]) -> list[str]:
+def header_lines(
+    commands: Sequence[str], summary: Mapping[str, Any], how: str | None = None
+) -> list[str]:
     """Comment header of ``calibrated.yaml``: what it is and the commands that made it."""
+    import textwrap
+
+    how = how or "the weighted posterior median of each parameter"
     return [
         "Calibrated parameters: written by `pilotsim calibrate`; do not edit by hand.",
-        "Each value is the weighted posterior median of an ABC-SMC calibration against",
-        "Hong Kong 2015-2019 (calibration/targets.yaml, priors in calibration/priors.yaml;",
-        "samples with weights in calibration/posterior.csv; fit in calibration/report.md).",
+        "From an ABC-SMC calibration against Hong Kong 2015-2019 (calibration/targets.yaml,",
+        "priors in calibration/priors.yaml; samples with weights in calibration/posterior.csv;",
+        "fit in calibration/report.md). The set is",
+        *textwrap.wrap(how + ".", 88),
         "scenarios/baseline.yaml extends this file, so every scenario uses these values.",
         "",
         *(f"command: {c}" for c in commands),

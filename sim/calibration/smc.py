@@ -140,7 +140,16 @@ def fingerprint(targets: Targets, priors: Priors, base_hash: str, s: SMCSettings
     blob = json.dumps(
         {
             "targets": [
-                (x.name, x.model_column, x.years, x.observed, x.level_sd, x.growth_sd, x.weight)
+                (
+                    x.name,
+                    x.model_column,
+                    x.years,
+                    x.observed,
+                    x.level_sd,
+                    x.growth_sd,
+                    x.weight,
+                    x.mean_over,
+                )
                 for x in targets.series
             ],
             "weights": (targets.level_weight, targets.growth_weight),

@@ -402,6 +402,30 @@ def spread(x: np.ndarray, q: tuple[float, float] = SPREAD) -> tuple[float, float
     return float(lo), float(hi)
 
 
+#: Bootstrap resamples for the interval of the spread's width (fixed seed: reports are
+#: deterministic).
+SPREAD_BOOTSTRAP = 2000
+
+
+def spread_width_interval(
+    x: np.ndarray, level: float = LEVEL, q: tuple[float, float] = SPREAD
+) -> tuple[float, float]:
+    """Bootstrap ``level`` interval of the width of the ``q`` range of ``x``.
+
+    With a few dozen pairs the 5% and 95% quantiles are themselves noisy; this says how
+    far two batches' spreads can differ by chance (e.g. with and without ``--posterior``).
+    """
+    x = np.asarray(x, dtype=float)
+    if x.size < 5 or not np.all(np.isfinite(x)):
+        return math.nan, math.nan
+    rng = np.random.default_rng(np.random.SeedSequence([x.size, SPREAD_BOOTSTRAP]))
+    boot = x[rng.integers(0, x.size, size=(SPREAD_BOOTSTRAP, x.size))]
+    lo, hi = np.quantile(boot, q, axis=1)
+    a = (1 - level) / 2
+    w_lo, w_hi = np.quantile(hi - lo, (a, 1 - a))
+    return float(w_lo), float(w_hi)
+
+
 def _paired(values: pd.DataFrame, base: str, policy: str, col: str) -> pd.DataFrame:
     b = values[values["label"] == base].set_index("replicate")[col]
     p = values[values["label"] == policy].set_index("replicate")[col]
@@ -413,7 +437,9 @@ def _nan_row() -> dict[str, Any]:
     return dict.fromkeys(
         ("base_mean", "policy_mean", "diff_mean", "diff_low", "diff_high", "diff_pct"),
         math.nan,
-    ) | {"spread_low": math.nan, "spread_high": math.nan}
+    ) | dict.fromkeys(
+        ("spread_low", "spread_high", "spread_width_low", "spread_width_high"), math.nan
+    )
 
 
 def _per_dollar_row(
@@ -465,12 +491,14 @@ def _difference_row(
     m, lo, hi = t_interval(d, level)
     bm = float(pair["base"].mean()) if len(pair) else math.nan
     sp = spread(d)
+    width = spread_width_interval(d, level)
     return dict(
         n_pairs=len(pair), base_mean=bm,
         policy_mean=float(pair["policy"].mean()) if len(pair) else math.nan,
         diff_mean=m, diff_low=lo, diff_high=hi,
         diff_pct=100.0 * m / bm if bm and math.isfinite(bm) else math.nan,
-        spread_low=sp[0], spread_high=sp[1],
+        spread_low=sp[0], spread_high=sp[1], spread_width_low=width[0],
+        spread_width_high=width[1],
     )  # fmt: skip
 
 
@@ -491,7 +519,9 @@ def summarise(
     ``diff_low``, ``diff_high`` (the ``level`` t-interval of the mean paired difference),
     ``diff_pct`` (``diff_mean / base_mean``, percent) and ``spread_low``, ``spread_high``
     (the ``SPREAD`` quantiles of the paired differences; for the per-dollar ratios, of the
-    pair-by-pair ratios when every pair has extra spend).
+    pair-by-pair ratios when every pair has extra spend) and, for differences,
+    ``spread_width_low``, ``spread_width_high`` (bootstrap ``level`` interval of the width
+    of that range: how precisely the pairs pin the spread down).
 
     Present values (``npv`` outcomes and the benefit-cost ratios) are discounted at
     ``discount_rate`` a year to the period's first year and have no single-year rows.

@@ -953,6 +953,13 @@ def _precision(
             if math.isfinite(r["spread_low"])
             else ""
         )
+        + (
+            f" With {n} pairs that range's width ({r['spread_high'] - r['spread_low']:,.0f}) "
+            f"is itself uncertain: {pct}% bootstrap interval {r['spread_width_low']:,.0f} to "
+            f"{r['spread_width_high']:,.0f} HKD m; compare two batches' spreads against it."
+            if math.isfinite(r.get("spread_width_low", math.nan))
+            else ""
+        )
     )
 
 

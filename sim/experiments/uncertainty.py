@@ -8,15 +8,25 @@ varying over the posterior: their spread carries parameter uncertainty as well a
 
 A draw replaces the scenarios' values of the calibrated parameters. A policy scenario that
 sets one of them itself would have its setting silently lost, so that is refused.
+
+Beside the fitted posterior, each replicate also draws the *evidence-ranged* parameters (the
+``evidence`` section of the ``priors.yaml`` next to the posterior file: the platform's own
+parameters, scarcity, saturation, Shenzhen's capacity), uniformly over their ranges, the same
+draw for every scenario of the replicate. They have no data to fit, so their ranges come from
+evaluations of comparable platforms and the literature. An evidence parameter that a
+scenario (baseline included) or a sweep sets on purpose keeps that value and is listed as
+held, not drawn.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sim.experiments.batch import BatchError
 from sim.params import Scenario
@@ -54,15 +64,22 @@ class PosteriorDraws:
     particles: int
     draws: list[dict[str, Any]]
     summary: dict[str, dict[str, float]]
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    held: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
         return list(self.draws[0]) if self.draws else []
 
     @property
+    def fitted_keys(self) -> list[str]:
+        return list(self.summary)
+
+    @property
     def distinct(self) -> int:
-        """Distinct parameter sets among the draws (draws are with replacement)."""
-        return len({tuple(sorted(d.items())) for d in self.draws})
+        """Distinct posterior particles among the draws (drawn with replacement)."""
+        keys = self.fitted_keys
+        return len({tuple(d[k] for k in keys) for d in self.draws})
 
     def describe(self) -> dict[str, Any]:
         """As recorded in ``manifest.json`` (the draws themselves are in the batch)."""
@@ -72,6 +89,8 @@ class PosteriorDraws:
             "particles": self.particles,
             "distinct_draws": self.distinct,
             "parameters": self.summary,
+            "evidence": self.evidence,
+            "held": self.held,
         }
 
 
@@ -133,13 +152,57 @@ def draw_posterior(
             "q05": float(q05),
             "q95": float(q95),
         }
+    draws = draw_overrides(df, n, seed)
+    evidence, held = _evidence(path.parent / "priors.yaml", scenarios, fixed, set(keys))
+    if evidence:
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), EVIDENCE_STREAM]))
+        for d in draws:
+            for k, e in evidence.items():
+                x = float(rng.uniform(e["low"], e["high"]))
+                d[k] = int(round(x)) if e["integer"] else x
     return PosteriorDraws(
         path=path,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         particles=len(df),
-        draws=draw_overrides(df, n, seed),
+        draws=draws,
         summary=summary,
+        evidence=evidence,
+        held=held,
     )
+
+
+#: Stream key of the evidence draws (separate from the posterior's particle draws).
+EVIDENCE_STREAM = 0xE71DE
+
+
+def _evidence(
+    priors_path: Path,
+    scenarios: Mapping[str, Scenario],
+    fixed: Sequence[str],
+    fitted: set[str],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Evidence ranges to draw, and the evidence parameters held at a scenario's value."""
+    if not priors_path.is_file():
+        return {}, {}
+    from sim.calibration.config import load_priors
+
+    drawn: dict[str, dict[str, Any]] = {}
+    held: dict[str, Any] = {}
+    for p in load_priors(priors_path).evidence:
+        if p.key in fitted:
+            continue
+        values = {value_of(spec, p.key) for spec in scenarios.values()}
+        if p.key in fixed or values != {p.default if not p.integer else int(p.default)}:
+            held[p.key] = "swept" if p.key in fixed else sorted(values)
+            continue
+        drawn[p.key] = {
+            "low": p.low,
+            "high": p.high,
+            "default": p.default,
+            "integer": p.integer,
+            "source": p.source,
+        }
+    return drawn, held
 
 
 def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
@@ -151,7 +214,9 @@ def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
         f"(sha256 `{info['sha256'][:16]}`, {info['particles']} weighted particles): replicate "
         f"*i* of every scenario uses draw *i* with seed *i*, so pairs share parameters and "
         f"random numbers. {n_seeds} draws with replacement gave {info['distinct_draws']} "
-        "distinct parameter sets. The drawn values replace the scenarios' own:",
+        "distinct posterior particles. The drawn values replace the scenarios' own.",
+        "",
+        "**Fitted** (calibration posterior):",
         "",
         "| parameter | scenario value | posterior median | 5% | 95% |",
         "|---|--:|--:|--:|--:|",
@@ -159,12 +224,33 @@ def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
     for k, s in info["parameters"].items():
         cells = [f"{s[c]:.4g}" for c in ("scenario", "median", "q05", "q95")]
         lines.append(f"| `{k}` | " + " | ".join(cells) + " |")
-    return [
-        *lines,
-        "",
-        "Only these calibrated parameters are uncertain here. The policy's own parameters "
-        "(the platform's success uplift, cost per pilot, take-up ...) are not observed in "
-        "2015-2019, when no such platform existed, so no posterior exists for them: their "
-        "uncertainty is explored with `pilotsim sweep` (see `sweeps/`), not drawn.",
-        "",
-    ]
+    evidence = info.get("evidence") or {}
+    held = info.get("held") or {}
+    if evidence:
+        lines += [
+            "",
+            "**Evidence-ranged** (not fitted: no 2015-2019 data observes them; drawn "
+            "uniformly over the range from `calibration/priors.yaml`'s `evidence` section, "
+            "the same draw for every scenario of a replicate):",
+            "",
+            "| parameter | default | range | source |",
+            "|---|--:|--:|---|",
+        ]
+        for k, e in evidence.items():
+            lines.append(
+                f"| `{k}` | {e['default']:.4g} | {e['low']:.4g} - {e['high']:.4g} | {e['source']} |"
+            )
+    if held:
+        lines += [
+            "",
+            "Held at the scenarios' own values, not drawn (set on purpose by a scenario or "
+            "sweep): " + ", ".join(f"`{k}` ({v})" for k, v in held.items()) + ".",
+        ]
+    if not evidence:
+        lines += [
+            "",
+            "Only these calibrated parameters are uncertain here: no evidence ranges were "
+            "found beside the posterior file, so the policy's own parameters keep their "
+            "values (explore them with `pilotsim sweep`).",
+        ]
+    return [*lines, ""]

@@ -1,0 +1,307 @@
+"""Calibration v2: pipeline targets as moments, evidence-ranged priors and their draws,
+startup entry from drivers, the new pipeline outputs, the baseline-set selection, the
+stylised facts and the bootstrap of a spread's width."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import sim
+from sim.accounting import university_royalties_hkd_m
+from sim.agents.research_lab import UNIVERSITY
+from sim.agents.startup import venture_investment_hkd_m
+from sim.calibration import facts
+from sim.calibration.config import (
+    CALIBRATION_DIR,
+    CalibrationError,
+    load_priors,
+    load_targets,
+)
+from sim.calibration.select import score, seed_mean_points
+from sim.cli import main
+from sim.experiments.compare import spread_width_interval
+from sim.experiments.uncertainty import draw_posterior
+from sim.projects import Route, Stage, Status
+from sim.scenario import load_scenario
+
+SMALL = {"scale": 0.1}
+
+
+def _run(seed: int = 0, until: int = 2019, **overrides: object) -> sim.Result:
+    return sim.run("baseline", seed=seed, until=until, keep_model=True, **SMALL, **overrides)
+
+
+# ----------------------------------------------------------------- targets: moments
+
+
+def test_pipeline_moments_load_with_sources() -> None:
+    t = load_targets()
+    by = {s.name: s for s in t.series}
+    for name in ("university_ip_income", "university_spinoffs", "startup_survival_2y"):
+        s = by[name]
+        assert s.mean_over is not None and len(s.years) == 1
+        assert s.data_path is not None and s.data_path.name == "hk_pipeline_targets.csv"
+        assert "hk_pipeline_evidence" in s.source or "priors_literature" in s.source
+    assert by["university_ip_income"].observed == (100.0,)
+    table = pd.read_csv(CALIBRATION_DIR / "data" / "hk_pipeline_targets.csv")
+    assert table["source"].notna().all() and table["derivation"].notna().all()
+
+
+def test_moment_is_window_mean_and_has_no_growth_term() -> None:
+    t = load_targets()
+    spin = next(s for s in t.series if s.name == "university_spinoffs")
+    annual = pd.DataFrame({"year": range(2015, 2020), "university_spinoffs": [10, 20, 30, 40, 50]})
+    assert spin.values(annual) == pytest.approx([30.0])
+    z, w = t.standardised(t.observed)
+    n_growth = sum(len(s.years) - 1 for s in t.series)
+    assert len(z) == len(t.observed) + n_growth  # moments add one level term each
+    assert np.allclose(z, 0.0)
+
+
+def _targets_file(tmp: Path, extra: str) -> Path:
+    src = (CALIBRATION_DIR / "targets.yaml").read_text()
+    src = src.replace("data: data/", f"data: {CALIBRATION_DIR}/data/")
+    p = tmp / "targets.yaml"
+    p.write_text(src + extra)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        (
+            "  bad:\n    data_series: startups\n    model_column: startups\n"
+            "    years: [2019]\n    mean_over: [2014, 2019]\n",
+            "series.bad.mean_over",
+        ),
+        (
+            "  bad:\n    data_series: startups\n    model_column: startups\n"
+            "    years: [2016, 2019]\n    mean_over: [2015, 2019]\n",
+            "series.bad.years",
+        ),
+        (
+            "  bad:\n    data: nowhere.csv\n    data_series: startups\n"
+            "    model_column: startups\n    years: [2019]\n",
+            "series.bad.data",
+        ),
+    ],
+)
+def test_bad_moment_is_refused_naming_the_key(tmp_path: Path, extra: str, key: str) -> None:
+    with pytest.raises(CalibrationError) as e:
+        load_targets(_targets_file(tmp_path, extra))
+    assert key in str(e.value)
+
+
+# ----------------------------------------------------------------- priors: evidence section
+
+
+def test_evidence_section_is_separate_and_sourced() -> None:
+    p = load_priors()
+    fitted, evidence = set(p.keys), {e.key for e in p.evidence}
+    assert not fitted & evidence
+    assert {"platform.success_uplift", "platform.duration_factor"} <= evidence
+    assert {"pipeline.asc_spin_off", "pipeline.royalty_share"} <= fitted
+    assert all(e.source and e.low < e.high for e in p.evidence)
+
+
+def test_a_parameter_both_fitted_and_evidence_ranged_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load((CALIBRATION_DIR / "priors.yaml").read_text())
+    data["evidence"]["startups.exit_hazard"] = data["parameters"]["startups.exit_hazard"]
+    path = tmp_path / "priors.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CalibrationError, match="evidence.startups.exit_hazard"):
+        load_priors(path)
+
+
+def _posterior_dir(tmp: Path, priors_text: str | None) -> Path:
+    d = tmp / "cal"
+    d.mkdir()
+    pd.DataFrame(
+        {
+            "particle": [0, 1],
+            "weight": [0.5, 0.5],
+            "startups.exit_hazard": [0.1, 0.2],
+            "distance": [1.0, 1.0],
+        }
+    ).to_csv(d / "posterior.csv", index=False)
+    if priors_text is not None:
+        (d / "priors.yaml").write_text(priors_text)
+    return d / "posterior.csv"
+
+
+EVIDENCE = """
+parameters:
+  startups.exit_hazard: {range: [0.05, 0.25], source: test}
+evidence:
+  platform.success_uplift: {range: [0.1, 0.5], source: test}
+  scarcity.engineers_2015: {range: [2000.0, 3000.0], source: test}
+"""
+
+
+def test_posterior_draws_evidence_parameters_for_every_scenario(tmp_path: Path) -> None:
+    path = _posterior_dir(tmp_path, EVIDENCE)
+    specs = {"baseline": load_scenario("baseline"), "p": load_scenario("hk_pilot_platform")}
+    d = draw_posterior(path, 40, 7, specs)
+    u = np.array([x["platform.success_uplift"] for x in d.draws])
+    assert ((u >= 0.1) & (u <= 0.5)).all() and u.std() > 0.05  # uniform over the range
+    assert set(d.evidence) == {"platform.success_uplift", "scarcity.engineers_2015"}
+    assert d.distinct <= 2  # distinct posterior particles, not evidence draws
+    again = draw_posterior(path, 40, 7, specs)
+    assert again.draws == d.draws  # same seed, same draws
+    info = d.describe()
+    assert info["evidence"]["platform.success_uplift"]["low"] == 0.1
+
+
+def test_evidence_parameter_a_scenario_sets_is_held_not_drawn(tmp_path: Path) -> None:
+    path = _posterior_dir(tmp_path, EVIDENCE)
+    specs = {"crowded_world": load_scenario("crowded_world")}  # sets scarcity.engineers_2015
+    d = draw_posterior(path, 5, 1, specs)
+    assert "scarcity.engineers_2015" in d.held
+    assert all("scarcity.engineers_2015" not in x for x in d.draws)
+    assert all("platform.success_uplift" in x for x in d.draws)
+
+
+def test_no_priors_beside_the_posterior_draws_no_evidence(tmp_path: Path) -> None:
+    path = _posterior_dir(tmp_path, None)
+    d = draw_posterior(path, 5, 1, {"baseline": load_scenario("baseline")})
+    assert d.evidence == {} and set(d.draws[0]) == {"startups.exit_hazard"}
+
+
+# ----------------------------------------------------------------- entry from drivers
+
+
+def test_venture_investment_path_hits_the_data_and_holds_after_2019() -> None:
+    spec = load_scenario("baseline").startups
+    assert venture_investment_hkd_m(spec, 2014) == pytest.approx(1240.0)
+    assert venture_investment_hkd_m(spec, 2019) == pytest.approx(9900.0)
+    assert venture_investment_hkd_m(spec, 2025) == pytest.approx(9900.0)  # no extrapolation
+
+
+def _entrants(res: sim.Result, year: int) -> int:
+    born = res.model.startups.cols["born_q"]  # type: ignore[union-attr]
+    q0 = (year - 2015) * 4
+    return int(((born >= q0) & (born < q0 + 4)).sum())
+
+
+def test_entry_follows_its_drivers_not_a_growth_rate() -> None:
+    flat = {
+        "research.budget_growth_after_2019": 0.0,
+        "startups.venture_growth_after_2019": 0.0,
+    }
+    # With both drivers flat after 2019, entry is flat: 2021-2024 entrants differ by noise.
+    res = _run(until=2024, **flat)
+    n = [_entrants(res, y) for y in range(2021, 2025)]
+    mean = np.mean(n)
+    assert max(abs(x - mean) for x in n) < 4 * np.sqrt(mean)
+    # Research spending drives entry: a 30% larger research budget from 2021 raises entry.
+    more = _run(
+        until=2024,
+        **flat,
+        **{"rd_funding.enabled": True, "rd_funding.start_year": 2021},
+        **{"rd_funding.budget_multiplier": 1.3},
+    )
+    rise = sum(_entrants(more, y) for y in range(2021, 2025)) / sum(n)
+    assert 1.15 < rise < 1.45  # elasticity 1 x 30%, noise
+
+
+# ----------------------------------------------------------------- pipeline outputs
+
+
+def test_university_ip_income_is_royalties_on_university_licences() -> None:
+    res = _run(until=2017)
+    m = res.model
+    assert m is not None
+    b = m.projects
+    rows = np.flatnonzero((b["stage"] == Stage.MARKET) & (b["status"] == Status.ACTIVE))
+    route = b["route"][rows]
+    lic = rows[(route == Route.LICENSE) | (route == Route.NORTH)]
+    uni = lic[m.labs.cols["institution"][b["origin_lab"][lic]] == UNIVERSITY]
+    from sim.accounting import market_value_hkd_m_per_q
+
+    expected = (
+        market_value_hkd_m_per_q(m, uni).sum()
+        * m.spec.value.share_ip_rnd
+        * m.spec.pipeline.royalty_share
+    )
+    assert university_royalties_hkd_m(m, rows) == pytest.approx(expected)
+    assert expected > 0
+    a = res.annual.set_index("year")
+    assert (a["university_spinoffs"] <= a["projects_spun_off"]).all()
+    assert (a["invention_disclosures"] <= a["projects_started"]).all()
+    lpd = a["projects_licensed"] / a["invention_disclosures"]
+    assert np.allclose(a["licences_per_disclosure"], lpd)
+
+
+def test_survival_metric_matches_the_startups_own_records() -> None:
+    res = _run(until=2019)
+    m = res.model
+    assert m is not None
+    c = m.startups.cols
+    born, closed = c["born_q"], c["closed_q"]
+    cohort = (born >= 0) & (born < 4)  # entered in 2015
+    alive_at_4y = (closed[cohort] < 0) | (closed[cohort] >= born[cohort] + 16)
+    a = res.annual.set_index("year")
+    assert a.at[2019, "startup_survival_4y"] == pytest.approx(alive_at_4y.mean())
+    assert np.isnan(a.at[2016, "startup_survival_2y"])  # no cohort has aged two years yet
+    assert 0.2 < a.at[2019, "startup_survival_2y"] < 1.0
+
+
+# ----------------------------------------------------------------- baseline selection
+
+
+def test_score_and_seed_mean_points() -> None:
+    t = load_targets()
+    worst, where, dist = score(t, t.observed * 1.0)
+    assert worst == pytest.approx(0.0) and dist == pytest.approx(0.0)
+    x = t.observed.copy()
+    x[3] *= 1.2
+    worst, where, _ = score(t, x)
+    assert worst == pytest.approx(0.2) and where == t.labels[3]
+    rows = []
+    for seed, k in ((0, 0.9), (1, 1.1)):
+        a = pd.DataFrame({"year": range(2015, 2020)})
+        for s in t.series:
+            a[s.model_column] = k
+        rows.append(a.assign(seed=seed))
+    assert np.allclose(seed_mean_points(t, pd.concat(rows)), 1.0)
+
+
+# ----------------------------------------------------------------- stylised facts
+
+
+def test_validate_model_writes_the_facts_table(tmp_path: Path) -> None:
+    out = tmp_path / "facts"
+    args = ["validate-model", "--seeds", "1", "--scale", "0.1", "--out", str(out), "--jobs", "1"]
+    assert main(args) == 0
+    table = pd.read_csv(out / "stylised_facts.csv")
+    assert list(table["fact"]) == [f.name for f in facts.FACTS]
+    inside = (table["model"] >= table["pass_low"]) & (table["model"] <= table["pass_high"])
+    assert (table["verdict"] == np.where(inside, "pass", "miss")).all()
+    assert table["model"].notna().all()
+    assert "Stylised facts" in (out / "stylised_facts.md").read_text()
+
+
+def test_validate_model_refuses_bad_options(tmp_path: Path) -> None:
+    assert main(["validate-model", "--seeds", "0", "--out", str(tmp_path)]) != 0
+    assert main(["validate-model", "--scenario", "nope", "--out", str(tmp_path)]) != 0
+    assert not (tmp_path / "stylised_facts.csv").exists()
+
+
+# ----------------------------------------------------------------- spread of pairs
+
+
+def test_spread_width_interval_covers_the_width_and_shrinks_with_pairs() -> None:
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=30), rng.normal(size=600)
+    lo, hi = spread_width_interval(small)
+    w = np.subtract(*np.quantile(small, (0.95, 0.05)))
+    assert lo < w < hi
+    lo2, hi2 = spread_width_interval(large)
+    assert (hi2 - lo2) < (hi - lo) / 2
+    assert spread_width_interval(small) == (lo, hi)  # deterministic
+    assert all(np.isnan(spread_width_interval(small[:3])))
