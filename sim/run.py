@@ -20,14 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from sim.metrics import annual
-from sim.model import PilotModel
 from sim.params import Scenario
 from sim.scenario import load_scenario, scenario_hash, with_overrides
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.model import PilotModel
 
 # Generation 0 is Python's youngest generation (gc module); with the collector paused,
 # every object a run creates stays in it, so collecting it reaches exactly the run's objects.
@@ -141,6 +142,9 @@ def _simulate(spec: Scenario, seed: int, *, keep_model: bool = False) -> Result:
     ``run`` wraps it in ``paused_gc``; ``benchmarks/bench_model.py`` also calls it bare to
     time the plain-GC behaviour side by side.
     """
+    from sim.metrics import annual  # the model's imports (Mesa, pandas) load with a run
+    from sim.model import PilotModel
+
     t0 = time.perf_counter()
     model = PilotModel(spec, seed=seed)
     model.run()

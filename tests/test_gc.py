@@ -38,7 +38,8 @@ def models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[weakref.ref]]:
             super().__init__(*args, **kwargs)
             refs.append(weakref.ref(self))
 
-    monkeypatch.setattr(run_module, "PilotModel", Tracked)
+    # sim.run imports the model class when a run starts (``import sim`` stays light).
+    monkeypatch.setattr(importlib.import_module("sim.model"), "PilotModel", Tracked)
     yield refs
 
 

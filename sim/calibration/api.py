@@ -73,8 +73,9 @@ QUICK = {
     "predictive_draws": 8,
     "predictive_scale": 0.1,
 }
-#: Candidate particles tried for the baseline set with ``quick``.
+#: Candidate particles tried for the baseline set with ``quick``, and refinement evaluations.
 QUICK_CANDIDATES = 3
+QUICK_REFINE_EVALS = 6
 DB_NAME = "abc.db"
 #: Versions recorded with a calibration besides ``provenance.PACKAGES``.
 EXTRA_PACKAGES = ("pyabc",)
@@ -420,7 +421,12 @@ def _write_abc_outputs(
         how = "the weighted posterior median of each parameter (run without the report, so "
         how += "no set was selected)"
     else:
-        from sim.calibration.select import SELECT_CANDIDATES, select_baseline
+        from sim.calibration.select import (
+            REFINE_EVALS,
+            SELECT_CANDIDATES,
+            refine,
+            select_baseline,
+        )
 
         t0 = time.perf_counter()
         selection = select_baseline(
@@ -432,14 +438,29 @@ def _write_abc_outputs(
             scale=_need(s.predictive_scale),
             candidates=SELECT_CANDIDATES if not s.quick else QUICK_CANDIDATES,
         )
+        selection = refine(
+            selection,
+            targets,
+            priors,
+            base,
+            executor=engine.executor,
+            max_evals=REFINE_EVALS if not s.quick else QUICK_REFINE_EVALS,
+        )
         point = selection.values
         best = selection.candidates.iloc[0]
+        refined = "refined" in selection.label
         how = (
             f"{selection.label} of the posterior: of the weighted median set and the "
-            f"{len(selection.candidates) - 1} particles of lowest ABC distance, the set whose "
-            f"mean over seeds {list(selection.seeds)} at scale {selection.scale:g} has the "
-            f"smallest worst relative error over the fitted points "
-            f"({best['max_abs_error']:.1%}, at {best['worst_point']})"
+            f"{SELECT_CANDIDATES if not s.quick else QUICK_CANDIDATES} particles of lowest ABC "
+            f"distance, the set whose mean over seeds {list(selection.seeds)} at scale "
+            f"{selection.scale:g} has the smallest worst relative error over the fitted points"
+            + (
+                ", then refined by Nelder-Mead on the same seeds because it missed a point by "
+                "more than 10%"
+                if refined
+                else ""
+            )
+            + f" (worst: {best['max_abs_error']:.1%}, at {best['worst_point']})"
         )
         say(
             f"baseline set: {selection.label}, worst point {best['worst_point']} "
