@@ -77,7 +77,7 @@ def test_distance_standardises_levels_and_growth() -> None:
     np.testing.assert_allclose(sorted(levels), sorted(np.log(1.1) / s_level))
     assert len(z) == len(w) == n_levels + sum(len(s.years) - 1 for s in targets.series)
     worse = obs.copy()
-    worse[-1] *= 1.2  # one level and one growth rate off
+    worse[targets.labels.index("it_employment:2019")] *= 1.2  # one level and one growth off
     z1, _ = targets.standardised(worse)
     assert np.count_nonzero(np.abs(z1) > 1e-12) == 2 and targets.distance(worse) > 0
 
@@ -91,6 +91,9 @@ def write(tmp: Path, name: str, text: str) -> Path:
 def _targets_text(**change: object) -> str:
     data = yaml.safe_load((CALIBRATION_DIR / "targets.yaml").read_text())
     data["data"] = str(DATA / "hk_targets_2015_2019.csv")
+    for spec in data["series"].values():  # moments name their own data file
+        if "data" in spec:
+            spec["data"] = str(CALIBRATION_DIR / spec["data"])
     for k, v in change.items():
         d = data
         parts = k.split("/")
@@ -450,10 +453,12 @@ TRUTH = {"manufacturing.exit_hazard": 0.07, "it_sector.other_value_added_growth"
 @pytest.mark.slow
 def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
     """Data simulated from known parameters at scale 0.1 are fitted; the truth lies inside
-    the 90% credible intervals, and the intervals are narrower than the priors."""
+    the 99% credible intervals, and the 90% intervals are under half the prior ranges."""
     template = load_targets()
     short = {"run.warm_start_years": 2}  # as _short_burn_in: the machinery, not the model
-    res = sim.run(None, seed=123, scale=0.1, until=2019, **TRUTH, **short)
+    # The calibration's base is sim/params.py's defaults (not the baseline, which extends the
+    # committed calibration): the data must come from the same fixed parameters.
+    res = sim.run(sim.Scenario(), seed=123, scale=0.1, until=2019, **TRUTH, **short)
     annual = res.annual.set_index("year")
     rows = [
         {
@@ -464,11 +469,15 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
             "source": "simulated",
         }
         for s in template.series
+        if s.mean_over is None
         for y in s.years
     ]
     pd.DataFrame(rows).to_csv(tmp_path / "synthetic.csv", index=False)
     t = yaml.safe_load((CALIBRATION_DIR / "targets.yaml").read_text())
     t["data"] = "synthetic.csv"
+    # The yearly series only: the pipeline moments need the 15-year warm start to mean
+    # anything, and this test checks the machinery at a 2-year one.
+    t["series"] = {k: v for k, v in t["series"].items() if "mean_over" not in v}
     write(tmp_path, "targets.yaml", yaml.safe_dump(t))
     priors = _small_priors(tmp_path)
     out = tmp_path / "rec"
@@ -484,7 +493,7 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
                 "--population",
                 "40",
                 "--generations",
-                "5",
+                "8",
                 "--scale",
                 "0.1",
                 "--seed",
@@ -500,6 +509,9 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
     post = load_posterior(out / "posterior.csv")
     w = post["weight"].to_numpy()
     for p in load_priors(priors).priors:
-        lo, hi = weighted_quantile(post[p.key].to_numpy(), w, [0.05, 0.95])
+        # One synthetic data set: at 90% each interval misses the truth one time in ten by
+        # design (two parameters: about one in five), so the 99% interval is checked.
+        lo, hi = weighted_quantile(post[p.key].to_numpy(), w, [0.005, 0.995])
         assert lo <= TRUTH[p.key] <= hi, (p.key, lo, hi)
-        assert hi - lo < 0.5 * (p.high - p.low), (p.key, lo, hi)
+        q05, q95 = weighted_quantile(post[p.key].to_numpy(), w, [0.05, 0.95])
+        assert q95 - q05 < 0.5 * (p.high - p.low), (p.key, q05, q95)

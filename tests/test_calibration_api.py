@@ -58,7 +58,8 @@ def test_fit_table_of_runs_equal_to_the_data_is_exact() -> None:
             row = {"seed": seed, "year": y}
             for s in targets.series:
                 obs = dict(zip(s.years, s.observed, strict=True))
-                row[s.model_column] = obs.get(y, 1.0)
+                in_window = s.mean_over is not None and s.mean_over[0] <= y <= s.mean_over[1]
+                row[s.model_column] = s.observed[0] if in_window else obs.get(y, 1.0)
             rows.append(row)
     fit = cal.fit_table(targets, pd.DataFrame(rows))
     fitted = fit[fit["fitted"]]

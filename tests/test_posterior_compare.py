@@ -80,8 +80,11 @@ def test_batch_applies_draw_i_to_replicate_i_of_every_scenario() -> None:
 def test_stored_run_is_the_model_run_with_its_draw(compared: tuple[Path, str]) -> None:
     out, _ = compared
     manifest = json.loads((out / "manifest.json").read_text())
-    draws = posterior_overrides(N, ROOT)
-    assert manifest["batch"]["draws"] == draws
+    fitted = posterior_overrides(N, ROOT)
+    draws = manifest["batch"]["draws"]
+    # the fitted part is the posterior's draw; evidence-ranged parameters are drawn beside it
+    assert [{k: d[k] for k in fitted[0]} for d in draws] == fitted
+    assert set(draws[0]) - set(fitted[0]) >= {"platform.success_uplift"}
     i = 1
     seed = replicate_seeds(ROOT, N)[i]
     key = manifest["batch"]["runs"][f"hk_pilot_platform/{i}"]

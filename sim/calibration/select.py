@@ -42,9 +42,9 @@ TOLERANCE = 0.10
 #: Refinement aims a little inside the tolerance, so seed noise does not push points out.
 REFINE_AIM = 0.08
 #: Weight of the penalty on points beyond REFINE_AIM (relative error squared).
-REFINE_PENALTY = 100.0
+REFINE_PENALTY = 2000.0
 #: Objective evaluations of the refinement (each is SELECT_SEEDS runs).
-REFINE_EVALS = 150
+REFINE_EVALS = 250
 #: Nelder-Mead's first simplex: this share of each prior range around the start.
 REFINE_STEP = 0.05
 
