@@ -89,6 +89,18 @@ def fit_table(targets: Targets, pred: pd.DataFrame) -> pd.DataFrame:
     return _fit_table(targets, pred[pred["kind"] == "posterior"], pred[pred["kind"] == "point"])
 
 
+def _save_panels(fig: Any, axes: Any, n: int, path: Path) -> None:
+    """Blank the unused panels of a grid, add the legend, save and close."""
+    import matplotlib.pyplot as plt
+
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _fig_fit(table: pd.DataFrame, targets: Targets, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -110,12 +122,7 @@ def _fig_fit(table: pd.DataFrame, targets: Targets, path: Path) -> None:
         ax.set_title(f"{s.name} ({s.model_column})", fontsize=9)
         ax.set_xticks(list(t["year"]))
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save_panels(fig, axes, n, path)
 
 
 def _fig_marginals(posterior: pd.DataFrame, priors: Priors, path: Path) -> None:
@@ -490,12 +497,7 @@ def _fig_outlook(pred: pd.DataFrame, targets: Targets, path: Path) -> None:
             ax.plot(s.years, s.observed, "o", color="k", ms=3, label="observed")
         ax.set_title(f"{s.name}", fontsize=9)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save_panels(fig, axes, n, path)
 
 
 def build_report(

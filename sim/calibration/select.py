@@ -209,8 +209,9 @@ def refine(
     if worst >= best["max_abs_error"]:
         return selection
     moved = float(np.sqrt(np.mean((np.clip(res.x, 0, 1) - u0) ** 2)))
+    label = f"{selection.label}, refined"
     row = {
-        "label": f"{selection.label}, refined",
+        "label": label,
         "abc_distance": float("nan"),
         "max_abs_error": worst,
         "worst_point": where,
@@ -223,7 +224,7 @@ def refine(
     table = pd.concat([pd.DataFrame([row]), table], ignore_index=True)
     return Selection(
         values=values,
-        label=row["label"],
+        label=label,
         candidates=table,
         runs=runs[["seed", "year", *cols]],
         seeds=selection.seeds,
