@@ -172,9 +172,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_columns(args: argparse.Namespace) -> int:
-    from sim.metrics import describe
+    from sim.metrics import describe_rows
 
-    print(describe().to_string(index=False))
+    rows = [("column", "unit", "kind", "definition"), *describe_rows()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)))
     return 0
 
 

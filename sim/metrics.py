@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.accounting import FUNCTIONS, Place
 from sim.params import FIRST_YEAR
@@ -22,6 +21,8 @@ from sim.projects import Stage, Status
 from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.model import PilotModel
 
 
@@ -472,6 +473,8 @@ class Recorder:
         self.rows.append(row)
 
     def quarterly(self) -> pd.DataFrame:
+        import pandas as pd
+
         cols = ["year", "quarter", *(m.name for m in METRICS)]
         df = pd.DataFrame(self.rows, columns=cols)
         df["year"] = df["year"].astype(int)
@@ -499,8 +502,14 @@ def annual(quarterly: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def describe_rows() -> list[tuple[str, str, str, str]]:
+    """(column, unit, kind, definition) of every output column; no pandas needed."""
+    rows = [("year", "year", "", "calendar year (quarter rows also have 'quarter')")]
+    return rows + [(m.name, m.unit, m.kind, m.description) for m in METRICS]
+
+
 def describe() -> pd.DataFrame:
     """The output columns with units and definitions (for docs and the CLI)."""
-    rows = [("year", "year", "", "calendar year (quarter rows also have 'quarter')")]
-    rows += [(m.name, m.unit, m.kind, m.description) for m in METRICS]
-    return pd.DataFrame(rows, columns=["column", "unit", "kind", "definition"])
+    import pandas as pd
+
+    return pd.DataFrame(describe_rows(), columns=["column", "unit", "kind", "definition"])

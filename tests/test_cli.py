@@ -97,3 +97,28 @@ def test_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["run", "baseline", "--scale", "0.05", "--until", "2015", "--out", str(f)]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
     assert f.read_text() == "x"
+
+
+def test_help_columns_and_validate_do_not_load_the_model() -> None:
+    """``pilotsim --help``, ``columns`` and ``validate`` answer without importing Mesa,
+    pandas or scipy (issue 13: a CLI that answers at once); timed in benchmarks/bench_cli.py."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from sim.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['columns']); main(['validate', 'baseline'])\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = sorted(m for m in ('mesa', 'pandas', 'scipy', 'pyarrow', 'matplotlib')\n"
+        "               if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "", f"loaded: {out}"

@@ -10,9 +10,22 @@ dotted-key overrides (for ``pilotsim compare --posterior``). pyabc (the ``calibr
 extra) is imported only by the ABC-SMC code, not here.
 """
 
-from sim.calibration.api import calibrate, fit_table, model_runs, point_fit, target_table
-from sim.calibration.config import CalibrationError, load_priors, load_targets
-from sim.calibration.posterior import load_posterior, posterior_overrides
+from typing import Any
+
+#: Where each public name lives; loaded on first use (``pilotsim --help`` imports this
+#: package, and the API needs pandas).
+_HOMES = {
+    "calibrate": "api",
+    "fit_table": "api",
+    "model_runs": "api",
+    "point_fit": "api",
+    "target_table": "api",
+    "CalibrationError": "config",
+    "load_priors": "config",
+    "load_targets": "config",
+    "load_posterior": "posterior",
+    "posterior_overrides": "posterior",
+}
 
 __all__ = [
     "CalibrationError",
@@ -26,3 +39,12 @@ __all__ = [
     "load_targets",
     "posterior_overrides",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sim.calibration' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"sim.calibration.{home}"), name)

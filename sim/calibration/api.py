@@ -28,14 +28,21 @@ from typing import Any
 import pandas as pd
 
 from sim.calibration.config import (
-    CALIBRATION_DIR,
-    DEFAULT_PRIORS,
-    DEFAULT_TARGETS,
     Priors,
     Targets,
     check_overrides,
     load_priors,
     load_targets,
+)
+from sim.calibration.defaults import (
+    CALIBRATION_DIR,
+    DB_NAME,
+    DEFAULT_PRIORS,
+    DEFAULT_TARGETS,
+    FULL,
+    QUICK,
+    QUICK_CANDIDATES,
+    QUICK_REFINE_EVALS,
 )
 from sim.calibration.fit import fit_table, target_table
 from sim.errors import CalibrationError, ExecutorError, UsageError
@@ -58,30 +65,6 @@ __all__ = [
     "target_table",
 ]
 
-#: Settings of a full run and of ``quick`` (settings given explicitly win).
-FULL = {
-    "population": 150,
-    "generations": 18,
-    # Stop the ABC-SMC after the generation running at 34 minutes: with the baseline-set
-    # selection and refinement (about 8 minutes) the whole calibration fits in 45 minutes
-    # on 2 cores (calibration/README.md gives the measured times).
-    "max_minutes": 34.0,
-    "scale": 0.25,
-    "predictive_draws": 100,
-    "predictive_scale": 1.0,
-}
-QUICK = {
-    "max_minutes": None,
-    "population": 24,
-    "generations": 2,
-    "scale": 0.1,
-    "predictive_draws": 8,
-    "predictive_scale": 0.1,
-}
-#: Candidate particles tried for the baseline set with ``quick``, and refinement evaluations.
-QUICK_CANDIDATES = 3
-QUICK_REFINE_EVALS = 6
-DB_NAME = "abc.db"
 #: Versions recorded with a calibration besides ``provenance.PACKAGES``.
 EXTRA_PACKAGES = ("pyabc",)
 

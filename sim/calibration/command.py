@@ -12,15 +12,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sim.calibration.api import (
+from sim.calibration.defaults import (
+    CALIBRATION_DIR,
     DB_NAME,
+    DEFAULT_PRIORS,
+    DEFAULT_TARGETS,
     FULL,
     QUICK,
-    CalibrationSettings,
-    canonical_command,
-    run_settings,
 )
-from sim.calibration.config import CALIBRATION_DIR, DEFAULT_PRIORS, DEFAULT_TARGETS
 
 #: The first line of the command's help (as before the split into api and command).
 DESCRIPTION = "``pilotsim calibrate``: ABC-SMC (default) or a point fit; writes ``calibration/``."
@@ -30,7 +29,7 @@ __all__ = [
     "FULL",
     "QUICK",
     "add_calibrate_command",
-    "canonical_command",
+    "add_validate_model_command",
     "cmd_calibrate",
 ]
 
@@ -138,6 +137,8 @@ def add_calibrate_command(sub: Any) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run the calibration the options describe; 0 on success."""
+    from sim.calibration.api import CalibrationSettings, run_settings
+
     run_settings(CalibrationSettings.from_namespace(args))
     return 0
 

@@ -17,14 +17,12 @@ import numpy as np
 import pandas as pd
 
 from sim import yamlio
+from sim.calibration.defaults import CALIBRATION_DIR as CALIBRATION_DIR  # re-exported
+from sim.calibration.defaults import DEFAULT_PRIORS, DEFAULT_TARGETS
 from sim.errors import CalibrationError, ScenarioError
 from sim.params import DATA_YEARS, Scenario, Spec
 from sim.scenario import with_overrides
 
-#: Repository folder with the committed calibration (targets, priors, posterior, report).
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "calibration"
-DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
-DEFAULT_PRIORS = CALIBRATION_DIR / "priors.yaml"
 #: Last year that may be fitted (MISSION.md: later years are for out-of-sample checks).
 LAST_FIT_YEAR = DATA_YEARS[-1]
 FIRST_FIT_YEAR = DATA_YEARS[0]

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.calibration.config import CALIBRATION_DIR, CalibrationError, Priors
+from sim.calibration.config import CalibrationError, Priors
+from sim.calibration.defaults import DEFAULT_CALIBRATED as DEFAULT_CALIBRATED  # re-exported
+from sim.calibration.defaults import DEFAULT_POSTERIOR
 
-DEFAULT_POSTERIOR = CALIBRATION_DIR / "posterior.csv"
-DEFAULT_CALIBRATED = CALIBRATION_DIR / "calibrated.yaml"
 #: Parameters that are counts (``int`` fields); rounded when drawn.
 _NON_PARAMETER = {"particle", "weight", "distance"}
 

@@ -16,6 +16,16 @@ Example::
     print(res.tables["hk_pilot_platform"])
 """
 
-from sim.experiments.workflows import run_comparison, run_sweep
+from typing import Any
 
 __all__ = ["run_comparison", "run_sweep"]
+
+
+def __getattr__(name: str) -> Any:
+    """``run_comparison`` and ``run_sweep`` load the batch machinery on first use, so the
+    CLI's ``--help`` can import this package without it."""
+    if name in __all__:
+        from sim.experiments import workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module 'sim.experiments' has no attribute {name!r}")

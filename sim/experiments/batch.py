@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from sim.errors import BatchError
+from sim.experiments.defaults import MAX_RUNS_WITHOUT_YES
 from sim.experiments.executors import open_executor
 from sim.experiments.runner import BatchReport, Task, run_batch
 from sim.experiments.seeds import replicate_seeds
@@ -40,8 +41,6 @@ OUTPUT_NAMES = ("manifest.json", "runs", ".gitignore")
 RUN_FILES = ("annual.parquet", "annual.csv", "quarterly.parquet", "scenario.yaml", "metadata.json")
 #: Held (``flock``) by the process writing into an output folder; removed when it is done.
 LOCK_FILE = ".lock"
-#: A batch of more runs than this is refused unless ``--yes`` is given.
-MAX_RUNS_WITHOUT_YES = 5000
 #: Seconds of one core per run, 2015-2035: about 0.4 s at scale 0.1 and 1.3 s at full
 #: scale (docs/performance.md: model run and batch benchmarks), so about 0.3 + 1.0 * scale.
 SECONDS_PER_RUN_FIXED = 0.3

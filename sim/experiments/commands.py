@@ -13,9 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UsageError
-from sim.experiments.batch import MAX_RUNS_WITHOUT_YES, BatchError
-from sim.experiments.executors import ExecutorError
+from sim.errors import BatchError, ExecutorError, UsageError
+from sim.experiments.defaults import (
+    DEFAULT_BASE,
+    DEFAULT_POLICY,
+    DEFAULT_SEEDS,
+    DEFAULT_SWEEP_SEEDS,
+    MAX_RUNS_WITHOUT_YES,
+)
 
 EXIT_RUNS_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -154,7 +159,6 @@ def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
 
 def add_commands(sub: Any) -> None:
     """Add ``compare`` and ``sweep`` to the ``pilotsim`` subparsers."""
-    from sim.experiments.workflows import DEFAULT_BASE, DEFAULT_POLICY, DEFAULT_SEEDS
 
     c = sub.add_parser(
         "compare",
@@ -184,8 +188,6 @@ def add_commands(sub: Any) -> None:
     add_out_options(c)
     add_executor_options(c)
     c.set_defaults(func=cmd_compare)
-
-    from sim.experiments.workflows import DEFAULT_SWEEP_SEEDS
 
     w = sub.add_parser(
         "sweep",

@@ -40,18 +40,13 @@ from sim.experiments.compare import (
     summarise,
     variant_label,
 )
+from sim.experiments.defaults import DEFAULT_BASE as DEFAULT_BASE  # re-exported
+from sim.experiments.defaults import DEFAULT_POLICY as DEFAULT_POLICY
+from sim.experiments.defaults import DEFAULT_SEEDS as DEFAULT_SEEDS
+from sim.experiments.defaults import DEFAULT_SWEEP_SEEDS as DEFAULT_SWEEP_SEEDS
 from sim.experiments.uncertainty import PosteriorDraws
 from sim.params import FIRST_YEAR, Scenario
 from sim.scenario import load_scenario, with_overrides
-
-DEFAULT_BASE = "baseline"
-DEFAULT_POLICY = "hk_pilot_platform"
-#: Default replicates of ``pilotsim compare``, run at the scenarios' own full scale: the
-#: 90% interval of the 2025-2035 gain in HK value added is then about +/-9% of the gain
-#: (results/baseline_vs_hk_pilot_platform/report.md), in about a minute of 2 free cores.
-#: Full scale is also the cheapest precision: at scale 0.5 the paired differences are
-#: about twice as noisy (4x the seeds for the same interval) for 0.6x the time per run.
-DEFAULT_SEEDS = 30
 
 
 @dataclass
@@ -457,9 +452,6 @@ def draws_frame(b: Batch) -> pd.DataFrame:
             for i, (seed, d) in enumerate(zip(b.seeds, b.draws or [], strict=True))
         ]
     )
-
-
-DEFAULT_SWEEP_SEEDS = 8
 
 
 @dataclass

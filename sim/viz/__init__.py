@@ -4,6 +4,16 @@
 need the ``viz`` extra (solara).
 """
 
-from sim.viz.model import DashboardModel, scenario_names
+from typing import Any
 
 __all__ = ["DashboardModel", "scenario_names"]
+
+
+def __getattr__(name: str) -> Any:
+    """``DashboardModel`` and ``scenario_names`` load the model on first use (the
+    ``dashboard`` command's parser imports this package)."""
+    if name in __all__:
+        from sim.viz import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'sim.viz' has no attribute {name!r}")

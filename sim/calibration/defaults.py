@@ -1,0 +1,39 @@
+"""Where the committed calibration lives and the settings of a full and a quick run, in a
+module that imports nothing heavy: ``pilotsim --help`` shows them without loading pandas or
+the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Repository folder with the committed calibration (targets, priors, posterior, report).
+CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "calibration"
+DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
+DEFAULT_PRIORS = CALIBRATION_DIR / "priors.yaml"
+DEFAULT_POSTERIOR = CALIBRATION_DIR / "posterior.csv"
+DEFAULT_CALIBRATED = CALIBRATION_DIR / "calibrated.yaml"
+
+#: Settings of a full run and of ``quick`` (settings given explicitly win).
+FULL = {
+    "population": 150,
+    "generations": 18,
+    # Stop the ABC-SMC after the generation running at 34 minutes: with the baseline-set
+    # selection and refinement (about 8 minutes) the whole calibration fits in 45 minutes
+    # on 2 cores (calibration/README.md gives the measured times).
+    "max_minutes": 34.0,
+    "scale": 0.25,
+    "predictive_draws": 100,
+    "predictive_scale": 1.0,
+}
+QUICK = {
+    "max_minutes": None,
+    "population": 24,
+    "generations": 2,
+    "scale": 0.1,
+    "predictive_draws": 8,
+    "predictive_scale": 0.1,
+}
+#: Candidate particles tried for the baseline set with ``quick``, and refinement evaluations.
+QUICK_CANDIDATES = 3
+QUICK_REFINE_EVALS = 6
+DB_NAME = "abc.db"
