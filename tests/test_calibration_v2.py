@@ -94,7 +94,9 @@ def _targets_file(tmp: Path, extra: str) -> Path:
 def test_bad_moment_is_refused_naming_the_key(tmp_path: Path, extra: str, key: str) -> None:
     with pytest.raises(CalibrationError) as e:
         load_targets(_targets_file(tmp_path, extra))
-    assert key in str(e.value)
+    msg = str(e.value)
+    assert key in msg
+    assert any(w in msg for w in ("expected [first, last]", "one labelled year", "not found"))
 
 
 # ----------------------------------------------------------------- priors: evidence section
@@ -286,10 +288,21 @@ def test_validate_model_writes_the_facts_table(tmp_path: Path) -> None:
     assert "Stylised facts" in (out / "stylised_facts.md").read_text()
 
 
-def test_validate_model_refuses_bad_options(tmp_path: Path) -> None:
-    assert main(["validate-model", "--seeds", "0", "--out", str(tmp_path)]) != 0
-    assert main(["validate-model", "--scenario", "nope", "--out", str(tmp_path)]) != 0
+def test_validate_model_refuses_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate-model", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["validate-model", "--scale", "5", "--out", str(tmp_path)]) == 2
+    assert "--scale must be in (0, 3], got 5" in capsys.readouterr().err
+    assert main(["validate-model", "--scenario", "nope", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
     assert not (tmp_path / "stylised_facts.csv").exists()
+
+
+def test_non_positive_venture_investment_is_refused() -> None:
+    with pytest.raises(sim.ScenarioError, match="venture_investment_hkd_m must be > 0"):
+        load_scenario("baseline", {"startups.venture_investment_hkd_m": [0.0, 9900.0]})
 
 
 # ----------------------------------------------------------------- spread of pairs

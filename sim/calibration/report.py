@@ -20,6 +20,7 @@ import pandas as pd
 from sim.calibration.config import Priors, Targets
 from sim.calibration.fit import fit_table as _fit_table
 from sim.calibration.posterior import weighted_quantile
+from sim.calibration.select import annual_targets
 from sim.calibration.smc import iter_weighted
 from sim.params import Scenario
 
@@ -29,21 +30,6 @@ TOLERANCE = 0.10  # the issue's criterion: median within 10% of the observed val
 OUTLOOK_UNTIL = 2030
 #: Years at which the report compares the predictive band's width with 2019's.
 OUTLOOK_YEARS = (2019, 2025, 2030)
-
-
-def _predict(
-    base: Scenario,
-    overrides: Mapping[str, Any],
-    seed: int,
-    scale: float,
-    until: int,
-    columns: tuple[str, ...],
-) -> pd.DataFrame:
-    """One run's annual target columns (full-economy units)."""
-    import sim
-
-    res = sim.run(base, seed=seed, scale=scale, until=until, **dict(overrides))
-    return res.annual[["year", *columns]]
 
 
 def posterior_predictive(
@@ -68,12 +54,18 @@ def posterior_predictive(
     for j, r in enumerate(rows):
         vals = priors.overrides({p.key: posterior.iloc[r][p.key] for p in priors.priors})
         s = int(rng.integers(0, 2**31 - 1))
-        jobs.append(("posterior", j, executor.submit(_predict, base, vals, s, scale, until, cols)))
+        jobs.append(
+            ("posterior", j, executor.submit(annual_targets, base, vals, s, scale, until, cols))
+        )
     if point is not None:
         for j in range(POINT_SEEDS):
             s = int(rng.integers(0, 2**31 - 1))
             jobs.append(
-                ("point", j, executor.submit(_predict, base, dict(point), s, scale, until, cols))
+                (
+                    "point",
+                    j,
+                    executor.submit(annual_targets, base, dict(point), s, scale, until, cols),
+                )
             )
     frames = []
     for kind, j, fut in jobs:

@@ -19,7 +19,7 @@ distance it moved from its particle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +71,15 @@ class Selection:
     scale: float
 
 
-def _annual(
-    base: Scenario, values: Mapping[str, Any], seed: int, scale: float, until: int, cols: list[str]
+def annual_targets(
+    base: Scenario,
+    values: Mapping[str, Any],
+    seed: int,
+    scale: float,
+    until: int,
+    cols: Sequence[str],
 ) -> pd.DataFrame:
+    """One run's annual frame, year and the given target columns (full-economy units)."""
     import sim
 
     res = sim.run(base, seed=seed, scale=scale, until=until, **dict(values))
@@ -116,7 +122,7 @@ def select_baseline(
         values = priors.overrides({p.key: row[p.key] for p in priors.priors})
         sets.append((f"particle {int(row['particle'])}", float(row["distance"]), values))
     futures = [
-        [executor.submit(_annual, base, values, s, scale, until, cols) for s in seeds]
+        [executor.submit(annual_targets, base, values, s, scale, until, cols) for s in seeds]
         for _, _, values in sets
     ]
     rows, frames = [], []
@@ -180,7 +186,9 @@ def refine(
             raw = {p.key: float(v) for p, v in zip(priors.priors, lows + u * spans, strict=True)}
             values = priors.overrides(raw)
             futs = [
-                executor.submit(_annual, base, values, s, selection.scale, targets.last_year, cols)
+                executor.submit(
+                    annual_targets, base, values, s, selection.scale, targets.last_year, cols
+                )
                 for s in selection.seeds
             ]
             runs = pd.concat(
