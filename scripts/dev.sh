@@ -32,7 +32,7 @@ fi
 stamp=.venv/.pilotsim-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/dev.sh -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >&2
-  .venv/bin/python -m pip install --quiet -e ".[test,dask,viz,notebooks,calibration]" >&2
+  .venv/bin/python -m pip install --quiet -e ".[test,dask,viz,notebooks,calibration,analysis]" >&2
   touch "$stamp"
 fi
 

@@ -36,7 +36,7 @@ from sim.scenario import scenario_hash, with_overrides
 
 #: Names a batch folder may hold besides its store: the outputs of compare and sweep.
 OUTPUT_SUFFIXES = (".png", ".csv", ".md")
-OUTPUT_NAMES = ("manifest.json", "runs", ".gitignore")
+OUTPUT_NAMES = ("manifest.json", "runs", ".gitignore", "analysis.json")
 #: What ``pilotsim run`` writes into its folder.
 RUN_FILES = ("annual.parquet", "annual.csv", "quarterly.parquet", "scenario.yaml", "metadata.json")
 #: Held (``flock``) by the process writing into an output folder; removed when it is done.
@@ -65,6 +65,15 @@ class Batch:
         settings: anything else worth recording (design, period ...).
         draws: optional parameter overrides by replicate (dotted keys), one per seed:
             replicate ``i`` of every scenario runs with ``draws[i]`` applied.
+        replicate_seed_list: optional seed of each replicate, when replicates share seeds
+            (a policy analysis crosses futures with the same seeds: replicate
+            ``f * n + s`` is future ``f`` with seed ``s``); default: ``n_seeds`` distinct
+            seeds from ``root_seed``.
+
+    This is the one experiment model (EMA Workbench's XLRM) behind ``compare``, ``sweep``,
+    ``--posterior`` and ``pilotsim analyse``: uncertainties are the replicates' ``draws``,
+    levers are the scenarios, and every scenario runs every replicate with the same seed,
+    so each policy is paired with the baseline on common random numbers.
     """
 
     kind: str
@@ -75,9 +84,18 @@ class Batch:
     points: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     draws: list[dict[str, Any]] | None = None
+    replicate_seed_list: list[int] | None = None
 
     def __post_init__(self) -> None:
-        self.seeds = replicate_seeds(self.root_seed, self.n_seeds)
+        if self.replicate_seed_list is not None:
+            if len(self.replicate_seed_list) != self.n_seeds:
+                raise BatchError(
+                    f"{len(self.replicate_seed_list)} replicate seeds for {self.n_seeds} "
+                    "replicates: give one seed per replicate"
+                )
+            self.seeds = [int(s) for s in self.replicate_seed_list]
+        else:
+            self.seeds = replicate_seeds(self.root_seed, self.n_seeds)
         self.hashes = {lab: scenario_hash(s) for lab, s in self.scenarios.items()}
         if self.draws is not None and len(self.draws) != self.n_seeds:
             raise BatchError(
@@ -85,20 +103,23 @@ class Batch:
                 "give one draw per replicate"
             )
         #: The scenario each (label, replicate) runs: the label's own, or with its draw.
-        self.replicate_specs: dict[str, list[Scenario]] = {
-            lab: [
-                with_overrides(spec, self.draws[i]) if self.draws else spec
-                for i in range(self.n_seeds)
-            ]
-            for lab, spec in self.scenarios.items()
-        }
+        #: (Replicates that share a draw share the scenario object: futures x seeds.)
+        self.replicate_specs: dict[str, list[Scenario]] = {}
         #: Scenario hash of each (label, replicate): the run's store key with its seed.
-        self.replicate_hashes: dict[str, list[str]] = {
-            lab: [scenario_hash(s) for s in specs]
-            if self.draws
-            else [self.hashes[lab]] * len(specs)
-            for lab, specs in self.replicate_specs.items()
-        }
+        self.replicate_hashes: dict[str, list[str]] = {}
+        for lab, spec in self.scenarios.items():
+            if not self.draws:
+                self.replicate_specs[lab] = [spec] * self.n_seeds
+                self.replicate_hashes[lab] = [self.hashes[lab]] * self.n_seeds
+                continue
+            made: dict[str, tuple[Scenario, str]] = {}
+            for d in self.draws:
+                k = json.dumps(d, sort_keys=True, default=str)
+                if k not in made:
+                    s = with_overrides(spec, d)
+                    made[k] = (s, scenario_hash(s))
+                self.replicate_specs.setdefault(lab, []).append(made[k][0])
+                self.replicate_hashes.setdefault(lab, []).append(made[k][1])
 
     @property
     def labels(self) -> list[str]:
@@ -218,6 +239,8 @@ def describe_job(job: Sequence[str]) -> str:
         return f"a sweep of {names[1]} ({', '.join(names[2:])}) against {names[0]}"
     if kind == "run":
         return f"a run of {names[0]}"
+    if kind == "analyse":
+        return f"the {names[0]} analysis"
     return "the output of another pilotsim job"
 
 
@@ -231,6 +254,9 @@ def folder_job(out: Path) -> tuple[str, ...] | None:
     if not names:
         return None
     try:
+        if "analysis.json" in names:  # a policy analysis (sim.analysis), stored or committed
+            meta = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+            return ("analyse", meta["analysis"])
         if "manifest.json" in names:
             batch = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["batch"]
             if batch["kind"] == "compare":

@@ -1,0 +1,431 @@
+"""What the policy analyses vary: uncertainties (X), the platform's design levers (L), outcomes (M).
+
+Uncertainties come from three files, each range with its source:
+
+- ``calibration/priors.yaml`` ``parameters``: fitted by the calibration; explored over their
+  weighted posterior 5-95% range (``calibration/posterior.csv``), so that only worlds that
+  reproduce 2015-2019 are explored;
+- ``calibration/priors.yaml`` ``evidence``: the platform's own parameters, scarcity,
+  saturation, Shenzhen's capacity; explored over their evidence range;
+- ``calibration/analysis_ranges.yaml``: structural assumptions with neither data nor
+  evaluations (value shares, Guangdong's response).
+
+The nominal point is the baseline scenario's own value of each (the calibrated set, the
+evidence defaults). A future is one point of this space, as dotted-key overrides applied to
+every scenario of a pair, so the policy and its baseline always share the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration.defaults import DEFAULT_POSTERIOR, DEFAULT_PRIORS
+from sim.errors import BatchError
+from sim.params import SECTORS, Scenario
+
+DEFAULT_RANGES = DEFAULT_PRIORS.parent / "analysis_ranges.yaml"
+
+#: Posterior quantiles that bound a fitted parameter's range (the 90% credible interval, the
+#: coverage of the comparison's intervals).
+POSTERIOR_RANGE = (0.05, 0.95)
+#: A switch is on when its uniform draw is at least this (an even chance over the range).
+SWITCH_ON = 0.5
+
+KINDS = ("fitted", "evidence", "structural")
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """One uncertain parameter: its range in its own unit and where the range comes from.
+
+    Attributes:
+        key: dotted parameter key of ``sim/params.py``.
+        low, high: the range explored.
+        nominal: the baseline scenario's value (the centre of one-at-a-time views).
+        kind: ``fitted`` (posterior range), ``evidence`` or ``structural``.
+        source: where the range comes from.
+        integer: a count (rounded when applied).
+        switch: an on/off parameter (on when the draw is at least ``SWITCH_ON`` of the range).
+        balanced: a share that gives up what this one gains (value shares sum to one).
+    """
+
+    key: str
+    low: float
+    high: float
+    nominal: float
+    kind: str
+    source: str
+    integer: bool = False
+    switch: bool = False
+    balanced: str | None = None
+
+    def value(self, x: float) -> Any:
+        """The parameter value applied for a draw ``x`` in ``[low, high]``."""
+        if self.switch:
+            return bool(x >= self.low + SWITCH_ON * (self.high - self.low))
+        if self.integer:
+            return int(round(float(x)))
+        return float(x)
+
+
+@dataclass(frozen=True)
+class Space:
+    """The uncertainty space of the analyses (see the module docstring)."""
+
+    uncertainties: tuple[Uncertainty, ...]
+    base: Scenario
+
+    @property
+    def keys(self) -> list[str]:
+        return [u.key for u in self.uncertainties]
+
+    def __getitem__(self, key: str) -> Uncertainty:
+        for u in self.uncertainties:
+            if u.key == key:
+                return u
+        raise KeyError(f"{key!r} is not an uncertainty; allowed: {', '.join(self.keys)}")
+
+    def subset(self, keys: Sequence[str]) -> Space:
+        """The space of ``keys`` only (the others stay at their nominal values)."""
+        return Space(tuple(self[k] for k in keys), self.base)
+
+    def nominal(self) -> dict[str, float]:
+        return {u.key: u.nominal for u in self.uncertainties}
+
+    def overrides(self, point: Mapping[str, float]) -> dict[str, Any]:
+        """Dotted-key overrides of a future from values in parameter units.
+
+        Keys of the space missing from ``point`` stay at the scenario's value (no override).
+        A balanced share moves its partner by the opposite amount.
+        """
+        out: dict[str, Any] = {}
+        shift: dict[str, float] = {}
+        for u in self.uncertainties:
+            if u.key not in point:
+                continue
+            v = u.value(float(point[u.key]))
+            out[u.key] = v
+            if u.balanced:
+                shift[u.balanced] = shift.get(u.balanced, 0.0) + (u.nominal - float(v))
+        for key, d in shift.items():
+            group, _, name = key.partition(".")
+            out[key] = float(getattr(getattr(self.base, group), name)) + d
+        return out
+
+    def problem(self) -> dict[str, Any]:
+        """The SALib problem of this space (parameter units)."""
+        return {
+            "num_vars": len(self.uncertainties),
+            "names": self.keys,
+            "bounds": [[u.low, u.high] for u in self.uncertainties],
+        }
+
+    def scale(self, unit: np.ndarray) -> pd.DataFrame:
+        """Points of the unit cube (one row per future) in parameter units."""
+        unit = np.atleast_2d(np.asarray(unit, dtype=float))
+        lo = np.array([u.low for u in self.uncertainties])
+        hi = np.array([u.high for u in self.uncertainties])
+        return pd.DataFrame(lo + unit * (hi - lo), columns=self.keys)
+
+    def latin_hypercube(self, n: int, seed: int) -> pd.DataFrame:
+        """``n`` futures by Latin hypercube sampling (scipy, seeded)."""
+        from scipy.stats import qmc
+
+        sampler = qmc.LatinHypercube(d=len(self.uncertainties), rng=np.random.default_rng(seed))
+        return self.scale(sampler.random(n))
+
+    def table(self) -> pd.DataFrame:
+        """One row per uncertainty: key, kind, nominal, range, source."""
+        return pd.DataFrame(
+            [
+                {
+                    "parameter": u.key,
+                    "kind": u.kind,
+                    "nominal": u.nominal,
+                    "low": u.low,
+                    "high": u.high,
+                    "source": u.source,
+                }
+                for u in self.uncertainties
+            ]
+        )
+
+
+def _value_of(spec: Scenario, key: str) -> Any:
+    group, _, name = key.partition(".")
+    return getattr(getattr(spec, group), name)
+
+
+def _read_ranges(path: Path) -> list[Uncertainty]:
+    """The structural uncertainties of ``analysis_ranges.yaml`` (nominal filled later)."""
+    from sim.calibration.config import _bounds, _field, _read_yaml
+    from sim.errors import CalibrationError
+
+    data = _read_yaml(path, "analysis ranges")
+    out = []
+    allowed = {"range", "source", "balanced", "switch"}
+    for key, spec in data.items():
+        found = _field(str(key))
+        if found is None:
+            raise CalibrationError(path, "not a parameter of sim/params.py", key=str(key))
+        if not isinstance(spec, dict) or "range" not in spec or "source" not in spec:
+            raise CalibrationError(
+                path, "expected a mapping with `range: [low, high]` and `source`", key=str(key)
+            )
+        extra = sorted(set(spec) - allowed)
+        if extra:
+            raise CalibrationError(
+                path,
+                f"unknown key {extra[0]!r}; allowed: {sorted(allowed)}",
+                key=f"{key}.{extra[0]}",
+            )
+        r = spec["range"]
+        ok = (
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
+            and r[0] < r[1]
+        )
+        if not ok:
+            raise CalibrationError(
+                path, f"range must be [low, high] with low < high, got {r!r}", key=f"{key}.range"
+            )
+        field, _ = found
+        switch = bool(spec.get("switch", False))
+        if switch != (field.annotation is bool):
+            raise CalibrationError(
+                path,
+                "`switch: true` goes with an on/off parameter, and only with one",
+                key=str(key),
+            )
+        if not switch:
+            lo, hi, _, _ = _bounds(field)
+            if r[0] < lo or r[1] > hi:
+                raise CalibrationError(
+                    path,
+                    f"range {r} leaves the parameter's bounds [{lo}, {hi}]",
+                    key=f"{key}.range",
+                )
+        balanced = spec.get("balanced")
+        if balanced is not None and _field(str(balanced)) is None:
+            raise CalibrationError(path, f"{balanced!r} is not a parameter", key=f"{key}.balanced")
+        out.append(
+            Uncertainty(
+                key=str(key),
+                low=float(r[0]),
+                high=float(r[1]),
+                nominal=float("nan"),
+                kind="structural",
+                source=str(spec["source"]).strip(),
+                integer=field.annotation is int,
+                switch=switch,
+                balanced=str(balanced) if balanced else None,
+            )
+        )
+    return out
+
+
+def load_space(
+    base: Scenario | None = None,
+    *,
+    priors: str | Path = DEFAULT_PRIORS,
+    posterior: str | Path | None = DEFAULT_POSTERIOR,
+    ranges: str | Path | None = DEFAULT_RANGES,
+    kinds: Sequence[str] = KINDS,
+) -> Space:
+    """The uncertainty space around ``base`` (default: the ``baseline`` scenario).
+
+    Args:
+        base: the baseline scenario (its values are the nominal point).
+        priors: ``priors.yaml`` (fitted and evidence-ranged parameters).
+        posterior: the calibration's weighted samples; fitted parameters are explored over
+            their 5-95% posterior range (over their prior range without it).
+        ranges: ``analysis_ranges.yaml`` (structural assumptions); None leaves them out.
+        kinds: which kinds to include.
+
+    Raises:
+        CalibrationError: a missing or malformed file (names the file and key).
+        BatchError: an unknown kind.
+    """
+    from sim.calibration.config import load_priors
+    from sim.scenario import load_scenario
+
+    bad = sorted(set(kinds) - set(KINDS))
+    if bad:
+        raise BatchError(f"unknown uncertainty kind {bad[0]!r}; allowed: {', '.join(KINDS)}")
+    base = base if base is not None else load_scenario("baseline")
+    pr = load_priors(priors)
+    fitted_range: dict[str, tuple[float, float]] = {}
+    if posterior is not None and Path(posterior).is_file():
+        from sim.calibration.posterior import load_posterior, weighted_quantile
+
+        df = load_posterior(posterior)
+        w = df["weight"].to_numpy(float)
+        for p in pr.priors:
+            if p.key in df.columns:
+                lo, hi = weighted_quantile(df[p.key].to_numpy(float), w, POSTERIOR_RANGE)
+                fitted_range[p.key] = (float(lo), float(hi))
+    out: list[Uncertainty] = []
+
+    def nominal(key: str) -> float:
+        return float(_value_of(base, key))
+
+    if "fitted" in kinds:
+        for p in pr.priors:
+            lo, hi = fitted_range.get(p.key, (p.low, p.high))
+            src = f"posterior 5-95% ({Path(posterior).name})" if p.key in fitted_range else "prior"
+            out.append(
+                Uncertainty(
+                    p.key, lo, hi, nominal(p.key), "fitted", f"{src}; prior: {p.source}", p.integer
+                )
+            )
+    if "evidence" in kinds:
+        for p in pr.evidence:
+            out.append(
+                Uncertainty(p.key, p.low, p.high, nominal(p.key), "evidence", p.source, p.integer)
+            )
+    if "structural" in kinds and ranges is not None:
+        for u in _read_ranges(Path(ranges)):
+            out.append(
+                Uncertainty(
+                    u.key,
+                    u.low,
+                    u.high,
+                    nominal(u.key),
+                    u.kind,
+                    u.source,
+                    u.integer,
+                    u.switch,
+                    u.balanced,
+                )
+            )
+    return Space(tuple(out), base)
+
+
+# ----------------------------------------------------------------------------- levers
+
+
+#: Sector groups a platform may serve (``platform.sectors``): the CMA paper's contrast.
+SECTOR_GROUPS: dict[str, tuple[str, ...]] = {
+    "all": SECTORS,
+    "high_end": ("electronics", "it", "biotech"),
+    "traditional": ("food", "metal_machinery", "chemicals", "paper_printing", "textiles_clothing"),
+}
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A design choice of the platform: a range, a switch or a choice among options.
+
+    Attributes:
+        key: dotted parameter key (``platform.<name>``).
+        low, high: range of a real lever (ignored for switches and choices).
+        kind: ``real``, ``switch`` or ``choice``.
+        options: the options of a choice (``SECTOR_GROUPS`` names for the sectors).
+        source: why this range.
+    """
+
+    key: str
+    kind: str
+    source: str
+    low: float = 0.0
+    high: float = 1.0
+    options: tuple[str, ...] = ()
+
+    def value(self, x: float) -> Any:
+        """The lever's setting for a decision variable ``x`` in ``[0, 1]``."""
+        x = min(max(float(x), 0.0), 1.0)
+        if self.kind == "switch":
+            return bool(x >= SWITCH_ON)
+        if self.kind == "choice":
+            option = self.options[min(int(x * len(self.options)), len(self.options) - 1)]
+            return list(SECTOR_GROUPS[option]) if self.key == "platform.sectors" else option
+        return self.low + x * (self.high - self.low)
+
+
+#: The platform's design levers searched by ``pilotsim analyse design``.
+PLATFORM_LEVERS: tuple[Lever, ...] = (
+    Lever(
+        "platform.public_budget_hkd_m",
+        "real",
+        "assumption: from a sixth to four times the 300 of scenarios/hk_pilot_platform.yaml; "
+        "the top is under a third of the HKD 4 bn re-industrialisation funding "
+        "(hk_context_facts row reindustrialisation_funding)",
+        50.0,
+        1200.0,
+    ),
+    Lever(
+        "platform.slot_cost_hkd_m",
+        "real",
+        "priors.yaml evidence range of the slot cost (4-16 HKD m a year): here a design "
+        "choice of how lean a line is run (the model has no quality cost of a cheaper line)",
+        4.0,
+        16.0,
+    ),
+    Lever(
+        "platform.fee_subsidy_share",
+        "real",
+        "params.py bounds: from clients paying the full fee to the government paying it",
+        0.0,
+        1.0,
+    ),
+    Lever("platform.engineering", "switch", "MODEL.md: the engineering service on or off"),
+    Lever("platform.matching", "switch", "MODEL.md: the matching service on or off"),
+    Lever("platform.follow_up_support", "switch", "CMA paper: follow-up support on or off"),
+    Lever(
+        "platform.sectors",
+        "choice",
+        "CMA paper: all sectors, the ITF's high-end sectors, or the traditional ones",
+        options=tuple(SECTOR_GROUPS),
+    ),
+)
+
+
+def design_overrides(
+    x: Sequence[float], levers: Sequence[Lever] = PLATFORM_LEVERS
+) -> dict[str, Any]:
+    """Dotted-key overrides of a platform design from decision variables in ``[0, 1]``."""
+    if len(x) != len(levers):
+        raise ValueError(f"{len(x)} decision variables for {len(levers)} levers")
+    return {lv.key: lv.value(v) for lv, v in zip(levers, x, strict=True)}
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An outcome of the analyses: the paired effect (policy minus baseline, same future and
+    seeds) of a comparison outcome over the period.
+
+    Attributes:
+        name: a comparison outcome or present value (``sim.experiments.compare``).
+        label: short label for tables and figures.
+        unit: unit of the effect.
+        sense: +1 when more is better for Hong Kong, -1 when less is.
+    """
+
+    name: str
+    label: str
+    unit: str
+    sense: int
+
+
+#: The outcomes every analysis reports, as paired effects over the period.
+MEASURES: tuple[Measure, ...] = (
+    Measure("hk_value_added_hkd_m", "HK value added", "HKD m, sum over the period", 1),
+    Measure("local_retention_share", "retention share", "share of value added", 1),
+    Measure("npv_net_benefit_hkd_m", "net benefit to HK (NPV)", "HKD m, present value", 1),
+    Measure("pv_public_spend_hkd_m", "public cost (PV)", "HKD m, present value", -1),
+    Measure(
+        "npv_net_benefit_all_hkd_m", "net benefit, all places (NPV)", "HKD m, present value", 1
+    ),
+    Measure("hk_jobs", "HK jobs", "persons, mean over the period", 1),
+)
+MEASURE_BY_NAME = {m.name: m for m in MEASURES}
