@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_calibrate_command(sub)
     add_validate_model_command(sub)
+
+    from sim.analysis.command import add_analyse_command  # analyse
+
+    add_analyse_command(sub)
     return p
 
 

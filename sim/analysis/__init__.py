@@ -1,0 +1,10 @@
+"""Policy analyses on paired effects (``pilotsim analyse``).
+
+- ``space``: what varies: uncertainties (posterior, evidence and structural ranges), the
+  platform's design levers, the outcomes (measures);
+- ``experiment``: paired experiments over futures on the one ``Batch`` model, in one
+  resumable store per analysis (``open_lab``);
+- ``sensitivity`` (Morris, Sobol), ``discover`` (PRIM), ``instruments`` (equal cost,
+  regret), ``design`` (NSGA-II frontier), ``horizons`` (2030/2035/2050, sunset);
+- ``sizes``: default and quick sample sizes; ``command``: the CLI; ``report``: the index.
+"""
