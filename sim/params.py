@@ -772,6 +772,14 @@ class PlatformSpec(Spec):
     start_year: int = param(
         2025, "year", "assumption: earliest plausible opening", ge=FIRST_YEAR, le=2060
     )
+    end_year: int | None = param(
+        None,
+        "year",
+        "assumption: none, the platform runs to the horizon; a sunset scenario sets its last "
+        "year of operation (scenarios/hk_pilot_platform_sunset.yaml)",
+        ge=FIRST_YEAR,
+        le=2100,
+    )
     public_budget_hkd_m: float = param(
         300.0,
         "HKD m per year of public base funding",
@@ -891,6 +899,15 @@ class PlatformSpec(Spec):
         ge=0,
         le=40,
     )
+
+    @model_validator(mode="after")
+    def _sunset(self) -> PlatformSpec:
+        if self.end_year is not None and self.end_year < self.start_year:
+            raise ValueError(
+                f"platform.end_year {self.end_year} is before platform.start_year "
+                f"{self.start_year}: the platform must operate at least its first year"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sectors(self) -> PlatformSpec:

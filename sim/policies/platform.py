@@ -124,7 +124,8 @@ class YearlyService:
 
 
 class PilotPlatform(NoPlatform):
-    """A switched-on platform; open from ``start_year`` when its budget buys a slot."""
+    """A switched-on platform; open from ``start_year`` (to ``end_year``, if set) when its
+    budget buys a slot."""
 
     def __init__(self, model: PilotModel, spec: PlatformSpec) -> None:
         super().__init__(model)
@@ -142,7 +143,21 @@ class PilotPlatform(NoPlatform):
         self._in_service = 0
 
     def active(self, year: int) -> bool:
-        return year >= self.spec.start_year
+        """Open from ``start_year`` through ``end_year`` (the last year; None: no end)."""
+        end = self.spec.end_year
+        return year >= self.spec.start_year and (end is None or year <= end)
+
+    def close(self) -> None:
+        """Sunset: no slots, no services, no spend from now; queued projects choose again
+        without the platform. Pilots under way keep the terms they started with."""
+        self.capacity = 0
+        queued, self._queue = self._queue, []
+        if queued:
+            b = self.model.projects
+            q = np.array(queued, dtype=np.int64)
+            q = q[b["status"][q] == Status.QUEUED]
+            if q.size:
+                self.model.pipeline.leave_queue(q)
 
     @property
     def is_open(self) -> bool:
@@ -160,6 +175,8 @@ class PilotPlatform(NoPlatform):
         """Set this quarter's slots from the budget and pay the base budget while active."""
         m, s = self.model, self.spec
         if not self.active(m.year):
+            if m.year > m.spec.platform.start_year and (self.capacity or self._queue):
+                self.close()
             return
         if m.quarter == 1:
             self._matching.used = self._follow_up.used = 0
