@@ -49,7 +49,16 @@ META_KEY = b"pilotsim"
 COMPRESSION = "zstd"
 
 #: Files of the ``sim`` package that do not change what a run computes.
-_NOT_MODEL_CODE = ("experiments", "calibration", "viz", "cli.py", "dashboard", "__main__.py")
+_NOT_MODEL_CODE = (
+    "experiments",
+    "calibration",
+    "analysis",
+    "viz",
+    "cli.py",
+    "ema.py",
+    "dashboard",
+    "__main__.py",
+)
 
 
 def run_key(scenario_hash: str, seed: int) -> str:
@@ -58,7 +67,8 @@ def run_key(scenario_hash: str, seed: int) -> str:
 
 
 def code_fingerprint() -> str:
-    """A short hash of the model's source (``sim/`` without experiments, calibration, viz, CLI).
+    """A short hash of the model's source (``sim/`` without experiments, calibration, analysis,
+    viz, CLI, the EMA interface).
 
     Taken once, when this module is imported (just after the model's modules), so it
     describes the code this process runs even if the files change later. Two processes
