@@ -136,10 +136,10 @@ def cmd_analyse(args: argparse.Namespace) -> int:
             size = size_from(name, args)
             done[name] = mod.run(out, size, settings, opts)
             print(json.dumps({name: done[name]}, indent=1, default=str))
-        if args.analysis == "all" or (root / "report.md").exists():
+        if args.analysis == "all" or not args.out:  # the index of the analyses' folder
             from sim.analysis.report import write_index
 
-            write_index(root)
+            print(f"wrote {write_index(root)}")
         return 0
 
     try:
