@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
@@ -130,6 +131,7 @@ class Lab:
         self.runs_failed = 0
         self.runs_skipped = 0
         self.seconds = 0.0
+        self.started = time.perf_counter()
         self._values: dict[str, dict[str, float]] = {}
 
     def run(self, batch: Batch) -> None:
@@ -258,6 +260,7 @@ def finish(out: Path, lab: Lab, name: str, extra: Mapping[str, Any]) -> dict[str
         "runs_skipped": lab.runs_skipped,
         "runs_failed": lab.runs_failed,
         "run_seconds": round(lab.seconds, 1),
+        "wall_seconds": round(time.perf_counter() - lab.started, 1),
         "engine": lab.engine.description,
         "git_commit": lab.provenance.get("git_commit"),
         "code_commit": lab.provenance.get("code_commit"),

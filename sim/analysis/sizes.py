@@ -175,3 +175,29 @@ def _specs() -> dict[str, dict[str, Any]]:
 
 
 SPECS: dict[str, dict[str, Any]] = _specs()
+
+
+#: Uncertainties in the default space (``space.load_space``: 15 fitted, 14 evidence-ranged,
+#: 6 structural); counted here so that planning needs no file reads.
+N_UNCERTAINTIES = 35
+
+
+def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
+    """Most runs an analysis of ``size`` makes (fewer when runs are shared: baselines of
+    futures that differ only in the platform's parameters, designs met twice)."""
+    if name == "sensitivity":
+        morris = size.trajectories * (k + 1) * size.morris_seeds * 2
+        sobol = size.sobol_n * (size.sobol_params + 2) * size.sobol_seeds * 2
+        return morris + sobol + size.noise_seeds * 2
+    if name == "discover":
+        return size.futures * size.seeds * 2
+    if name == "instruments":
+        search = size.cost_seeds * 2 + size.cost_iterations * size.cost_seeds * 3 * 2
+        return size.futures * size.seeds * 6 + search
+    if name == "design":
+        nominal = (size.population * size.generations + 1) * size.seeds + size.seeds
+        robust = (size.robust_population * size.robust_generations + 1) * size.robust_futures
+        return nominal + robust + size.robust_futures
+    if name == "horizons":
+        return size.seeds * 3
+    raise ValueError(f"unknown analysis {name!r}")
