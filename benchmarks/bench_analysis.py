@@ -62,7 +62,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     rpm, runs, seconds = runs_per_minute(args.futures, args.jobs)
     rows = [
-        "| analysis | default size | most runs | minutes at this rate | committed: runs made | committed: wall min |",
+        "| analysis | default size | most runs | minutes at this rate "
+        "| committed: runs made | committed: wall min |",
         "|---|---|--:|--:|--:|--:|",
     ]
     for name in ANALYSES:
