@@ -56,8 +56,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
-    from sim.analysis.command import ANALYSES
-    from sim.analysis.sizes import DEFAULTS, planned_runs
+    from sim.analysis.sizes import ANALYSES, DEFAULTS, planned_runs
 
     load = os.getloadavg()[0]
     rpm, runs, seconds = runs_per_minute(args.futures, args.jobs)

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Analysis modules, in the order ``all`` runs them.
-ANALYSES = ("sensitivity", "discover", "instruments", "design", "horizons")
+from sim.analysis.sizes import ANALYSES
+
 DEFAULT_ROOT = Path("results") / "policy_analysis"
 
 

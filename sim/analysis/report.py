@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.command import ANALYSES
+from sim.analysis.sizes import ANALYSES
 
 FIGURE = re.compile(r"(!\[[^\]]*\]\()([^)/]+\.png\))")
 

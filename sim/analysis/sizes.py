@@ -31,6 +31,10 @@ def _unit(text: str) -> float:
     return v
 
 
+#: The analyses (modules of ``sim.analysis``), in the order ``pilotsim analyse all`` runs them.
+ANALYSES = ("sensitivity", "discover", "instruments", "design", "horizons")
+
+
 @dataclass(frozen=True)
 class SensitivitySize:
     """Morris screening over every uncertainty, then Sobol on those that matter.
@@ -63,7 +67,8 @@ class InstrumentsSize:
     """Equal-cost instruments over a sample of futures.
 
     Runs: ``futures`` x ``seeds`` x 6 scenarios (baseline, 5 instruments), plus the budget
-    search at the nominal future (``cost_iterations`` x ``cost_seeds`` x 3 instruments).
+    search at the nominal future: its first step runs the 6 scenarios with ``cost_seeds``
+    seeds, each later step the 3 instruments with a budget (baseline shared).
     """
 
     futures: int = 60
@@ -192,7 +197,7 @@ def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
     if name == "discover":
         return size.futures * size.seeds * 2
     if name == "instruments":
-        search = size.cost_seeds * 2 + size.cost_iterations * size.cost_seeds * 3 * 2
+        search = size.cost_seeds * (6 + (size.cost_iterations - 1) * 3)
         return size.futures * size.seeds * 6 + search
     if name == "design":
         nominal = (size.population * size.generations + 1) * size.seeds + size.seeds

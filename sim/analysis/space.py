@@ -279,7 +279,11 @@ def load_space(
     if "fitted" in kinds:
         for p in pr.priors:
             lo, hi = fitted_range.get(p.key, (p.low, p.high))
-            src = f"posterior 5-95% ({Path(posterior).name})" if p.key in fitted_range else "prior"
+            src = (
+                f"posterior 5-95% ({Path(str(posterior)).name})"
+                if p.key in fitted_range
+                else "prior"
+            )
             out.append(
                 Uncertainty(
                     p.key, lo, hi, nominal(p.key), "fitted", f"{src}; prior: {p.source}", p.integer

@@ -31,7 +31,7 @@ from sim.experiments.executors import open_executor
 from sim.experiments.runner import BatchReport, Task, run_batch
 from sim.experiments.seeds import replicate_seeds
 from sim.experiments.store import Store, StoreError, code_fingerprint, run_key
-from sim.params import FIRST_YEAR, Scenario
+from sim.params import FIRST_YEAR, LEVER_GROUPS, Scenario
 from sim.scenario import scenario_hash, with_overrides
 
 #: Names a batch folder may hold besides its store: the outputs of compare and sweep.
@@ -64,7 +64,9 @@ class Batch:
         points: for sweeps, the swept parameter values of each label.
         settings: anything else worth recording (design, period ...).
         draws: optional parameter overrides by replicate (dotted keys), one per seed:
-            replicate ``i`` of every scenario runs with ``draws[i]`` applied.
+            replicate ``i`` of every scenario runs with ``draws[i]`` applied (except the
+            parameters of a lever the scenario switches off, e.g. ``platform.*`` in the
+            baseline: they cannot change its run).
         replicate_seed_list: optional seed of each replicate, when replicates share seeds
             (a policy analysis crosses futures with the same seeds: replicate
             ``f * n + s`` is future ``f`` with seed ``s``); default: ``n_seeds`` distinct
@@ -113,7 +115,15 @@ class Batch:
                 self.replicate_hashes[lab] = [self.hashes[lab]] * self.n_seeds
                 continue
             made: dict[str, tuple[Scenario, str]] = {}
-            for d in self.draws:
+            off = tuple(f"{g}." for g in LEVER_GROUPS if not getattr(spec, g).enabled)
+            for draw in self.draws:
+                # a lever's parameters cannot change a run that has the lever off: not
+                # applied, so the runs of futures that differ only there are shared
+                d = {
+                    key: v
+                    for key, v in draw.items()
+                    if not key.startswith(off) or f"{key.partition('.')[0]}.enabled" in draw
+                }
                 k = json.dumps(d, sort_keys=True, default=str)
                 if k not in made:
                     s = with_overrides(spec, d)

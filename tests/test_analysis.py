@@ -1,0 +1,233 @@
+"""The policy analyses' foundation: the uncertainty space, paired experiments, the CLI, horizons."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis.command import Options
+from sim.analysis.experiment import Settings, open_lab, paired_batch, prepare
+from sim.analysis.sizes import ANALYSES, DEFAULTS, QUICKS, planned_runs
+from sim.analysis.space import PLATFORM_LEVERS, design_overrides, load_space
+from sim.cli import main
+from sim.errors import BatchError, CalibrationError
+from sim.scenario import load_scenario, with_overrides
+
+QUICK = Settings(scale=0.05, until=2030, period=(2025, 2030))
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space(load_scenario("baseline"))
+
+
+def test_space_has_every_kind_with_ranges_inside_the_priors(space) -> None:
+    from sim.calibration.config import load_priors
+
+    kinds = space.table()["kind"].value_counts().to_dict()
+    pr = load_priors()
+    assert kinds == {"fitted": len(pr.priors), "evidence": len(pr.evidence), "structural": 6}
+    for p in pr.priors:  # posterior 5-95% ranges lie inside the prior
+        u = space[p.key]
+        assert p.low <= u.low < u.high <= p.high, p.key
+    for p in pr.evidence:
+        assert (space[p.key].low, space[p.key].high) == (p.low, p.high)
+
+
+def test_every_future_of_a_sample_is_a_valid_scenario(space) -> None:
+    base = load_scenario("baseline")
+    sample = space.latin_hypercube(20, seed=4)
+    assert sample.shape == (20, len(space.keys))
+    for row in sample.to_dict("records"):
+        spec = with_overrides(base, space.overrides(row))  # value shares still sum to one
+        v = spec.value
+        total = (
+            v.share_ip_rnd
+            + v.share_pilot_mother
+            + v.share_mass_production
+            + v.share_hq_brand
+            + v.share_trading_services
+        )
+        assert total == pytest.approx(1.0)
+        assert isinstance(spec.gba.responds, bool)
+
+
+def test_balanced_share_moves_its_partner(space) -> None:
+    o = space.overrides({"value.share_pilot_mother": 0.15, "value.share_hq_brand": 0.25})
+    # nominal 0.10 and 0.20: +0.05 each comes out of mass production (0.40)
+    assert o["value.share_mass_production"] == pytest.approx(0.30)
+    assert space.overrides({"gba.responds": 0.49})["gba.responds"] is False
+    assert space.overrides({"gba.responds": 0.5})["gba.responds"] is True
+
+
+def test_sample_is_seeded(space) -> None:
+    a, b = space.latin_hypercube(5, seed=1), space.latin_hypercube(5, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert not space.latin_hypercube(5, seed=2).equals(a)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nope.key:\n  range: [0, 1]\n  source: x\n", "not a parameter"),
+        ("gba.pilot_subsidy_share:\n  range: [0.5, 0.2]\n  source: x\n", "low < high"),
+        ("gba.pilot_subsidy_share:\n  range: [0.5, 1.5]\n  source: x\n", "bounds"),
+        ("gba.pilot_subsidy_share:\n  range: [0.1, 0.2]\n", "source"),
+        ("gba.responds:\n  range: [0, 1]\n  source: x\n", "switch"),
+        ("gba.pilot_subsidy_share: [\n", "analysis_ranges"),
+    ],
+)
+def test_bad_ranges_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "analysis_ranges.yaml"
+    f.write_text(text)
+    with pytest.raises(CalibrationError, match=message) as e:
+        load_space(load_scenario("baseline"), ranges=f)
+    assert "analysis_ranges.yaml" in str(e.value)
+
+
+def test_design_levers_decode_at_the_edges() -> None:
+    lo = design_overrides([0.0] * len(PLATFORM_LEVERS))
+    hi = design_overrides([1.0] * len(PLATFORM_LEVERS))
+    assert (
+        lo["platform.public_budget_hkd_m"] == 50.0 and hi["platform.public_budget_hkd_m"] == 1200.0
+    )
+    assert lo["platform.matching"] is False and hi["platform.matching"] is True
+    assert lo["platform.sectors"] == list(load_scenario("hk_pilot_platform").platform.sectors)
+    assert hi["platform.sectors"][0] == "food"  # the last option: traditional sectors
+    with_overrides(load_scenario("hk_pilot_platform"), hi)  # a valid scenario
+    with pytest.raises(ValueError, match="7 levers"):
+        design_overrides([0.5])
+
+
+def test_crossed_batch_pairs_futures_and_seeds() -> None:
+    base = prepare(load_scenario("baseline"), QUICK)
+    pol = prepare(load_scenario("hk_pilot_platform"), QUICK)
+    futures = [{}, {"platform.success_uplift": 0.6}]
+    b = paired_batch(base, {"p": pol}, futures, [11, 22, 33])
+    assert b.seeds == [11, 22, 33, 11, 22, 33]
+    assert b.replicate_hashes["baseline"][0] == b.replicate_hashes["baseline"][3]  # no base change
+    assert b.replicate_hashes["p"][0] != b.replicate_hashes["p"][3]
+    assert len(b.tasks()) == 3 + 6  # the baseline's runs are shared by both futures
+    with pytest.raises(BatchError, match="zipped"):
+        paired_batch(base, {"p": pol}, futures, [1, 2, 3], zipped=True)
+
+
+def test_lab_effects_are_policy_minus_baseline_and_resume(tmp_path: Path) -> None:
+    import sim
+    from sim.experiments.compare import panel_from_frames, period_values
+
+    base = prepare(load_scenario("baseline"), QUICK)
+    pol = prepare(load_scenario("hk_pilot_platform"), QUICK)
+    seeds = QUICK.seeds(2)
+    with open_lab(tmp_path / "a", ["t"], QUICK, **Options(jobs=1, progress=False).lab()) as lab:
+        b = paired_batch(base, {"p": pol}, [{}], seeds)
+        lab.run(b)
+        eff = lab.effects(b, 2)
+        assert lab.runs_done == 4
+    # by hand: the same two pairs run directly
+    diffs = []
+    for s in seeds:
+        vals = []
+        for spec in (pol, base):
+            q = sim.run(spec, seed=s).quarterly
+            runs = [{"label": "x", "replicate": 0, "seed": s, "key": "k"}]
+            vals.append(period_values(panel_from_frames({"k": q}, runs), QUICK.period))
+        diffs.append(
+            float(vals[0]["hk_value_added_hkd_m"].iloc[0] - vals[1]["hk_value_added_hkd_m"].iloc[0])
+        )
+    assert eff["hk_value_added_hkd_m"].iloc[0] == pytest.approx(np.mean(diffs))
+    assert eff["sd:hk_value_added_hkd_m"].iloc[0] == pytest.approx(np.std(diffs, ddof=1))
+    with open_lab(tmp_path / "a", ["t"], QUICK, **Options(jobs=1, progress=False).lab()) as lab:
+        lab.run(b)
+        assert (lab.runs_done, lab.runs_skipped) == (0, 4)
+
+
+def test_analysis_folder_refuses_another_job(tmp_path: Path) -> None:
+    from sim.experiments.batch import OutDirError
+
+    with open_lab(tmp_path / "x", ["one"], QUICK, **Options(jobs=1, progress=False).lab()):
+        pass
+    with pytest.raises(OutDirError, match="the one analysis"):
+        with open_lab(tmp_path / "x", ["two"], QUICK, **Options(jobs=1, progress=False).lab()):
+            pass
+
+
+def test_planned_runs_cover_every_analysis() -> None:
+    for name in ANALYSES:
+        assert planned_runs(name, QUICKS[name]) < planned_runs(name, DEFAULTS[name])
+    with pytest.raises(ValueError):
+        planned_runs("nope", DEFAULTS["discover"])
+
+
+def test_analyse_help_loads_no_analysis_library() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from sim.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    for a in (['analyse', '--help'], ['analyse', 'sensitivity', '--help']):\n"
+        "        try:\n"
+        "            main(a)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "heavy = sorted(m for m in ('mesa', 'pandas', 'SALib', 'ema_workbench', 'pymoo')\n"
+        "               if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["analyse", "sensitivity", "--sobol-n", "0"], "--sobol-n"),
+        (["analyse", "discover", "--threshold", "1.5"], "(0, 1)"),
+        (["analyse", "horizons", "--scale", "9"], "--scale"),
+        (["analyse", "nope"], "invalid choice"),
+    ],
+)
+def test_bad_options_exit_2_and_write_nothing(tmp_path: Path, capsys, argv, message) -> None:
+    out = tmp_path / "o"
+    assert main([*argv, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_horizons_sunset_before_start_is_refused(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "h"
+    code = main(
+        ["analyse", "horizons", "--quick", "--sunset", "2020", "--out", str(out), "--jobs", "1"]
+    )
+    assert code == 2
+    assert "--sunset 2020" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_horizons_quick(tmp_path: Path) -> None:
+    from sim.analysis import horizons
+
+    out = tmp_path / "horizons"
+    size = QUICKS["horizons"]
+    summary = horizons.run(out, size, QUICK, Options(jobs=1, progress=False))
+    for f in ("report.md", "horizons.png", "horizons.csv", "yearly_effects.csv", "analysis.json"):
+        assert (out / f).is_file(), f
+    y = pd.read_csv(out / "yearly_effects.csv")
+    spend = y[(y["measure"] == "public_spend_hkd_m")].set_index(["policy", "year"])["mean"]
+    assert (spend.loc["sunset"].loc[size.sunset + 1 :] == 0).all()  # closed: no spend
+    assert (spend.loc["kept"].loc[size.sunset + 1 :] > 0).all()
+    va = y[y["measure"] == "hk_value_added_hkd_m"].set_index(["policy", "year"])["mean"]
+    np.testing.assert_allclose(
+        va.loc["sunset"].loc[: size.sunset], va.loc["kept"].loc[: size.sunset]
+    )  # identical until the platform closes
+    info = json.loads((out / "analysis.json").read_text())
+    assert info["runs_done"] == summary["runs"] == 3 * size.seeds
+    assert (
+        "How long" in (out / "report.md").read_text()
+        or "how long" in (out / "report.md").read_text()
+    )
