@@ -55,7 +55,8 @@ class SensitivitySize:
 
 @dataclass(frozen=True)
 class DiscoverSize:
-    """PRIM over a Latin hypercube of futures: ``futures`` x ``seeds`` x 2 runs."""
+    """PRIM over a Latin hypercube of futures: ``futures`` x ``seeds`` x 2 runs, and 8 for
+    the seed noise at the nominal future."""
 
     futures: int = 300
     seeds: int = 1
@@ -195,7 +196,9 @@ def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
         sobol = size.sobol_n * (size.sobol_params + 2) * size.sobol_seeds * 2
         return morris + sobol + size.noise_seeds * 2
     if name == "discover":
-        return size.futures * size.seeds * 2
+        from sim.analysis.discover import NOISE_SEEDS  # the noise estimate at the nominal future
+
+        return size.futures * size.seeds * 2 + NOISE_SEEDS * 2
     if name == "instruments":
         search = size.cost_seeds * (6 + (size.cost_iterations - 1) * 3)
         return size.futures * size.seeds * 6 + search
