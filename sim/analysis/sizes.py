@@ -203,7 +203,9 @@ def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
         search = size.cost_seeds * (6 + (size.cost_iterations - 1) * 3)
         return size.futures * size.seeds * 6 + search
     if name == "design":
+        # with one seed, the noise is measured on the default design with 3 (2 x 2 runs more)
         nominal = (size.population * size.generations + 1) * size.seeds + size.seeds
+        nominal += 4 if size.seeds == 1 else 0
         robust = (size.robust_population * size.robust_generations + 1) * size.robust_futures
         return nominal + robust + size.robust_futures
     if name == "horizons":
