@@ -23,6 +23,7 @@ EXPECTED = {
     "02_inside_the_pipeline.ipynb",
     "03_your_own_scenario.ipynb",
     "04_calibration.ipynb",
+    "05_policy_analysis.ipynb",
 }
 SMALL = {
     "PILOTSIM_SCALE": "0.05",
