@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sim import yamlio
 from sim.errors import PilotsimError, UsageError
@@ -21,18 +21,11 @@ from sim.provenance import write_files as _write_atomically
 from sim.scenario import load_scenario, scenario_hash, to_yaml
 from sim.yamlio import clip
 
+if TYPE_CHECKING:
+    from sim.metrics import Metric
+
 EXIT_USAGE = 2
 SUMMARY_YEARS = (2019, 2025, 2030, 2035)
-SUMMARY_COLUMNS = (
-    ("hk_value_added_hkd_m", "HK value added from HK research (HKD m)", "{:,.0f}"),
-    ("local_retention_share", "local retention share", "{:.3f}"),
-    ("hk_jobs", "HK jobs from HK research", "{:,.0f}"),
-    ("startups", "startups", "{:,.0f}"),
-    ("manufacturing_establishments", "manufacturing establishments", "{:,.0f}"),
-    ("projects_north", "projects moved north (year)", "{:,.0f}"),
-    ("projects_piloted_hk", "pilots started in HK (year)", "{:,.0f}"),
-    ("public_spend_hkd_m", "public spend (HKD m)", "{:,.0f}"),
-)
 
 
 #: Exit code by error type (the first entry the error is an instance of wins); the one place
@@ -102,17 +95,23 @@ def _parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def summary_table(annual: Any, years: Sequence[int] = SUMMARY_YEARS) -> str:
+    """The outputs of the ``summary`` view (``sim.metrics``) in ``years``: shares to three
+    decimals, the rest whole; a ratio with nothing in its denominator is n/a."""
+    from sim.metrics import view  # not at import: `pilotsim --help` loads no numpy
+
     a = annual.set_index("year")
     years = [y for y in years if y in a.index]
-    width = max(len(label) for _, label, _ in SUMMARY_COLUMNS)
+    rows = [(m, m.caption("summary")) for m in view("summary")]
+    width = max(len(label) for _, label in rows)
     lines = [f"{'':{width}}  " + "  ".join(f"{y:>10}" for y in years)]
 
-    def cell(y: int, col: str, fmt: str) -> str:
-        undefined = col == "local_retention_share" and not a.loc[y, "total_value_added_hkd_m"] > 0
-        return "n/a" if undefined else fmt.format(a.loc[y, col])  # 0/0 is not a share of 0
+    def cell(y: int, m: Metric) -> str:
+        if m.ratio_of and not a.loc[y, m.ratio_of[1]] > 0:
+            return "n/a"  # 0/0 is not a share of 0
+        return ("{:.3f}" if m.unit == "share" else "{:,.0f}").format(a.loc[y, m.name])
 
-    for col, label, fmt in SUMMARY_COLUMNS:
-        cells = "  ".join(f"{cell(y, col, fmt):>10}" for y in years)
+    for m, label in rows:
+        cells = "  ".join(f"{cell(y, m):>10}" for y in years)
         lines.append(f"{label:{width}}  {cells}")
     return "\n".join(lines)
 

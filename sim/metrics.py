@@ -1,16 +1,36 @@
-"""Outputs: a registry of named metrics with units, recorded every quarter, aggregated yearly.
+"""Outputs: one registry of every output, declared once with its unit and how it aggregates.
 
-Each metric is a numpy expression of the model after a quarter's step. ``kind`` says how a
-year is formed from its quarters: ``flow`` (sum), ``stock`` (year-end value), ``mean``
-(average of quarters) or ``ratio`` (recomputed from the year's numerator and denominator).
-Extensive metrics (money, counts, persons) are divided by the run's ``scale`` so that every
-run reports full-economy units. Money is HKD million.
+``OUTPUTS`` holds two sorts of output:
+
+- *columns* (``METRICS``): a numpy expression of the model after a quarter's step, recorded
+  every quarter and aggregated yearly. Extensive columns (money, counts, persons) are divided
+  by the run's ``scale`` so that every run reports full-economy units. Money is HKD million.
+- *derived outcomes*: formed from a run's annual columns over a policy period by the
+  comparisons (``sim.experiments.compare``): present values, ratios per public dollar, shares
+  in the policy runs.
+
+``kind`` says how an output aggregates (a year from its quarters, a period from its years):
+
+- ``flow``: summed, and summed over a period;
+- ``stock``: the year-end value, averaged over a period;
+- ``mean``: the mean of the quarters, averaged over a period;
+- ``ratio``: ``ratio_of`` recomputed from the year's (the period's) summed parts;
+- ``npv`` (derived): the sum over the period of ``terms``, a linear combination of annual
+  columns, discounted to the period's first year at the social rate;
+- ``per_dollar`` (derived): a ratio of paired mean differences of two period values
+  (``ratio_of``: columns or present values), with a delta-method interval;
+- ``policy_share`` (derived): ``ratio_of`` summed over the period in the *policy* runs alone
+  (a level, not a difference: the deadweight share of platform clients).
+
+``views`` names the tables and figures that show an output, with its caption there; each view
+selects its outputs with ``view(name)``. This module needs no pandas: ``pilotsim columns``
+reads it without loading the model's heavy imports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,16 +45,75 @@ if TYPE_CHECKING:
 
     from sim.model import PilotModel
 
+#: Kinds of the recorded columns: how a year is formed from its quarters.
+COLUMN_KINDS = ("flow", "stock", "mean", "ratio")
+#: Kinds of the derived outcomes (no column; formed over a policy period).
+DERIVED_KINDS = ("npv", "per_dollar", "policy_share")
+#: The views that select outputs (``Metric.views``), and what each shows.
+VIEWS: dict[str, str] = {
+    "compare": "outcomes of the comparison table (`pilotsim compare`, summary.csv, report.md)",
+    "summary": "the table `pilotsim run` prints",
+    "sweep": "outcomes plotted against swept parameters and tabled in the sweep report",
+    "route": "what happens to research projects (project_routes.png, left)",
+    "stage": "the pipeline by stage at the period's end (project_routes.png, right)",
+    "pv_helper": "present values that are the parts of the benefit-cost ratios",
+}
+
 
 @dataclass(frozen=True)
 class Metric:
+    """One output: a recorded column, or an outcome derived from columns over a period.
+
+    Attributes:
+        name: column or outcome name.
+        unit: unit of a year's value of a column; of the period's value of a derived outcome.
+        kind: how it aggregates (module docstring): one of ``COLUMN_KINDS`` or
+            ``DERIVED_KINDS``.
+        description: its definition (``pilotsim columns``, docs/ODD.md).
+        fn: a column's value in a quarter (None: a ratio column, filled from ``ratio_of``,
+            or a derived outcome).
+        extensive: a column divided by the run's scale.
+        ratio_of: numerator and denominator of ``ratio``, ``per_dollar`` and ``policy_share``.
+        terms: ``(column, coefficient)`` pairs of an ``npv`` outcome.
+        label: what a reader sees in comparison tables.
+        period_only: comparisons show it over the period only, not in single years.
+        views: view (``VIEWS``) -> its caption there; "" is the ``label``.
+        order: position in a view whose order is not the declaration order.
+    """
+
     name: str
     unit: str
-    kind: str  # flow | stock | mean | ratio
+    kind: str
     description: str
     fn: Callable[[PilotModel], float] | None = None
     extensive: bool = True
     ratio_of: tuple[str, str] | None = None
+    terms: tuple[tuple[str, float], ...] = ()
+    label: str = ""
+    period_only: bool = False
+    views: Mapping[str, str] = field(default_factory=dict, hash=False)
+    order: Mapping[str, int] = field(default_factory=dict, hash=False)
+
+    @property
+    def year_unit(self) -> str:
+        """Unit of a year's value in comparison tables."""
+        return {"flow": f"{self.unit} a year", "stock": f"{self.unit}, year end"}.get(
+            self.kind, self.unit
+        )
+
+    @property
+    def period_unit(self) -> str:
+        """Unit of the period's value in comparison tables (flows summed, stocks averaged)."""
+        return {
+            "flow": f"{self.unit}, sum",
+            "stock": f"{self.unit}, mean",
+            "mean": f"{self.unit}, mean",
+            "ratio": f"{self.unit} of sums",
+        }.get(self.kind, self.unit)
+
+    def caption(self, view: str) -> str:
+        """What a reader sees in ``view``."""
+        return self.views[view] or self.label
 
 
 def _stage_count(stage: Stage, status: Status = Status.ACTIVE) -> Callable[[PilotModel], float]:
@@ -124,13 +203,20 @@ def _manufacturing_va(m: PilotModel) -> float:
     return m.manufacturers.value_added_hkd_m_per_q() + hk_production
 
 
-METRICS: tuple[Metric, ...] = (
+OUTPUTS: tuple[Metric, ...] = (
     Metric(
         "hk_value_added_hkd_m",
         "HKD m",
         "flow",
         "value added from HK research booked in Hong Kong",
         lambda m: float(m.ledger.value[Place.HK].sum()),
+        label="Value retained in HK (HK value added from HK research)",
+        views={
+            "compare": "",
+            "summary": "HK value added from HK research (HKD m)",
+            "sweep": "extra HK value added",
+        },
+        order={"sweep": 1},
     ),
     Metric(
         "prd_value_added_hkd_m",
@@ -177,6 +263,8 @@ METRICS: tuple[Metric, ...] = (
         "hk_value_added / total_value_added",
         extensive=False,
         ratio_of=("hk_value_added_hkd_m", "total_value_added_hkd_m"),
+        label="Local retention share (HK / all value added)",
+        views={"compare": "", "summary": "local retention share"},
     ),
     Metric(
         "hk_jobs",
@@ -184,6 +272,13 @@ METRICS: tuple[Metric, ...] = (
         "stock",
         "HK jobs sustained by value from HK research (value / value added per worker)",
         _hk_jobs,
+        label="HK jobs from HK research",
+        views={
+            "compare": "",
+            "summary": "HK jobs from HK research",
+            "sweep": "extra HK jobs (mean over period)",
+        },
+        order={"sweep": 3},
     ),
     Metric(
         "startups",
@@ -191,6 +286,8 @@ METRICS: tuple[Metric, ...] = (
         "stock",
         "startups alive in Hong Kong",
         lambda m: float(m.startups.n_alive),
+        label="Startups alive",
+        views={"compare": "", "summary": "startups"},
     ),
     Metric(
         "startup_employees",
@@ -205,6 +302,8 @@ METRICS: tuple[Metric, ...] = (
         "stock",
         "local manufacturing establishments",
         lambda m: float(m.manufacturers.n_alive),
+        label="Local manufacturing establishments",
+        views={"compare": "", "summary": "manufacturing establishments"},
     ),
     Metric(
         "manufacturing_employment",
@@ -255,19 +354,92 @@ METRICS: tuple[Metric, ...] = (
         "I&T industry employment: startup staff plus an exogenous trend for the rest",
         _it_employment,
     ),
-    *(
-        Metric(name, "projects", "flow", desc, _flow(name))
-        for name, desc in (
-            ("projects_started", "research projects started (labs) plus startups' own"),
-            ("projects_shelved", "research results shelved"),
-            ("projects_licensed", "research results licensed"),
-            ("projects_spun_off", "research results spun off into startups"),
-            ("projects_partnered", "research results co-developed with local manufacturers"),
-            ("projects_north", "projects whose pilot stage moved to the PRD (counted once)"),
-            ("projects_piloted_hk", "pilots started in Hong Kong (in-house or platform)"),
-            ("projects_failed", "projects that failed at any stage"),
-            ("projects_launched", "products entering mass production"),
-        )
+    # Routes of research results: flows of projects, in the figure's order (``order``).
+    Metric(
+        "projects_started",
+        "projects",
+        "flow",
+        "research projects started (labs) plus startups' own",
+        _flow("projects_started"),
+        views={"route": "started"},
+        order={"route": 1},
+    ),
+    Metric(
+        "projects_shelved",
+        "projects",
+        "flow",
+        "research results shelved",
+        _flow("projects_shelved"),
+        views={"route": "shelved"},
+        order={"route": 2},
+    ),
+    Metric(
+        "projects_licensed",
+        "projects",
+        "flow",
+        "research results licensed",
+        _flow("projects_licensed"),
+        views={"route": "licensed"},
+        order={"route": 3},
+    ),
+    Metric(
+        "projects_spun_off",
+        "projects",
+        "flow",
+        "research results spun off into startups",
+        _flow("projects_spun_off"),
+        views={"route": "spun off (startup)"},
+        order={"route": 4},
+    ),
+    Metric(
+        "projects_partnered",
+        "projects",
+        "flow",
+        "research results co-developed with local manufacturers",
+        _flow("projects_partnered"),
+        views={"route": "partnered (local plant)"},
+        order={"route": 5},
+    ),
+    Metric(
+        "projects_north",
+        "projects",
+        "flow",
+        "projects whose pilot stage moved to the PRD (counted once)",
+        _flow("projects_north"),
+        label="Projects moved north",
+        views={
+            "compare": "",
+            "summary": "projects moved north (year)",
+            "route": "pilot moved north",
+        },
+        order={"route": 7},
+    ),
+    Metric(
+        "projects_piloted_hk",
+        "projects",
+        "flow",
+        "pilots started in Hong Kong (in-house or platform)",
+        _flow("projects_piloted_hk"),
+        views={"summary": "pilots started in HK (year)", "route": "piloted in HK"},
+        order={"route": 6},
+    ),
+    Metric(
+        "projects_failed",
+        "projects",
+        "flow",
+        "projects that failed at any stage",
+        _flow("projects_failed"),
+        views={"route": "failed"},
+        order={"route": 9},
+    ),
+    Metric(
+        "projects_launched",
+        "projects",
+        "flow",
+        "products entering mass production",
+        _flow("projects_launched"),
+        views={"route": "launched (mass production)"},
+        order={"route": 8},
     ),
     Metric(
         "invention_disclosures",
@@ -314,16 +486,30 @@ METRICS: tuple[Metric, ...] = (
         _cohort_survival(4),
         extensive=False,
     ),
+    # The pipeline by stage.
     Metric(
-        "projects_in_research", "projects", "stock", "projects in 0-1", _stage_count(Stage.RESEARCH)
+        "projects_in_research",
+        "projects",
+        "stock",
+        "projects in 0-1",
+        _stage_count(Stage.RESEARCH),
+        views={"stage": "0-1 research"},
     ),
-    Metric("projects_in_pilot", "projects", "stock", "projects in 1-10", _stage_count(Stage.PILOT)),
+    Metric(
+        "projects_in_pilot",
+        "projects",
+        "stock",
+        "projects in 1-10",
+        _stage_count(Stage.PILOT),
+        views={"stage": "1-10 pilot"},
+    ),
     Metric(
         "projects_queued",
         "projects",
         "stock",
         "projects waiting for a platform slot",
         _stage_count(Stage.PILOT, Status.QUEUED),
+        views={"stage": "queued for platform"},
     ),
     Metric(
         "projects_in_industrialisation",
@@ -331,6 +517,7 @@ METRICS: tuple[Metric, ...] = (
         "stock",
         "projects in 10-100",
         _stage_count(Stage.INDUSTRIALISATION),
+        views={"stage": "10-100 industrialisation"},
     ),
     Metric(
         "projects_in_production",
@@ -338,6 +525,7 @@ METRICS: tuple[Metric, ...] = (
         "stock",
         "products in their market life",
         _stage_count(Stage.MARKET),
+        views={"stage": "in production"},
     ),
     Metric(
         "platform_capacity",
@@ -354,6 +542,7 @@ METRICS: tuple[Metric, ...] = (
         lambda m: m.platform.utilisation(),
         extensive=False,
     ),
+    # Costs, and the net benefit outcomes derived from them.
     Metric(
         "public_spend_hkd_m",
         "HKD m",
@@ -361,6 +550,8 @@ METRICS: tuple[Metric, ...] = (
         "Hong Kong policy spend: platform budget, fee subsidies, brokerage and follow-up, "
         "programme grants, extra research",
         _flow("public_spend"),
+        label="Public spend",
+        views={"compare": "", "summary": "public spend (HKD m)"},
     ),
     Metric(
         "private_spend_hkd_m",
@@ -368,6 +559,8 @@ METRICS: tuple[Metric, ...] = (
         "flow",
         "owners' spend on pilots (platform fees included) and industrialisation, all payers",
         _flow("private_spend"),
+        label="Private spend on projects from HK research (all owners)",
+        views={"compare": ""},
     ),
     Metric(
         "hk_private_spend_hkd_m",
@@ -375,6 +568,8 @@ METRICS: tuple[Metric, ...] = (
         "flow",
         "the part of private_spend paid by owners headquartered in Hong Kong",
         _flow("hk_private_spend"),
+        label="Private spend by Hong Kong owners",
+        views={"compare": ""},
     ),
     Metric(
         "gba_public_spend_hkd_m",
@@ -383,12 +578,130 @@ METRICS: tuple[Metric, ...] = (
         "Guangdong's subsidy to pilots of Hong Kong projects on PRD pilot bases",
         _flow("gba_public_spend"),
     ),
+    # Present values (to the period's first year) that are the numerators and denominators
+    # of the benefit-cost ratios. Benefits are value added net of the private costs of the
+    # same place (the Green Book convention: the ratio's denominator is the cost to the
+    # public purse, private costs are netted from benefits), so that
+    # ``benefit_cost_ratio > 1`` exactly when ``npv_net_benefit_hkd_m > 0``.
+    Metric(
+        "pv_public_spend_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of Hong Kong public spend over the period",
+        terms=(("public_spend_hkd_m", 1.0),),
+        views={"pv_helper": ""},
+    ),
+    Metric(
+        "pv_hk_benefit_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of HK value added net of HK owners' private spend",
+        terms=(("hk_value_added_hkd_m", 1.0), ("hk_private_spend_hkd_m", -1.0)),
+        views={"pv_helper": ""},
+    ),
+    Metric(
+        "pv_all_benefit_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of value added in every place net of all private spend and of "
+        "Guangdong's subsidy (a cost for all places)",
+        terms=(
+            ("total_value_added_hkd_m", 1.0),
+            ("private_spend_hkd_m", -1.0),
+            ("gba_public_spend_hkd_m", -1.0),
+        ),
+        views={"pv_helper": ""},
+    ),
+    Metric(
+        "value_per_public_dollar",
+        "HKD per HKD",
+        "per_dollar",
+        "extra HK value added / extra public spend (paired mean differences, undiscounted)",
+        ratio_of=("hk_value_added_hkd_m", "public_spend_hkd_m"),
+        label="HK value retained per public dollar (extra HK value / extra spend)",
+        views={"compare": "", "sweep": "HK value retained per public dollar"},
+        order={"sweep": 2},
+    ),
+    Metric(
+        "npv_hk_value_added_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of HK value added",
+        terms=(("hk_value_added_hkd_m", 1.0),),
+        label="NPV of HK value added (discounted to the period's first year)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "npv_total_value_added_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of value added in every place",
+        terms=(("total_value_added_hkd_m", 1.0),),
+        label="NPV of value added, all places",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "npv_net_benefit_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of the net benefit to Hong Kong",
+        terms=(
+            ("hk_value_added_hkd_m", 1.0),
+            ("public_spend_hkd_m", -1.0),
+            ("hk_private_spend_hkd_m", -1.0),
+        ),
+        label="NPV of net benefit to HK (HK value added - public spend - HK private spend)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "npv_net_benefit_all_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of the net benefit to all places",
+        terms=(
+            ("total_value_added_hkd_m", 1.0),
+            ("public_spend_hkd_m", -1.0),
+            ("private_spend_hkd_m", -1.0),
+            ("gba_public_spend_hkd_m", -1.0),
+        ),
+        label="NPV of net benefit, all places (value added - HK and Guangdong public spend - "
+        "all private spend)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "benefit_cost_ratio",
+        "HKD per HKD, present values",
+        "per_dollar",
+        "extra PV of HK value net of HK private cost / extra PV of public cost",
+        ratio_of=("pv_hk_benefit_hkd_m", "pv_public_spend_hkd_m"),
+        label="Benefit-cost ratio, HK (PV extra HK value net of HK private cost / PV extra "
+        "public cost)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "benefit_cost_ratio_all",
+        "HKD per HKD, present values",
+        "per_dollar",
+        "extra PV of value net of private cost / extra PV of public cost, all places",
+        ratio_of=("pv_all_benefit_hkd_m", "pv_public_spend_hkd_m"),
+        label="Benefit-cost ratio, all places (PV extra value net of private cost / PV extra "
+        "public cost)",
+        period_only=True,
+        views={"compare": ""},
+    ),
     Metric(
         "platform_clients",
         "projects",
         "flow",
         "pilots started on the Hong Kong platform",
         _flow("platform_clients"),
+        label="Platform clients (pilots started on the platform)",
+        views={"compare": ""},
     ),
     Metric(
         "platform_deadweight_clients",
@@ -399,11 +712,24 @@ METRICS: tuple[Metric, ...] = (
         _flow("platform_deadweight"),
     ),
     Metric(
+        "platform_deadweight_share",
+        "share of platform clients",
+        "policy_share",
+        "platform_deadweight_clients / platform_clients over the period, in the policy runs",
+        ratio_of=("platform_deadweight_clients", "platform_clients"),
+        label="Deadweight: share of platform clients that would have piloted in HK anyway "
+        "(policy runs, a level)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
         "projects_piloted_hk_private",
         "projects",
         "flow",
         "pilots started in Hong Kong outside the platform (in-house lines)",
         _flow("projects_piloted_hk_private"),
+        label="Private HK pilots outside the platform (a fall is displacement)",
+        views={"compare": ""},
     ),
     Metric(
         "projects_sold",
@@ -450,7 +776,20 @@ METRICS: tuple[Metric, ...] = (
         lambda m: m.prd.employment(),
     ),
 )
+#: The recorded columns, in the order of the output frames.
+METRICS: tuple[Metric, ...] = tuple(m for m in OUTPUTS if m.kind in COLUMN_KINDS)
 METRIC_BY_NAME = {m.name: m for m in METRICS}
+OUTPUT_BY_NAME = {m.name: m for m in OUTPUTS}
+
+
+def view(name: str) -> tuple[Metric, ...]:
+    """The outputs view ``name`` (``VIEWS``) shows, in its order: by ``order`` where its
+    members give a position, else in declaration order."""
+    if name not in VIEWS:
+        raise KeyError(f"unknown view {name!r}; views: {', '.join(VIEWS)}")
+    return tuple(
+        sorted((m for m in OUTPUTS if name in m.views), key=lambda m: m.order.get(name, 0))
+    )
 
 
 class Recorder:

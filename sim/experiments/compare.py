@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.metrics import Metric, view
 from sim.metrics import annual as to_annual
 
 #: Confidence level of the intervals of paired differences.
@@ -47,197 +47,15 @@ DEFAULT_PERIOD: tuple[int, int] = (2025, 2035)
 DEFAULT_DISCOUNT_RATE = 0.035
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A headline outcome of the comparison table.
-
-    Attributes:
-        name: annual column, or the name of a derived outcome.
-        label: what a reader sees.
-        unit: unit of a yearly value.
-        kind: how a run's value over a period (or in a year) is formed and compared:
-
-            - ``flow``: summed over a period;
-            - ``stock``: averaged over a period;
-            - ``ratio``: ``ratio_of`` sums over a period, per run;
-            - ``npv``: the sum over the period of ``terms`` (a linear combination of
-              annual columns) discounted to the period's first year at the social rate;
-            - ``per_dollar``: a ratio of paired mean differences, ``ratio_of`` naming two
-              period values (columns, or ``PV_HELPERS``), with a delta-method interval;
-            - ``policy_share``: ``ratio_of`` sums in the *policy* runs alone (a level, not a
-              difference: e.g. the deadweight share of platform clients), with a
-              delta-method interval over replicates.
-        period_unit: unit of the period value.
-        ratio_of: numerator and denominator of ``ratio``, ``per_dollar``, ``policy_share``.
-        terms: ``(column, coefficient)`` pairs of an ``npv`` outcome.
-        period_only: no rows for single years (discounted and ratio-of-PV outcomes).
-    """
-
-    name: str
-    label: str
-    unit: str
-    kind: str
-    period_unit: str
-    ratio_of: tuple[str, str] | None = None
-    terms: tuple[tuple[str, float], ...] = ()
-    period_only: bool = False
-
-
-#: Present values (discounted to the period's first year) used as numerators and
-#: denominators of the benefit-cost ratios, HKD m. Benefits are value added net of the
-#: private costs of the same place (the Green Book convention: the ratio's denominator is
-#: the cost to the public purse, private costs are netted from benefits), so that
-#: ``benefit_cost_ratio > 1`` exactly when ``npv_net_benefit_hkd_m > 0``.
-PV_HELPERS: dict[str, tuple[tuple[str, float], ...]] = {
-    "pv_public_spend_hkd_m": (("public_spend_hkd_m", 1.0),),
-    "pv_hk_benefit_hkd_m": (("hk_value_added_hkd_m", 1.0), ("hk_private_spend_hkd_m", -1.0)),
-    "pv_all_benefit_hkd_m": (
-        ("total_value_added_hkd_m", 1.0),
-        ("private_spend_hkd_m", -1.0),
-        ("gba_public_spend_hkd_m", -1.0),  # Guangdong's subsidy is a cost for all places
-    ),
-}
-
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome(
-        "hk_value_added_hkd_m",
-        "Value retained in HK (HK value added from HK research)",
-        "HKD m a year",
-        "flow",
-        "HKD m, sum",
-    ),
-    Outcome(
-        "local_retention_share",
-        "Local retention share (HK / all value added)",
-        "share",
-        "ratio",
-        "share of sums",
-        ("hk_value_added_hkd_m", "total_value_added_hkd_m"),
-    ),
-    Outcome("hk_jobs", "HK jobs from HK research", "persons, year end", "stock", "persons, mean"),
-    Outcome("startups", "Startups alive", "count, year end", "stock", "count, mean"),
-    Outcome(
-        "manufacturing_establishments",
-        "Local manufacturing establishments",
-        "count, year end",
-        "stock",
-        "count, mean",
-    ),
-    Outcome("projects_north", "Projects moved north", "projects a year", "flow", "projects, sum"),
-    Outcome("public_spend_hkd_m", "Public spend", "HKD m a year", "flow", "HKD m, sum"),
-    Outcome(
-        "private_spend_hkd_m",
-        "Private spend on projects from HK research (all owners)",
-        "HKD m a year",
-        "flow",
-        "HKD m, sum",
-    ),
-    Outcome(
-        "hk_private_spend_hkd_m",
-        "Private spend by Hong Kong owners",
-        "HKD m a year",
-        "flow",
-        "HKD m, sum",
-    ),
-    Outcome(
-        "value_per_public_dollar",
-        "HK value retained per public dollar (extra HK value / extra spend)",
-        "HKD per HKD",
-        "per_dollar",
-        "HKD per HKD",
-        ("hk_value_added_hkd_m", "public_spend_hkd_m"),
-    ),
-    Outcome(
-        "npv_hk_value_added_hkd_m",
-        "NPV of HK value added (discounted to the period's first year)",
-        "HKD m",
-        "npv",
-        "HKD m, present value",
-        terms=(("hk_value_added_hkd_m", 1.0),),
-        period_only=True,
-    ),
-    Outcome(
-        "npv_total_value_added_hkd_m",
-        "NPV of value added, all places",
-        "HKD m",
-        "npv",
-        "HKD m, present value",
-        terms=(("total_value_added_hkd_m", 1.0),),
-        period_only=True,
-    ),
-    Outcome(
-        "npv_net_benefit_hkd_m",
-        "NPV of net benefit to HK (HK value added - public spend - HK private spend)",
-        "HKD m",
-        "npv",
-        "HKD m, present value",
-        terms=(
-            ("hk_value_added_hkd_m", 1.0),
-            ("public_spend_hkd_m", -1.0),
-            ("hk_private_spend_hkd_m", -1.0),
-        ),
-        period_only=True,
-    ),
-    Outcome(
-        "npv_net_benefit_all_hkd_m",
-        "NPV of net benefit, all places (value added - HK and Guangdong public spend - all "
-        "private spend)",
-        "HKD m",
-        "npv",
-        "HKD m, present value",
-        terms=(
-            ("total_value_added_hkd_m", 1.0),
-            ("public_spend_hkd_m", -1.0),
-            ("private_spend_hkd_m", -1.0),
-            ("gba_public_spend_hkd_m", -1.0),
-        ),
-        period_only=True,
-    ),
-    Outcome(
-        "benefit_cost_ratio",
-        "Benefit-cost ratio, HK (PV extra HK value net of HK private cost / PV extra public cost)",
-        "HKD per HKD",
-        "per_dollar",
-        "HKD per HKD, present values",
-        ("pv_hk_benefit_hkd_m", "pv_public_spend_hkd_m"),
-        period_only=True,
-    ),
-    Outcome(
-        "benefit_cost_ratio_all",
-        "Benefit-cost ratio, all places (PV extra value net of private cost / PV extra "
-        "public cost)",
-        "HKD per HKD",
-        "per_dollar",
-        "HKD per HKD, present values",
-        ("pv_all_benefit_hkd_m", "pv_public_spend_hkd_m"),
-        period_only=True,
-    ),
-    Outcome(
-        "platform_clients",
-        "Platform clients (pilots started on the platform)",
-        "projects a year",
-        "flow",
-        "projects, sum",
-    ),
-    Outcome(
-        "platform_deadweight_share",
-        "Deadweight: share of platform clients that would have piloted in HK anyway "
-        "(policy runs, a level)",
-        "share of platform clients",
-        "policy_share",
-        "share of platform clients",
-        ("platform_deadweight_clients", "platform_clients"),
-        period_only=True,
-    ),
-    Outcome(
-        "projects_piloted_hk_private",
-        "Private HK pilots outside the platform (a fall is displacement)",
-        "projects a year",
-        "flow",
-        "projects, sum",
-    ),
-)
+#: A headline outcome of the comparison table: an output of ``sim.metrics`` (its ``kind``
+#: says how a run's value over a period, or in a year, is formed and compared).
+Outcome = Metric
+#: The outcomes of the comparison table, in its order (``sim.metrics`` view ``compare``).
+OUTCOMES: tuple[Outcome, ...] = view("compare")
 OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
+#: Present values (discounted to the period's first year) used as numerators and
+#: denominators of the benefit-cost ratios, HKD m (``sim.metrics`` view ``pv_helper``).
+PV_HELPERS: dict[str, tuple[tuple[str, float], ...]] = {m.name: m.terms for m in view("pv_helper")}
 
 
 def period_label(period: tuple[int, int]) -> str:
@@ -280,7 +98,7 @@ def panel_from_frames(
 def _columns_needed() -> set[str]:
     cols: set[str] = set()
     for o in OUTCOMES:
-        if o.kind in ("flow", "stock"):
+        if o.kind in ("flow", "stock", "mean"):
             cols.add(o.name)
         elif o.kind in ("ratio", "policy_share") and o.ratio_of:
             cols.update(o.ratio_of)
@@ -333,7 +151,7 @@ def period_values(
     for o in OUTCOMES:
         if o.kind == "flow":
             out[o.name] = g[o.name].sum(min_count=1)
-        elif o.kind == "stock":
+        elif o.kind in ("stock", "mean"):
             out[o.name] = g[o.name].mean()
         elif o.kind == "ratio" and o.ratio_of:
             num, den = g[o.ratio_of[0]].sum(), g[o.ratio_of[1]].sum()
@@ -545,7 +363,7 @@ def summarise(
                     "outcome": o.name,
                     "label": o.label,
                     "period": plabel,
-                    "unit": o.unit if what == "year" else o.period_unit,
+                    "unit": o.year_unit if what == "year" else o.period_unit,
                 }
                 if o.kind == "per_dollar":
                     row.update(_per_dollar_row(values, base, policy, o, level))

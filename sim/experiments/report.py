@@ -33,29 +33,16 @@ from sim.experiments.compare import (
     period_label,
     spread_heading,
 )
+from sim.metrics import view
 
 BASE_COLOUR = "#4d4d4d"
 POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
 DPI = 150
 
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("projects_started", "started"),
-    ("projects_shelved", "shelved"),
-    ("projects_licensed", "licensed"),
-    ("projects_spun_off", "spun off (startup)"),
-    ("projects_partnered", "partnered (local plant)"),
-    ("projects_piloted_hk", "piloted in HK"),
-    ("projects_north", "pilot moved north"),
-    ("projects_launched", "launched (mass production)"),
-    ("projects_failed", "failed"),
-)
-STAGES: tuple[tuple[str, str], ...] = (
-    ("projects_in_research", "0-1 research"),
-    ("projects_in_pilot", "1-10 pilot"),
-    ("projects_queued", "queued for platform"),
-    ("projects_in_industrialisation", "10-100 industrialisation"),
-    ("projects_in_production", "in production"),
-)
+#: What happens to research projects, and the pipeline by stage: (column, bar label), the
+#: ``sim.metrics`` views ``route`` and ``stage``.
+ROUTES: tuple[tuple[str, str], ...] = tuple((m.name, m.caption("route")) for m in view("route"))
+STAGES: tuple[tuple[str, str], ...] = tuple((m.name, m.caption("stage")) for m in view("stage"))
 
 
 def _plt() -> Any:

@@ -39,6 +39,7 @@ import yaml
 from sim import yamlio
 from sim.experiments.batch import BatchError
 from sim.experiments.seeds import design_rng
+from sim.metrics import view
 from sim.params import Scenario, parameter_table
 from sim.scenario import ScenarioError, with_overrides
 
@@ -56,11 +57,10 @@ FILE_KEYS = (
     "parameters",
     "posterior",
 )
-#: Outcomes plotted against the swept parameters: (summary outcome, axis label).
-SWEEP_OUTCOMES: tuple[tuple[str, str], ...] = (
-    ("hk_value_added_hkd_m", "extra HK value added"),
-    ("value_per_public_dollar", "HK value retained per public dollar"),
-    ("hk_jobs", "extra HK jobs (mean over period)"),
+#: Outcomes plotted against the swept parameters: (summary outcome, axis label), the
+#: ``sim.metrics`` view ``sweep``.
+SWEEP_OUTCOMES: tuple[tuple[str, str], ...] = tuple(
+    (m.name, m.caption("sweep")) for m in view("sweep")
 )
 
 
