@@ -57,6 +57,7 @@ VIEWS: dict[str, str] = {
     "route": "what happens to research projects (project_routes.png, left)",
     "stage": "the pipeline by stage at the period's end (project_routes.png, right)",
     "pv_helper": "present values that are the parts of the benefit-cost ratios",
+    "analysis": "paired effects the policy analyses report (`pilotsim analyse`, sim.analysis)",
 }
 
 
@@ -212,11 +213,12 @@ OUTPUTS: tuple[Metric, ...] = (
         lambda m: float(m.ledger.value[Place.HK].sum()),
         label="Value retained in HK (HK value added from HK research)",
         views={
+            "analysis": "HK value added",
             "compare": "",
             "summary": "HK value added from HK research (HKD m)",
             "sweep": "extra HK value added",
         },
-        order={"sweep": 1},
+        order={"analysis": 1, "sweep": 1},
     ),
     Metric(
         "prd_value_added_hkd_m",
@@ -264,7 +266,8 @@ OUTPUTS: tuple[Metric, ...] = (
         extensive=False,
         ratio_of=("hk_value_added_hkd_m", "total_value_added_hkd_m"),
         label="Local retention share (HK / all value added)",
-        views={"compare": "", "summary": "local retention share"},
+        views={"analysis": "retention share", "compare": "", "summary": "local retention share"},
+        order={"analysis": 2},
     ),
     Metric(
         "hk_jobs",
@@ -274,11 +277,12 @@ OUTPUTS: tuple[Metric, ...] = (
         _hk_jobs,
         label="HK jobs from HK research",
         views={
+            "analysis": "HK jobs",
             "compare": "",
             "summary": "HK jobs from HK research",
             "sweep": "extra HK jobs (mean over period)",
         },
-        order={"sweep": 3},
+        order={"analysis": 6, "sweep": 3},
     ),
     Metric(
         "startups",
@@ -589,7 +593,8 @@ OUTPUTS: tuple[Metric, ...] = (
         "npv",
         "present value of Hong Kong public spend over the period",
         terms=(("public_spend_hkd_m", 1.0),),
-        views={"pv_helper": ""},
+        views={"analysis": "public cost (PV)", "pv_helper": ""},
+        order={"analysis": 4},
     ),
     Metric(
         "pv_hk_benefit_hkd_m",
@@ -654,7 +659,8 @@ OUTPUTS: tuple[Metric, ...] = (
         ),
         label="NPV of net benefit to HK (HK value added - public spend - HK private spend)",
         period_only=True,
-        views={"compare": ""},
+        views={"analysis": "net benefit to HK (NPV)", "compare": ""},
+        order={"analysis": 3},
     ),
     Metric(
         "npv_net_benefit_all_hkd_m",
@@ -670,7 +676,8 @@ OUTPUTS: tuple[Metric, ...] = (
         label="NPV of net benefit, all places (value added - HK and Guangdong public spend - "
         "all private spend)",
         period_only=True,
-        views={"compare": ""},
+        views={"analysis": "net benefit, all places (NPV)", "compare": ""},
+        order={"analysis": 5},
     ),
     Metric(
         "benefit_cost_ratio",

@@ -409,7 +409,7 @@ class Measure:
     seeds) of a comparison outcome over the period.
 
     Attributes:
-        name: a comparison outcome or present value (``sim.experiments.compare``).
+        name: an output of ``sim.metrics`` in its ``analysis`` view.
         label: short label for tables and figures.
         unit: unit of the effect.
         sense: +1 when more is better for Hong Kong, -1 when less is.
@@ -421,15 +421,20 @@ class Measure:
     sense: int
 
 
-#: The outcomes every analysis reports, as paired effects over the period.
-MEASURES: tuple[Measure, ...] = (
-    Measure("hk_value_added_hkd_m", "HK value added", "HKD m, sum over the period", 1),
-    Measure("local_retention_share", "retention share", "share of value added", 1),
-    Measure("npv_net_benefit_hkd_m", "net benefit to HK (NPV)", "HKD m, present value", 1),
-    Measure("pv_public_spend_hkd_m", "public cost (PV)", "HKD m, present value", -1),
-    Measure(
-        "npv_net_benefit_all_hkd_m", "net benefit, all places (NPV)", "HKD m, present value", 1
-    ),
-    Measure("hk_jobs", "HK jobs", "persons, mean over the period", 1),
-)
+#: Outcomes of which less is better for Hong Kong (the rest: more is better).
+LESS_IS_BETTER = ("pv_public_spend_hkd_m",)
+
+
+def _measures() -> tuple[Measure, ...]:
+    from sim.metrics import view
+
+    return tuple(
+        Measure(m.name, m.caption("analysis"), m.period_unit, -1 if m.name in LESS_IS_BETTER else 1)
+        for m in view("analysis")
+    )
+
+
+#: The outcomes every analysis reports, as paired effects over the period: the ``analysis``
+#: view of the outputs declared in ``sim.metrics``.
+MEASURES: tuple[Measure, ...] = _measures()
 MEASURE_BY_NAME = {m.name: m for m in MEASURES}
