@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,43 @@ def _label_text(label: str, taken: Sequence[str]) -> str:
     return out
 
 
+def check_seeds(n_seeds: Any, root_seed: Any) -> None:
+    """``--seeds`` a positive and ``--root-seed`` a non-negative integer, or a BatchError."""
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise BatchError(f"--seeds must be a positive integer, got {n_seeds!r}")
+    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+        raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
+
+
+@contextmanager
+def _run(
+    b: Batch,
+    out: Path,
+    job: tuple[str, ...],
+    force: bool,
+    jobs: int | None,
+    dask: bool,
+    scheduler: str | None,
+    progress: bool,
+    command: str | None,
+) -> Iterator[tuple[Execution, pd.DataFrame | None]]:
+    """Hold ``out`` for ``job``, run the batch (resuming) and yield what ran with the
+    batch's annual panel (None when no run is stored); reports are written inside."""
+    with claim_out_dir(out, job, force=force):
+        ex = execute(
+            b,
+            out,
+            jobs=jobs,
+            dask=dask,
+            scheduler=scheduler,
+            progress=progress,
+            provenance=provenance(command),
+        )
+        runs = b.runs()
+        frames = ex.store.load({r["key"] for r in runs})
+        yield ex, panel_from_frames(frames, runs) if frames else None
+
+
 def run_comparison(
     base: str | Path | Scenario = DEFAULT_BASE,
     policies: Sequence[str | Path | Scenario] = (DEFAULT_POLICY,),
@@ -303,10 +341,7 @@ def run_comparison(
     """
     if not policies:
         raise BatchError("compare needs a baseline and at least one POLICY scenario")
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise BatchError(f"--seeds must be a positive integer, got {n_seeds!r}")
-    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
-        raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
+    check_seeds(n_seeds, root_seed)
     specs, sources = load_scenarios([base, *policies], scale, until)
     labels = list(specs)
     draws = _draws(posterior, n_seeds, root_seed, specs)
@@ -332,22 +367,11 @@ def run_comparison(
     if draws:
         b.settings["posterior"] = draws.describe()
     out = Path(out) if out is not None else default_out(labels, draws is not None)
-    with claim_out_dir(out, ("compare", *labels), force=force):
-        ex = execute(
-            b,
-            out,
-            jobs=jobs,
-            dask=dask,
-            scheduler=scheduler,
-            progress=progress,
-            provenance=provenance(command),
-        )
-        runs = b.runs()
-        frames = ex.store.load({r["key"] for r in runs})
+    run = _run(b, out, ("compare", *labels), force, jobs, dask, scheduler, progress, command)
+    with run as (ex, panel):
         files: list[str] = []
-        if not frames:
+        if panel is None:
             return ComparisonResult(out, None, {}, ex, files)
-        panel = panel_from_frames(frames, runs)
         present = set(panel["label"])
         summary = summarise(panel, labels[0], labels[1:], years, period, discount_rate=rate)
         if summary["n_pairs"].max() == 0:
@@ -508,10 +532,7 @@ def run_sweep(
     """
     from sim.experiments import sweep as sw
 
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise BatchError(f"--seeds must be a positive integer, got {n_seeds!r}")
-    if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
-        raise BatchError(f"--root-seed must be a non-negative integer, got {root_seed!r}")
+    check_seeds(n_seeds, root_seed)
     points = sw.design_points(params, design, samples, root_seed)
     specs, sources = load_scenarios([baseline, scenario], scale, until)
     base_label, policy_label = list(specs)
@@ -554,21 +575,10 @@ def run_sweep(
     if draws:
         stem += "-posterior"
     out = Path(out) if out is not None else Path("results") / f"sweep-{stem}"
-    with claim_out_dir(out, ("sweep", base_label, policy_label, *keys), force=force):
-        ex = execute(
-            b,
-            out,
-            jobs=jobs,
-            dask=dask,
-            scheduler=scheduler,
-            progress=progress,
-            provenance=provenance(command),
-        )
-        runs = b.runs()
-        frames = ex.store.load({r["key"] for r in runs})
-        if not frames:
+    job = ("sweep", base_label, policy_label, *keys)
+    with _run(b, out, job, force, jobs, dask, scheduler, progress, command) as (ex, panel):
+        if panel is None:
             return SweepResult(out, None, ex, [], keys)
-        panel = panel_from_frames(frames, runs)
         labels = [lab for lab in pts if lab in set(panel["label"])]
         summary = summarise(
             panel, base_label, labels, years=(), period=period,
