@@ -19,7 +19,9 @@ What each parameter is in EMA:
 - a real lever is a ``RealParameter`` over its range, a switch a ``BooleanParameter``, the
   sectors a ``CategoricalParameter`` of ``SECTOR_GROUPS`` names;
 - a design lever is not also an uncertainty (``platform.slot_cost_hkd_m`` is both in the
-  space; here it is a lever, so EMA's scenarios hold it and its policies set it).
+  space; here it is a lever only: EMA's policies set it, its scenarios leave it alone);
+- the calibrated world is one ``RealParameter`` ``calibration__posterior`` in [0, 1] that
+  picks a posterior particle and so sets every fitted parameter jointly.
 
 One experiment (``evaluate``) applies the future to both scenarios through
 ``Space.overrides`` (so a value share's partner gives up what it gains), the levers to the
@@ -77,6 +79,7 @@ with warnings.catch_warnings():
 from sim.analysis.space import (
     MEASURES,
     PLATFORM_LEVERS,
+    POSTERIOR_KEY,
     SECTOR_GROUPS,
     Lever,
     Space,
@@ -108,7 +111,7 @@ def _all_keys() -> list[str]:
 
 #: EMA name of every dotted parameter key (``platform.success_uplift`` ->
 #: ``platform__success_uplift``).
-NAME_OF: dict[str, str] = {k: k.replace(".", SEP) for k in _all_keys()}
+NAME_OF: dict[str, str] = {k: k.replace(".", SEP) for k in [*_all_keys(), POSTERIOR_KEY]}
 #: Dotted key of every EMA parameter name (the inverse of ``NAME_OF``).
 KEY_OF: dict[str, str] = {v: k for k, v in NAME_OF.items()}
 if len(KEY_OF) != len(NAME_OF):  # a "__" inside a parameter name would make names ambiguous

@@ -14,7 +14,7 @@ import pytest
 from sim.analysis.command import Options
 from sim.analysis.experiment import Settings, open_lab, paired_batch, prepare
 from sim.analysis.sizes import ANALYSES, DEFAULTS, QUICKS, planned_runs
-from sim.analysis.space import PLATFORM_LEVERS, design_overrides, load_space
+from sim.analysis.space import PLATFORM_LEVERS, POSTERIOR_KEY, design_overrides, load_space
 from sim.cli import main
 from sim.errors import BatchError, CalibrationError
 from sim.scenario import load_scenario, with_overrides
@@ -27,17 +27,48 @@ def space():
     return load_space(load_scenario("baseline"))
 
 
-def test_space_has_every_kind_with_ranges_inside_the_priors(space) -> None:
+def test_space_has_every_kind_and_the_posterior_as_one_factor(space) -> None:
     from sim.calibration.config import load_priors
+    from sim.calibration.posterior import load_posterior
 
     kinds = space.table()["kind"].value_counts().to_dict()
     pr = load_priors()
-    assert kinds == {"fitted": len(pr.priors), "evidence": len(pr.evidence), "structural": 6}
-    for p in pr.priors:  # posterior 5-95% ranges lie inside the prior
-        u = space[p.key]
-        assert p.low <= u.low < u.high <= p.high, p.key
+    assert kinds == {"fitted": 1, "evidence": len(pr.evidence), "structural": 6}
     for p in pr.evidence:
         assert (space[p.key].low, space[p.key].high) == (p.low, p.high)
+    # a draw sets every fitted parameter to one particle's values (correlations kept)
+    post = load_posterior()
+    w = post["weight"].to_numpy() / post["weight"].sum()
+    keys = [p.key for p in pr.priors]
+    for u, i in ((0.0, 0), (1.0, len(post) - 1), (float(w[:3].sum()) - 1e-12, 2)):
+        got = space.overrides({POSTERIOR_KEY: u})
+        assert set(got) == set(keys)
+        for p in pr.priors:
+            want = post[p.key].iloc[i]
+            assert got[p.key] == (int(round(want)) if p.integer else pytest.approx(want))
+    # drawn often, particles come up in proportion to their weights
+    counts = np.bincount(
+        [space.posterior.index(x) for x in np.random.default_rng(1).random(20000)],
+        minlength=len(post),
+    )
+    assert np.abs(counts / 20000 - w).max() < 0.01
+
+
+def test_without_a_posterior_fitted_parameters_use_their_prior_ranges() -> None:
+    from sim.calibration.config import load_priors
+
+    s = load_space(load_scenario("baseline"), posterior=None)
+    for p in load_priors().priors:
+        assert (s[p.key].low, s[p.key].high, s[p.key].kind) == (p.low, p.high, "fitted")
+
+
+def test_applied_values_expand_the_posterior_factor(space) -> None:
+    draws = space.latin_hypercube(4, seed=3)
+    shown = space.applied(draws)
+    assert "calibration.particle" in shown and "startups.exit_hazard" in shown
+    for i, row in draws.iterrows():
+        o = space.overrides(row.to_dict())
+        assert shown.loc[i, "startups.exit_hazard"] == pytest.approx(o["startups.exit_hazard"])
 
 
 def test_every_future_of_a_sample_is_a_valid_scenario(space) -> None:

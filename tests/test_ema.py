@@ -66,7 +66,8 @@ def test_uncertainties_match_the_space_without_levers(m):
             assert type(p) is RealParameter, u.key
             assert p.lower_bound == pytest.approx(u.low) and p.upper_bound == pytest.approx(u.high)
     kinds = {type(p) for p in m.uncertainties}
-    assert {RealParameter, IntegerParameter, BooleanParameter} <= kinds
+    assert {RealParameter, BooleanParameter} <= kinds  # the counts are in the posterior factor
+    assert "calibration__posterior" in [p.name for p in m.uncertainties]
 
 
 def test_levers_and_outcomes(m):

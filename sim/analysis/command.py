@@ -97,12 +97,17 @@ QUICK_SETTINGS = {"scale": 0.05, "until": 2030, "period": (2025, 2030)}
 
 def settings_from(args: argparse.Namespace) -> Any:
     from sim.analysis.experiment import Settings
+    from sim.experiments.batch import check_years
+    from sim.experiments.workflows import check_run_option
 
     d = Settings(**QUICK_SETTINGS) if args.quick else Settings()  # type: ignore[arg-type]
+    until = check_run_option("--until", "end_year", args.until) if args.until else d.until
+    period = tuple(args.period) if args.period is not None else d.period
+    check_years((), period, until)  # a BatchError naming --period outside the run
     return Settings(
         scale=args.scale if args.scale is not None else d.scale,
-        until=args.until if args.until is not None else d.until,
-        period=tuple(args.period) if args.period is not None else d.period,
+        until=until,
+        period=period,
         root_seed=args.root_seed if args.root_seed is not None else d.root_seed,
     )
 
@@ -129,12 +134,15 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         root = Path(args.out) if args.out and args.analysis == "all" else DEFAULT_ROOT
         settings = settings_from(args)
         opts = Options(args.jobs, args.dask, args.scheduler, not args.no_progress, args.force)
+        sizes = {name: size_from(name, args) for name in names}
+        for name in names:  # every size checked before any analysis runs
+            check = getattr(module(name), "check", None)
+            if check is not None:
+                check(sizes[name], settings)
         done = {}
         for name in names:
-            mod = module(name)
             out = Path(args.out) if args.out and args.analysis != "all" else root / name
-            size = size_from(name, args)
-            done[name] = mod.run(out, size, settings, opts)
+            done[name] = module(name).run(out, sizes[name], settings, opts)
             print(json.dumps({name: done[name]}, indent=1, default=str))
         if args.analysis == "all" or not args.out:  # the index of the analyses' folder
             from sim.analysis.report import write_index

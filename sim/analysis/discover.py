@@ -36,10 +36,12 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.experiment import Settings, finish, noise_sd, open_lab, paired_batch, prepare
-from sim.analysis.space import Space, load_space
+from sim.analysis.space import POSTERIOR_KEY, Space, load_space
 from sim.errors import BatchError
 
 NAME = "discover"
+#: Column of ``Space.applied`` that numbers the posterior particle of a future.
+PARTICLE = "calibration.particle"
 POLICY = "platform"
 
 #: The failure criteria: flag name -> (measure whose paired effect decides, description).
@@ -84,13 +86,27 @@ def design_seed(root: int) -> int:
     return int(ss.generate_state(1)[0])
 
 
+def full_ranges(space: Space) -> dict[str, tuple[float, float]]:
+    """The range of every column PRIM sees: the space's ranges, and for the fitted
+    parameters (drawn jointly as posterior particles) the range of the particles."""
+    out = {u.key: (u.low, u.high) for u in space.uncertainties if u.key != POSTERIOR_KEY}
+    if space.posterior is not None:
+        v = space.posterior.values
+        for j, k in enumerate(space.posterior.keys):
+            out[k] = (float(v[:, j].min()), float(v[:, j].max()))
+    return out
+
+
+def prim_inputs(x: pd.DataFrame) -> pd.DataFrame:
+    """The futures as PRIM and the feature scores see them: parameter values only (the
+    particle number of the posterior factor is a label, not a quantity)."""
+    return x.drop(columns=[PARTICLE], errors="ignore")
+
+
 def applied(space: Space, draws: pd.DataFrame) -> pd.DataFrame:
     """The values each future applies, as floats (a switch is 0/1, a count is rounded):
     the ``x`` of PRIM, in parameter units."""
-    out = pd.DataFrame(index=draws.index)
-    for u in space.uncertainties:
-        out[u.key] = [float(u.value(v)) for v in draws[u.key]]
-    return out
+    return space.applied(draws)
 
 
 def classify(effects: pd.DataFrame) -> pd.DataFrame:
@@ -398,7 +414,8 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
         table.to_csv(out / "futures.csv", index=False)
 
         switches = frozenset(u.key for u in space.uncertainties if u.switch)
-        ranges = {u.key: (u.low, u.high) for u in space.uncertainties}
+        ranges = full_ranges(space)
+        x = prim_inputs(x)
         n = len(flags)
         rates = {c: float(flags[c].mean()) for c in ["fails", *CRITERIA, "succeeds"]}
         searched = ["fails"]

@@ -69,6 +69,7 @@ def paired_batch(
     *,
     kind: str = "analysis",
     zipped: bool = False,
+    root_seed: int | None = None,
 ) -> Batch:
     """The batch of a paired experiment.
 
@@ -79,6 +80,7 @@ def paired_batch(
         seeds: crossed with every future (common random numbers across futures), or, with
             ``zipped``, one seed per future.
         kind: recorded in the manifest.
+        root_seed: the root the seeds came from (recorded in the manifest).
 
     Replicate ``r`` is future ``r // len(seeds)`` with seed ``r % len(seeds)`` (crossed) or
     future ``r`` with seed ``r`` (zipped).
@@ -87,6 +89,8 @@ def paired_batch(
         raise BatchError("an experiment needs at least one future")
     if zipped and len(seeds) != len(futures):
         raise BatchError(f"zipped experiment: {len(seeds)} seeds for {len(futures)} futures")
+    if "baseline" in policies:
+        raise BatchError("a policy may not be labelled 'baseline' (the label of the baseline)")
     scenarios = {"baseline": base, **policies}
     check_same_run_settings(scenarios)
     if zipped:
@@ -100,7 +104,7 @@ def paired_batch(
         kind,
         scenarios,
         sources,
-        0,
+        int(root_seed) if root_seed is not None else 0,  # recorded only: the seeds are given
         len(rep_seeds),
         draws=draws if any(draws) else None,
         replicate_seed_list=rep_seeds,
@@ -132,6 +136,7 @@ class Lab:
         self.runs_skipped = 0
         self.seconds = 0.0
         self.started = time.perf_counter()
+        self._seen: set[str] = set()
         self._values: dict[str, dict[str, float]] = {}
 
     def run(self, batch: Batch) -> None:
@@ -143,10 +148,13 @@ class Lab:
             batch.describe(),
             {**self.provenance, "engine": self.engine.description, "code": code_fingerprint()},
         )
-        rep = run_batch(batch.tasks(), self.engine.executor, self.store, progress=self.progress)
+        tasks = batch.tasks()
+        fresh = {t.key for t in tasks} - self._seen  # not used earlier in this analysis
+        self._seen |= fresh
+        rep = run_batch(tasks, self.engine.executor, self.store, progress=self.progress)
         self.runs_done += rep.done
         self.runs_failed += rep.failed
-        self.runs_skipped += rep.skipped
+        self.runs_skipped += len(fresh) - rep.done - rep.failed  # stored before it began
         self.seconds += rep.seconds
         if rep.failed:
             key, err = next(iter(rep.failures.items()))
@@ -171,6 +179,10 @@ class Lab:
                 )
             one = [{"label": k, "replicate": 0, "seed": 0, "key": k} for k in keys]
             pv = period_values(panel_from_frames(frames, one), s.period, _rate(batch))
+            if len(pv) != len(keys):
+                raise BatchError(
+                    f"period {s.period[0]}-{s.period[1]} has no year in runs to {s.until}"
+                )
             cols = [m.name for m in MEASURES]
             for row in pv[["label", *cols]].itertuples(index=False):
                 self._values[row[0]] = dict(zip(cols, (float(v) for v in row[1:]), strict=True))
@@ -242,6 +254,7 @@ def open_lab(
     out = Path(out)
     with ExitStack() as stack:
         stack.enter_context(claim_out_dir(out, ("analyse", *job), force=force))
+        (out / "report.md").unlink(missing_ok=True)  # never left beside newer tables
         mark = {"analysis": job[0], "settings": asdict(settings)}
         tmp = out / ".analysis.json.tmp"
         tmp.write_text(json.dumps(mark, indent=1) + "\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 Which uncertainties decide how much the platform does for Hong Kong? The output is the paired
 effect (policy minus baseline, same future and seeds) on HK value added, the local retention
-share and the net benefit to Hong Kong, and the inputs are all 35 uncertainties of
+share and the net benefit to Hong Kong, and the inputs are all the uncertainties of
 ``sim.analysis.space`` (platform, pipeline, value shares, scarcity, Guangdong's response).
 
 Two stages share one resumable store (``experiment.open_lab``):

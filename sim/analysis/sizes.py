@@ -39,13 +39,13 @@ ANALYSES = ("sensitivity", "discover", "instruments", "design", "horizons")
 class SensitivitySize:
     """Morris screening over every uncertainty, then Sobol on those that matter.
 
-    Runs: Morris ``trajectories * (k + 1)`` futures x ``morris_seeds`` x 2 scenarios (k = 35
+    Runs: Morris ``trajectories * (k + 1)`` futures x ``morris_seeds`` x 2 scenarios (k = 21
     uncertainties; baseline runs are shared when only a platform parameter moves); Sobol
     ``sobol_n * (sobol_params + 2)`` futures x ``sobol_seeds`` x 2; the noise estimate
     ``noise_seeds`` x 2.
     """
 
-    trajectories: int = 10
+    trajectories: int = 12
     morris_seeds: int = 2
     sobol_params: int = 8
     sobol_n: int = 64
@@ -131,7 +131,7 @@ def _specs() -> dict[str, dict[str, Any]]:
             "help": "Morris screening of every uncertainty, then Sobol indices (first and "
             "total order) of the paired effects on HK value added, retention and net benefit",
             "options": {
-                "trajectories": (pos("trajectories"), "Morris trajectories (default 10)"),
+                "trajectories": (pos("trajectories"), "Morris trajectories (default 12)"),
                 "morris_seeds": (pos("morris_seeds"), "seeds per Morris future (default 2)"),
                 "sobol_params": (pos("sobol_params"), "most parameters kept for Sobol (8)"),
                 "sobol_n": (pos("sobol_n"), "Sobol base samples, a power of 2 (default 64)"),
@@ -183,9 +183,9 @@ def _specs() -> dict[str, dict[str, Any]]:
 SPECS: dict[str, dict[str, Any]] = _specs()
 
 
-#: Uncertainties in the default space (``space.load_space``: 15 fitted, 14 evidence-ranged,
-#: 6 structural); counted here so that planning needs no file reads.
-N_UNCERTAINTIES = 35
+#: Uncertainties in the default space (``space.load_space``: the calibrated world as one
+#: factor, 14 evidence-ranged, 6 structural); counted here so that planning reads no file.
+N_UNCERTAINTIES = 21
 
 
 def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:

@@ -2,9 +2,14 @@
 
 Uncertainties come from three files, each range with its source:
 
-- ``calibration/priors.yaml`` ``parameters``: fitted by the calibration; explored over their
-  weighted posterior 5-95% range (``calibration/posterior.csv``), so that only worlds that
-  reproduce 2015-2019 are explored;
+- ``calibration/posterior.csv``: the calibrated world as **one** factor,
+  ``calibration.posterior``: a draw ``u`` in [0, 1] picks a posterior particle by the
+  weighted CDF of the particles and sets all fitted parameters to that particle's values.
+  The fitted parameters are strongly correlated in the posterior (e.g. -0.9 between the
+  startups' entry rate and its funding elasticity), so drawing each over its own range
+  would explore combinations the calibration rejected; drawn jointly, only worlds that
+  reproduce 2015-2019 are explored. Without the posterior file each fitted parameter is
+  drawn over its prior range instead (and said so);
 - ``calibration/priors.yaml`` ``evidence``: the platform's own parameters, scarcity,
   saturation, Shenzhen's capacity; explored over their evidence range;
 - ``calibration/analysis_ranges.yaml``: structural assumptions with neither data nor
@@ -31,9 +36,6 @@ from sim.params import SECTORS, Scenario
 
 DEFAULT_RANGES = DEFAULT_PRIORS.parent / "analysis_ranges.yaml"
 
-#: Posterior quantiles that bound a fitted parameter's range (the 90% credible interval, the
-#: coverage of the comparison's intervals).
-POSTERIOR_RANGE = (0.05, 0.95)
 #: A switch is on when its uniform draw is at least this (an even chance over the range).
 SWITCH_ON = 0.5
 
@@ -74,12 +76,46 @@ class Uncertainty:
         return float(x)
 
 
+#: The joint factor of the fitted parameters (not a parameter of ``sim/params.py``).
+POSTERIOR_KEY = "calibration.posterior"
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """The calibration's weighted particles: what ``calibration.posterior`` draws from.
+
+    Attributes:
+        keys: the fitted parameters (dotted keys).
+        integer: whether each is a count (rounded when applied).
+        values: one row per particle, one column per key.
+        cdf: cumulative normalised weights, one per particle (file order).
+    """
+
+    keys: tuple[str, ...]
+    integer: tuple[bool, ...]
+    values: np.ndarray
+    cdf: np.ndarray
+
+    def index(self, u: float) -> int:
+        """The particle a draw ``u`` in [0, 1] picks (weighted inverse CDF)."""
+        i = int(np.searchsorted(self.cdf, float(u), side="left"))
+        return min(max(i, 0), len(self.cdf) - 1)
+
+    def overrides(self, u: float) -> dict[str, Any]:
+        row = self.values[self.index(u)]
+        return {
+            k: int(round(float(v))) if integer else float(v)
+            for k, v, integer in zip(self.keys, row, self.integer, strict=True)
+        }
+
+
 @dataclass(frozen=True)
 class Space:
     """The uncertainty space of the analyses (see the module docstring)."""
 
     uncertainties: tuple[Uncertainty, ...]
     base: Scenario
+    posterior: Posterior | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -93,7 +129,7 @@ class Space:
 
     def subset(self, keys: Sequence[str]) -> Space:
         """The space of ``keys`` only (the others stay at their nominal values)."""
-        return Space(tuple(self[k] for k in keys), self.base)
+        return Space(tuple(self[k] for k in keys), self.base, self.posterior)
 
     def nominal(self) -> dict[str, float]:
         return {u.key: u.nominal for u in self.uncertainties}
@@ -109,6 +145,9 @@ class Space:
         for u in self.uncertainties:
             if u.key not in point:
                 continue
+            if u.key == POSTERIOR_KEY and self.posterior is not None:
+                out.update(self.posterior.overrides(float(point[u.key])))
+                continue
             v = u.value(float(point[u.key]))
             out[u.key] = v
             if u.balanced:
@@ -117,6 +156,22 @@ class Space:
             group, _, name = key.partition(".")
             out[key] = float(getattr(getattr(self.base, group), name)) + d
         return out
+
+    def applied(self, draws: pd.DataFrame) -> pd.DataFrame:
+        """The parameter values futures apply (a switch as 0/1, a count rounded, the
+        posterior factor as its particle's fitted values and ``calibration.particle``),
+        as floats: what a reader (and PRIM) should see of a future."""
+        cols: dict[str, list[float]] = {}
+        for u in self.uncertainties:
+            if u.key == POSTERIOR_KEY and self.posterior is not None:
+                post = self.posterior
+                idx = [post.index(x) for x in draws[u.key]]
+                cols["calibration.particle"] = [float(i) for i in idx]
+                for j, k in enumerate(post.keys):
+                    cols[k] = [float(post.values[i, j]) for i in idx]
+                continue
+            cols[u.key] = [float(u.value(float(x))) for x in draws[u.key]]
+        return pd.DataFrame(cols, index=draws.index)
 
     def problem(self) -> dict[str, Any]:
         """The SALib problem of this space (parameter units)."""
@@ -244,8 +299,8 @@ def load_space(
     Args:
         base: the baseline scenario (its values are the nominal point).
         priors: ``priors.yaml`` (fitted and evidence-ranged parameters).
-        posterior: the calibration's weighted samples; fitted parameters are explored over
-            their 5-95% posterior range (over their prior range without it).
+        posterior: the calibration's weighted particles: the fitted parameters are one
+            factor, drawn jointly (without the file: each over its prior range).
         ranges: ``analysis_ranges.yaml`` (structural assumptions); None leaves them out.
         kinds: which kinds to include.
 
@@ -261,32 +316,49 @@ def load_space(
         raise BatchError(f"unknown uncertainty kind {bad[0]!r}; allowed: {', '.join(KINDS)}")
     base = base if base is not None else load_scenario("baseline")
     pr = load_priors(priors)
-    fitted_range: dict[str, tuple[float, float]] = {}
+    post: Posterior | None = None
     if posterior is not None and Path(posterior).is_file():
-        from sim.calibration.posterior import load_posterior, weighted_quantile
+        from sim.calibration.posterior import load_posterior
 
         df = load_posterior(posterior)
+        keys = [p.key for p in pr.priors]
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise BatchError(
+                f"{posterior}: no column {missing[0]!r} of the fitted parameters of {priors}; "
+                "the posterior and priors.yaml come from different calibrations"
+            )
         w = df["weight"].to_numpy(float)
-        for p in pr.priors:
-            if p.key in df.columns:
-                lo, hi = weighted_quantile(df[p.key].to_numpy(float), w, POSTERIOR_RANGE)
-                fitted_range[p.key] = (float(lo), float(hi))
+        post = Posterior(
+            tuple(keys),
+            tuple(p.integer for p in pr.priors),
+            df[keys].to_numpy(float),
+            np.cumsum(w / w.sum()),
+        )
     out: list[Uncertainty] = []
 
     def nominal(key: str) -> float:
         return float(_value_of(base, key))
 
-    if "fitted" in kinds:
-        for p in pr.priors:
-            lo, hi = fitted_range.get(p.key, (p.low, p.high))
-            src = (
-                f"posterior 5-95% ({Path(str(posterior)).name})"
-                if p.key in fitted_range
-                else "prior"
+    if "fitted" in kinds and post is not None:
+        out.append(
+            Uncertainty(
+                POSTERIOR_KEY,
+                0.0,
+                1.0,
+                float("nan"),
+                "fitted",
+                f"calibration posterior ({Path(str(posterior)).name}, {len(post.cdf)} weighted "
+                f"particles): a draw picks one particle by its weight and sets the "
+                f"{len(post.keys)} fitted parameters jointly ({', '.join(post.keys)}); nominal: "
+                "the baseline's calibrated set",
             )
+        )
+    elif "fitted" in kinds:
+        for p in pr.priors:
             out.append(
                 Uncertainty(
-                    p.key, lo, hi, nominal(p.key), "fitted", f"{src}; prior: {p.source}", p.integer
+                    p.key, p.low, p.high, nominal(p.key), "fitted", f"prior: {p.source}", p.integer
                 )
             )
     if "evidence" in kinds:
@@ -309,7 +381,7 @@ def load_space(
                     u.balanced,
                 )
             )
-    return Space(tuple(out), base)
+    return Space(tuple(out), base, post)
 
 
 # ----------------------------------------------------------------------------- levers
