@@ -620,10 +620,10 @@ def _report(
         *(
             [
                 f"**Idle designs.** {extra['idle']['nominal']} nominal and "
-                f"{extra['idle']['robust']} robust designs open no pilot line: their budget "
-                "buys less than one slot at this scale (budget x scale < slot cost x HK "
-                "engineering cost factor x (1 - cost recovery)), so the platform never opens "
-                "and every effect is 0 (no public cost, no benefit). They anchor the "
+                f"{extra['idle']['robust']} robust designs have every effect exactly 0 (no "
+                "public cost, no benefit): the platform never opened, most likely because "
+                "the budget buys less than one slot at this scale (budget x scale < slot "
+                "cost x HK engineering cost factor x (1 - cost recovery)). They anchor the "
                 "frontier's zero-cost end.",
                 "",
             ]

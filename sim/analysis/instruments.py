@@ -516,6 +516,10 @@ def _label(option: str | list[str]) -> str:
     return "do nothing" if option == DO_NOTHING else INSTRUMENT_BY_NAME[option].label
 
 
+#: Seed of the figure's horizontal jitter (a fixed seed: the same figure for the same results).
+JITTER_SEED = 0
+
+
 def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> None:
     import matplotlib
 
@@ -526,7 +530,7 @@ def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame
     data = [effects.loc[effects["policy"] == n, NET].to_numpy(float) for n in names]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.boxplot(data, whis=(5, 95), showfliers=False)
-    rng = np.random.default_rng(0)  # jitter of the points only (no effect on results)
+    rng = np.random.default_rng(JITTER_SEED)  # jitter of the points only (no effect on results)
     for i, d in enumerate(data, start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=10, alpha=0.5, color="C0")
     ax.axhline(0.0, color="black", lw=0.8, ls="--", label="do nothing")

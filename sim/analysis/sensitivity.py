@@ -217,7 +217,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
     from SALib.sample import sobol as sobol_sample
 
     from sim.analysis.experiment import finish, finite, noise_sd, open_lab, paired_batch, prepare
-    from sim.analysis.space import load_space
+    from sim.analysis.space import POSTERIOR_KEY, load_space
     from sim.scenario import load_scenario
 
     _check_size(size)
@@ -228,6 +228,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
     policy = prepare(load_scenario("hk_pilot_platform"), settings)
     space = load_space(base)
     kinds = {u.key: u.kind for u in space.uncertainties}
+    per_change = {u.key for u in space.uncertainties if u.switch or u.key == POSTERIOR_KEY}
     root = settings.root_seed
     measures = SENSITIVITY_MEASURES
 
@@ -269,14 +270,17 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
                 seed=stage_seed(root, "morris_analyze"),
             )
             for i, key in enumerate(space.keys):
+                # a switch or the calibrated world changes by one step (off to on, one
+                # particle for another), not per its range: undo SALib's division by the jump
+                c = morris_delta() if key in per_change else 1.0
                 rows.append(
                     {
                         "parameter": key,
                         "kind": kinds[key],
                         "measure": m,
-                        "mu_star": float(si["mu_star"][i]),
-                        "mu_star_conf": float(si["mu_star_conf"][i]),
-                        "sigma": float(si["sigma"][i]),
+                        "mu_star": c * float(si["mu_star"][i]),
+                        "mu_star_conf": c * float(si["mu_star_conf"][i]),
+                        "sigma": c * float(si["sigma"][i]),
                     }
                 )
         morris = screen(pd.DataFrame(rows), floors)
@@ -440,7 +444,8 @@ def report(
         f"Hong Kong over {settings.period[0]}-{settings.period[1]}, at scale "
         f"{settings.scale} to {settings.until} (root seed {settings.root_seed}). The inputs "
         f"are all {morris['parameter'].nunique()} uncertainties of `sim/analysis/space.py` "
-        "(fitted: posterior 5-95%; evidence ranges; structural ranges).",
+        "(the calibrated world as one factor: a posterior particle drawn by its weight sets "
+        "every fitted parameter jointly; evidence ranges; structural ranges).",
         "",
         "### Method and sizes",
         "",
@@ -448,7 +453,9 @@ def report(
         f"{NUM_LEVELS}-level grid (jump {delta:.3g} of each range), "
         f"{info['futures']['morris']} futures x {size['morris_seeds']} seed(s) x 2 scenarios. "
         "mu* is the mean absolute elementary effect (output change per full range of the "
-        f"parameter); its {CONF_LEVEL:.0%} bootstrap half-width ({RESAMPLES} resamples) is "
+        "parameter; for a switch and for `calibration.posterior`, per change: off to on, one "
+        f"calibrated world for another); its {CONF_LEVEL:.0%} bootstrap half-width "
+        f"({RESAMPLES} resamples) is "
         "`mu_star_conf`; sigma (spread of the elementary effects) signals interactions or "
         "non-linearity.",
         f"2. **Selection**: parameters ranked by their largest normalised mu* (mu* over the "
