@@ -240,6 +240,15 @@ def test_horizons_sunset_before_start_is_refused(tmp_path: Path, capsys) -> None
     assert not out.exists()
 
 
+def test_a_huge_analysis_needs_yes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "d"
+    argv = ["analyse", "discover", "--quick", "--futures", "6000", "--out", str(out)]
+    assert main([*argv, "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "12,0" in err and "--yes" in err  # the planned runs, and how to go on
+    assert not out.exists()
+
+
 def test_horizons_quick(tmp_path: Path) -> None:
     from sim.analysis import horizons
 

@@ -62,6 +62,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root-seed", type=_non_negative_int, help="root of seeds and designs (0)")
     p.add_argument("--out", help=f"output folder (default {DEFAULT_ROOT}/<analysis>)")
     p.add_argument("--force", action="store_true", help="--out holds another job: clear it first")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="run an analysis planning more than 5,000 runs (refused otherwise, with its "
+        "estimated time)",
+    )
     add_executor_options(p)
 
 
@@ -126,6 +132,23 @@ def size_from(name: str, args: argparse.Namespace) -> Any:
     return dataclasses.replace(size, **given)
 
 
+def _check_runs(name: str, size: Any, settings: Any, args: argparse.Namespace) -> None:
+    """Refuse an analysis planning more than ``MAX_RUNS_WITHOUT_YES`` runs without ``--yes``
+    (a BatchError with the runs and their estimated time), before any run."""
+    from sim.analysis.sizes import planned_runs
+    from sim.experiments.batch import check_batch_size
+
+    own = name == "horizons"  # horizons runs at its own scale and horizon
+    check_batch_size(
+        planned_runs(name, size),
+        f"analyse {name}",
+        scale=size.scale if own else settings.scale,
+        until=size.until if own else settings.until,
+        jobs=args.jobs,
+        yes=args.yes,
+    )
+
+
 def cmd_analyse(args: argparse.Namespace) -> int:
     from sim.experiments.commands import _run_guarded
 
@@ -139,6 +162,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
             check = getattr(module(name), "check", None)
             if check is not None:
                 check(sizes[name], settings)
+            _check_runs(name, sizes[name], settings, args)
         done = {}
         for name in names:
             out = Path(args.out) if args.out and args.analysis != "all" else root / name

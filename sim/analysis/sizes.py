@@ -114,7 +114,7 @@ DEFAULTS: dict[str, Any] = {
     "horizons": HorizonsSize(),
 }
 QUICKS: dict[str, Any] = {
-    "sensitivity": SensitivitySize(2, 1, 3, 8, 1, 3),
+    "sensitivity": SensitivitySize(2, 1, 2, 4, 1, 2),
     "discover": DiscoverSize(16, 1, 0.8),
     "instruments": InstrumentsSize(4, 1, 1, 2),
     "design": DesignSize(4, 2, 1, 4, 1, 2),

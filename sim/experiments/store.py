@@ -171,6 +171,8 @@ class Store:
         if not self.runs_dir.is_dir():
             return
         for path in self.runs_dir.glob("*.parquet"):
+            if path.name.startswith("."):  # a write in progress (or killed): not a run
+                continue
             key = path.stem
             entry = self.runs.get(key)
             if entry is not None and entry.get("status") == "done":
