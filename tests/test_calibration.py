@@ -490,10 +490,12 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
                 str(tmp_path / "targets.yaml"),
                 "--priors",
                 str(priors),
+                # 30 x 5 (477 runs) recovers the truth with 90% intervals at 0.30-0.35 of
+                # the prior ranges; 40 x 8 narrows them to 0.21-0.29 at 4 times the cost.
                 "--population",
-                "40",
+                "30",
                 "--generations",
-                "8",
+                "5",
                 "--scale",
                 "0.1",
                 "--seed",

@@ -437,7 +437,19 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
         wall = time.perf_counter() - t0
         near = near_zero(eff, noise, size.seeds)
         text = report(
-            size, settings, lab, wall, rates, searched, boxes, scores, noise, near, flags, eff
+            size,
+            settings,
+            lab,
+            wall,
+            rates,
+            searched,
+            boxes,
+            scores,
+            noise,
+            near,
+            flags,
+            eff,
+            drawn=len(space.uncertainties),
         )
         (out / "report.md").write_text(text, encoding="utf-8")
         summary = {
@@ -597,17 +609,22 @@ def report(
     near: Mapping[str, float],
     flags: pd.DataFrame,
     effects: pd.DataFrame,
+    *,
+    drawn: int,
 ) -> str:
-    """The report.md section."""
+    """The report.md section (``drawn``: the uncertainties the futures are drawn over)."""
     n = len(flags)
     sd_nb = _num(float(noise["npv_net_benefit_hkd_m"]))
     sd_ret = _num(float(noise["local_retention_share"]))
     lines = [
         "## Scenario discovery: where the platform fails",
         "",
-        f"**Method.** {n} futures drawn by Latin hypercube over the {len(scores.index)} "
-        "uncertainties of `sim.analysis.space` (fitted parameters over their posterior 5-95% "
-        "range, evidence and structural ranges); in each, the platform and the baseline run "
+        f"**Method.** {n} futures drawn by Latin hypercube over the {drawn} uncertainties "
+        "of `sim.analysis.space` (the calibrated world as one factor: a posterior particle, "
+        "drawn by weight, sets the fitted parameters jointly; evidence and structural "
+        f"ranges); PRIM and the feature scores see the {len(scores.index)} parameter values "
+        "each future applies (the fitted ones one by one). In each future the platform and "
+        "the baseline run "
         f"with the same parameters and {size.seeds} common seed(s), at scale {settings.scale}, "
         f"to {settings.until}; effects over {settings.period[0]}-{settings.period[1]}. "
         "PRIM (EMA Workbench, peeling step "
