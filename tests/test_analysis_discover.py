@@ -59,6 +59,38 @@ def test_prim_finds_a_known_failure_region() -> None:
     assert len(boxes) == 1
 
 
+def test_prune_drops_restrictions_that_are_noise_and_keeps_the_real_one() -> None:
+    """The last peeling point restricts noise dimensions too; pruning drops them while the
+    density stays above the floor, and keeps the one that matters."""
+    from ema_workbench.analysis.prim import Prim
+
+    x = _uniform(400, 8, seed=5)
+    y = ((x["x1"] > 0.6) & (np.random.default_rng(6).uniform(size=len(x)) < 0.9)).to_numpy()
+    alg = Prim(x, y, peel_alpha=0.05, mass_min=0.02)
+    pbox = alg.find_box()
+    last = len(pbox.peeling_trajectory) - 1
+    assert pbox.peeling_trajectory.loc[last, "res_dim"] >= 3  # noise dimensions were cut
+    j, dropped = discover.prune(pbox, last, alg.box_init, 0.7)
+    kept = discover._restricted(pbox.box_lims[j], alg.box_init)
+    assert "x1" in kept and "x1" not in dropped
+    assert len(dropped) >= 2 and not set(dropped) & set(kept)
+    assert pbox.peeling_trajectory.loc[j, "density"] >= 0.7
+    assert set(pbox.yi) == set(np.flatnonzero(_inside_box(x, pbox.box_lims[j])))
+    # with the threshold at 1 the floor is the box's own density: no drop may lower it
+    pbox2 = Prim(x, y, peel_alpha=0.05, mass_min=0.02).find_box()
+    own = pbox2.peeling_trajectory.loc[last, "density"]
+    j2, dropped2 = discover.prune(pbox2, last, alg.box_init, 1.0)
+    assert pbox2.peeling_trajectory.loc[j2, "density"] >= own
+    assert len(dropped2) < len(dropped)
+
+
+def _inside_box(x: pd.DataFrame, lims: pd.DataFrame) -> np.ndarray:
+    ok = np.ones(len(x), dtype=bool)
+    for c in lims.columns:
+        ok &= (x[c] >= lims.loc[0, c]).to_numpy() & (x[c] <= lims.loc[1, c]).to_numpy()
+    return ok
+
+
 def test_prim_names_a_switch_on_or_off() -> None:
     x = _uniform(400, 3, seed=3)
     x["s"] = (np.random.default_rng(4).uniform(size=len(x)) >= 0.5).astype(float)

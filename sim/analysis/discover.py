@@ -131,7 +131,8 @@ class Box:
     Attributes:
         criterion: the case of interest (a flag of :func:`classify`).
         number: 1 for the first box, 2 for the one found in what the first leaves, ...
-        point: index of the chosen point on the box's peeling trajectory.
+        point: index of the reported box on EMA's trajectory (past the peeling points when
+            restrictions were dropped).
         coverage: share of all cases of interest inside the box.
         density: share of the box's futures (among those the earlier boxes left) that are
             cases of interest.
@@ -142,6 +143,8 @@ class Box:
             ``high`` or ``both``).
         trajectory: the peeling trajectory (coverage, density, mass, res_dim).
         meets_threshold: the chosen density reaches the threshold.
+        dropped: restrictions of the chosen peeling point dropped as not significant
+            (see :func:`prune`), in order.
     """
 
     criterion: str
@@ -156,6 +159,7 @@ class Box:
     trajectory: pd.DataFrame
     meets_threshold: bool
     switches: frozenset[str] = field(default_factory=frozenset)
+    dropped: tuple[str, ...] = ()
 
     def conditions(self) -> list[str]:
         """The restrictions in words, e.g. ``platform.success_uplift > 0.55``."""
@@ -279,10 +283,63 @@ def find_boxes(
             i = choose_point(traj, threshold)
             if i is None or float(traj.loc[i, "density"]) <= base_density:
                 break
-            pbox.select(i)  # the next box is sought in the futures outside this one
-            taken[np.asarray(pbox.yi, dtype=int)] = True
-            boxes.append(_box(pbox, i, criterion, number, threshold, init, full, switches))
+            pbox.select(i)
+            peeled = len(traj)
+            i, dropped = prune(pbox, i, init, threshold)
+            if float(pbox.peeling_trajectory.loc[i, "density"]) <= base_density:
+                break
+            taken[np.asarray(pbox.yi, dtype=int)] = True  # the next box: in the futures left
+            box = _box(pbox, i, criterion, number, threshold, init, full, switches, peeled)
+            boxes.append(dataclasses.replace(box, dropped=tuple(dropped)))
     return boxes
+
+
+def _restricted(lims: pd.DataFrame, init: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in lims.columns
+        if float(lims.loc[0, c]) != float(init.loc[0, c])
+        or float(lims.loc[1, c]) != float(init.loc[1, c])
+    ]
+
+
+def _quasi_p(pbox: Any, i: int, c: str) -> float:
+    """The larger quasi-p-value of ``c``'s restricted sides in box ``i`` (NaN if none)."""
+    qp = [float(q) for q in pbox.p_values[i].get(c, []) if q is not None and float(q) >= 0]
+    return max(qp) if qp else float("nan")
+
+
+def prune(pbox: Any, i: int, init: pd.DataFrame, threshold: float) -> tuple[int, list[str]]:
+    """Drop the box's restrictions that are not significant (Bryant and Lempert 2010: a
+    restriction whose quasi-p-value exceeds ``SIGNIFICANT`` is likely fitted noise and costs
+    interpretability), one at a time, the largest quasi-p-value first, each drop recomputing
+    the box and the others' quasi-p-values. A drop is kept only if the box's density stays
+    at least ``min(threshold, its density before pruning)``; otherwise the next candidate is
+    tried. At least one restriction remains.
+
+    Returns the index of the pruned box on the trajectory (EMA appends each tried box) and
+    the parameters dropped, in order; ``pbox`` is left selecting the pruned box.
+    """
+    traj = pbox.peeling_trajectory
+    floor = min(threshold, float(traj.loc[i, "density"]))
+    dropped: list[str] = []
+    while True:
+        dims = _restricted(pbox.box_lims[i], init)
+        qps = {c: _quasi_p(pbox, i, c) for c in dims}
+        candidates = sorted(
+            (c for c in dims if qps[c] > SIGNIFICANT), key=lambda c: qps[c], reverse=True
+        )
+        for c in candidates if len(dims) > 1 else []:
+            pbox.drop_restriction(c, i)
+            j = len(pbox.peeling_trajectory) - 1
+            if float(pbox.peeling_trajectory.loc[j, "density"]) >= floor:
+                i = j
+                dropped.append(c)
+                break
+            pbox.select(i)  # that drop loses density: keep the restriction
+        else:
+            pbox.select(i)
+            return i, dropped
 
 
 def _box(
@@ -294,16 +351,15 @@ def _box(
     init: pd.DataFrame,
     full: Mapping[str, tuple[float, float]],
     switches: frozenset[str],
+    peeled: int,
 ) -> Box:
     lims = pbox.box_lims[i]
-    qps = pbox.p_values[i]
     rows = []
     for c in lims.columns:
         lo, hi = float(lims.loc[0, c]), float(lims.loc[1, c])
         lo_cut, hi_cut = lo != float(init.loc[0, c]), hi != float(init.loc[1, c])
         if not (lo_cut or hi_cut):
             continue
-        qp = [float(q) for q in qps.get(c, []) if q is not None and float(q) >= 0]
         # an unrestricted side is reported at the parameter's full range, not the data's
         lo, hi = (lo if lo_cut else full[c][0]), (hi if hi_cut else full[c][1])
         rows.append(
@@ -313,7 +369,7 @@ def _box(
                 "high": hi,
                 "full_low": full[c][0],
                 "full_high": full[c][1],
-                "qp": max(qp) if qp else float("nan"),
+                "qp": _quasi_p(pbox, i, c),
                 "restricts": "both" if lo_cut and hi_cut else ("low" if lo_cut else "high"),
             }
         )
@@ -331,7 +387,7 @@ def _box(
         limits=pd.DataFrame(
             rows, columns=["parameter", "low", "high", "full_low", "full_high", "qp", "restricts"]
         ),
-        trajectory=t[["coverage", "density", "mass", "res_dim"]].astype(float),
+        trajectory=t.iloc[:peeled][["coverage", "density", "mass", "res_dim"]].astype(float),
         meets_threshold=float(row["density"]) >= threshold,
         switches=switches,
     )
@@ -632,8 +688,12 @@ def report(
         "case, each in the futures the earlier boxes leave) finds boxes of the space dense in "
         "a case of interest. Each box is reported at the point of its peeling trajectory with "
         f"the highest coverage whose density reaches {size.threshold} (the densest point if "
-        "none does). Coverage: share of all cases of interest inside the box; density: share "
-        "of the box's futures that are cases; mass: share of all futures in the box.",
+        "none does); then its restrictions whose quasi-p-value exceeds "
+        f"{SIGNIFICANT} are dropped one at a time, the largest first, while more than one "
+        "remains (Bryant and Lempert 2010: they are likely fitted noise), and the box is "
+        "reported as pruned. Coverage: share of all cases of interest inside the box; "
+        "density: share of the box's futures that are cases; mass: share of all futures in "
+        "the box.",
         "",
         "**Criteria and base rates** (share of futures, ± binomial standard error "
         f"sqrt(p(1-p)/{n})):",
@@ -688,6 +748,8 @@ def report(
             flag = "" if b.meets_threshold else " (below the density threshold)"
             if not (b.limits["qp"] <= SIGNIFICANT).any():
                 flag += f" (no restriction has a quasi-p-value below {SIGNIFICANT}: likely noise)"
+            if b.dropped:
+                flag += f" ({len(b.dropped)} restriction(s) dropped as not significant)"
             lines += [
                 f"**Box {b.number}**{flag}: {b.describe()}. Precision: density "
                 f"{_pm(b.density, b.n)} (n = {b.n}), coverage "
