@@ -591,12 +591,14 @@ def plot(boxes: Mapping[str, list[Box]], path: Path) -> None:
         fig.savefig(path, dpi=150)
         plt.close(fig)
         return
+    # a box's row grows with its restrictions, so that their two-line labels do not overlap
+    heights = [max(3.2, 0.45 * len(b.limits) + 1.0) for b in found]
     fig, axes = plt.subplots(
         len(found),
         2,
-        figsize=(11, 3.2 * len(found)),
+        figsize=(11, sum(heights)),
         squeeze=False,
-        gridspec_kw={"width_ratios": [1, 1.4]},
+        gridspec_kw={"width_ratios": [1, 1.4], "height_ratios": heights},
     )
     for (left, right), b in zip(axes, found, strict=True):
         t = b.trajectory
