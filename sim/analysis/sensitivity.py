@@ -206,6 +206,19 @@ def _check_size(size: Any) -> None:
 # --------------------------------------------------------------------------------- run
 
 
+def _paired_sample(
+    lab: Any, space: Any, x: np.ndarray, base: Any, policy: Any, seeds: Any, stage: str
+) -> tuple[Any, pd.DataFrame]:
+    """Run the platform and the baseline in every future of the sample ``x`` (rows in
+    ``space.keys`` order) on ``seeds``; return the batch and the paired effects by future."""
+    from sim.analysis.experiment import paired_batch
+
+    futures = [space.overrides(dict(zip(space.keys, row, strict=True))) for row in x]
+    batch = paired_batch(base, {"platform": policy}, futures, seeds, kind=f"sensitivity: {stage}")
+    lab.run(batch)
+    return batch, lab.effects(batch, len(seeds)).sort_values("future")
+
+
 def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any]:
     """Morris screening, then Sobol indices of the paired effects; see the module docstring.
 
@@ -216,7 +229,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
-    from sim.analysis.experiment import finish, finite, noise_sd, open_lab, paired_batch, prepare
+    from sim.analysis.experiment import finish, finite, noise_sd, open_lab, prepare
     from sim.analysis.space import POSTERIOR_KEY, load_space
     from sim.scenario import load_scenario
 
@@ -245,16 +258,9 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
             num_levels=NUM_LEVELS,
             seed=stage_seed(root, "morris_sample"),
         )
-        futures = [space.overrides(dict(zip(space.keys, row, strict=True))) for row in x_m]
-        b_m = paired_batch(
-            base,
-            {"platform": policy},
-            futures,
-            settings.seeds(size.morris_seeds),
-            kind="sensitivity: morris",
+        b_m, eff_m = _paired_sample(
+            lab, space, x_m, base, policy, settings.seeds(size.morris_seeds), "morris"
         )
-        lab.run(b_m)
-        eff_m = lab.effects(b_m, size.morris_seeds).sort_values("future")
         nonfinite: dict[str, int] = {}
         rows = []
         for m in measures:
@@ -296,16 +302,9 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
             scramble=True,
             seed=stage_seed(root, "sobol_sample"),
         )
-        futures_s = [sub.overrides(dict(zip(sub.keys, row, strict=True))) for row in x_s]
-        b_s = paired_batch(
-            base,
-            {"platform": policy},
-            futures_s,
-            settings.seeds(size.sobol_seeds),
-            kind="sensitivity: sobol",
+        b_s, eff_s = _paired_sample(
+            lab, sub, x_s, base, policy, settings.seeds(size.sobol_seeds), "sobol"
         )
-        lab.run(b_s)
-        eff_s = lab.effects(b_s, size.sobol_seeds).sort_values("future")
         sizes_n = convergence_sizes(size.sobol_n)
         conv_parts = []
         noise_share: dict[str, float] = {}
@@ -344,7 +343,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
         }
         info = {
             "size": dataclasses.asdict(size),
-            "futures": {"morris": len(futures), "sobol": len(futures_s)},
+            "futures": {"morris": len(x_m), "sobol": len(x_s)},
             "runs": runs,
             "runs_done": lab.runs_done,
             "runs_skipped": lab.runs_skipped,
