@@ -15,6 +15,7 @@ from sim.analysis import horizons
 from sim.analysis.command import Options
 from sim.analysis.experiment import Settings
 from sim.analysis.sizes import QUICKS
+from sim.experiments.store import is_temporary
 
 QUICK = Settings(scale=0.05, until=2030, period=(2025, 2030))
 CLI = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))"]
@@ -33,8 +34,8 @@ def test_dask_gives_the_same_analysis_as_the_process_pool(tmp_path: Path) -> Non
 
 
 def _stored(out: Path) -> int:
-    """Whole part files (a run being written is a hidden temporary file with the same suffix)."""
-    return sum(not p.name.startswith(".") for p in (out / "runs").glob("*.parquet"))
+    """Whole part files (a run being written is a temporary file with the same suffix)."""
+    return sum(not is_temporary(p) for p in (out / "runs").glob("*.parquet"))
 
 
 def test_a_killed_analysis_resumes_from_its_stored_runs(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def module(name: str) -> Any:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     from sim.experiments.commands import _non_negative_int, _period, _scale, add_executor_options
+    from sim.experiments.defaults import MAX_RUNS_WITHOUT_YES
 
     p.add_argument("--quick", action="store_true", help="the small size (tests, notebooks)")
     p.add_argument("--scale", type=_scale, help="population scale of every run (default 0.25)")
@@ -65,8 +66,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--yes",
         action="store_true",
-        help="run an analysis planning more than 5,000 runs (refused otherwise, with its "
-        "estimated time)",
+        help=f"run an analysis planning more than {MAX_RUNS_WITHOUT_YES:,} runs (refused "
+        "otherwise, with its estimated time)",
     )
     add_executor_options(p)
 

@@ -289,8 +289,9 @@ def find_boxes(
             if float(pbox.peeling_trajectory.loc[i, "density"]) <= base_density:
                 break
             taken[np.asarray(pbox.yi, dtype=int)] = True  # the next box: in the futures left
-            box = _box(pbox, i, criterion, number, threshold, init, full, switches, peeled)
-            boxes.append(dataclasses.replace(box, dropped=tuple(dropped)))
+            boxes.append(
+                _box(pbox, i, criterion, number, threshold, init, full, switches, peeled, dropped)
+            )
     return boxes
 
 
@@ -352,6 +353,7 @@ def _box(
     full: Mapping[str, tuple[float, float]],
     switches: frozenset[str],
     peeled: int,
+    dropped: list[str],
 ) -> Box:
     lims = pbox.box_lims[i]
     rows = []
@@ -390,6 +392,7 @@ def _box(
         trajectory=t.iloc[:peeled][["coverage", "density", "mass", "res_dim"]].astype(float),
         meets_threshold=float(row["density"]) >= threshold,
         switches=switches,
+        dropped=tuple(dropped),
     )
 
 
@@ -692,7 +695,8 @@ def report(
         f"the highest coverage whose density reaches {size.threshold} (the densest point if "
         "none does); then its restrictions whose quasi-p-value exceeds "
         f"{SIGNIFICANT} are dropped one at a time, the largest first, while more than one "
-        "remains (Bryant and Lempert 2010: they are likely fitted noise), and the box is "
+        "remains and the box's density stays at least the threshold (or its own, if lower) "
+        "(Bryant and Lempert 2010: they are likely fitted noise), and the box is "
         "reported as pruned. Coverage: share of all cases of interest inside the box; "
         "density: share of the box's futures that are cases; mass: share of all futures in "
         "the box.",

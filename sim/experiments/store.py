@@ -61,6 +61,13 @@ _NOT_MODEL_CODE = (
 )
 
 
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a write in progress (or killed) of ``provenance.atomic_write``:
+    a hidden ``.NAME.tmp-...`` file that keeps the destination's suffix, so that a glob
+    such as ``*.parquet`` finds it too."""
+    return path.name.startswith(".") and ".tmp-" in path.name
+
+
 def run_key(scenario_hash: str, seed: int) -> str:
     """The name of a run in the store: ``<scenario hash>-s<seed>``."""
     return f"{scenario_hash}-s{int(seed)}"
@@ -171,7 +178,7 @@ class Store:
         if not self.runs_dir.is_dir():
             return
         for path in self.runs_dir.glob("*.parquet"):
-            if path.name.startswith("."):  # a write in progress (or killed): not a run
+            if is_temporary(path):  # a write in progress (or killed): not a run
                 continue
             key = path.stem
             entry = self.runs.get(key)
