@@ -110,6 +110,33 @@ class PilotModel(mesa.Model):
         self.agents_by_type[type(agent)].remove(agent)
         self.agents.remove(agent)
 
+    def register_agents(self, agents: list[mesa.Agent]) -> None:
+        """``register_agent`` for a batch of agents of one type (ids in list order)."""
+        if not agents:
+            return
+        kind = type(agents[0])
+        if kind not in self.agents_by_type:
+            self.register_agent(agents[0])
+            agents = agents[1:]
+        add_all, add_type = self.agents.add, self.agents_by_type[kind].add
+        uid = self.agent_id_counter
+        for agent in agents:
+            add_all(agent)
+            agent.unique_id = uid
+            uid += 1
+            add_type(agent)
+        self.agent_id_counter = uid
+
+    def deregister_agents(self, agents: list[mesa.Agent]) -> None:
+        """``deregister_agent`` for a batch of agents of one type."""
+        if not agents:
+            return
+        remove_all = self.agents.remove
+        remove_type = self.agents_by_type[type(agents[0])].remove
+        for agent in agents:
+            remove_type(agent)
+            remove_all(agent)
+
     @property
     def year(self) -> int:
         return FIRST_YEAR + self.t // QUARTERS_PER_YEAR

@@ -73,3 +73,39 @@ def test_registry_in_a_real_model() -> None:
     assert sum(counts.values()) == len(model.agents) > 0, HINT.format(v=mesa.__version__)
     ids = [a.unique_id for a in model.agents]
     assert len(set(ids)) == len(ids) and max(ids) < model.agent_id_counter
+
+
+def test_batch_created_agents_match_mesa_constructor() -> None:
+    """``PopulationAgent.create_rows`` sets what ``mesa.Agent.__init__`` sets: same attributes,
+    consecutive ids, registered by type, and removal leaves the sets as Mesa's would."""
+    from sim.agents import Startup
+    from sim.scenario import load_scenario
+
+    model = PilotModel(load_scenario("baseline", {"run.scale": 0.02}), seed=3)
+    one = Startup(model, 7)
+    batch = Startup.create_rows(model, [8, 9, 10])
+    assert sorted(vars(one)) == sorted(vars(batch[0])), HINT.format(v=mesa.__version__)
+    assert [a.row for a in batch] == [8, 9, 10] and all(a.pos is None for a in batch)
+    assert [a.unique_id for a in batch] == [one.unique_id + i for i in (1, 2, 3)]
+    assert model.agent_id_counter == batch[-1].unique_id + 1
+    assert all(a in model.agents and a in model.agents_by_type[Startup] for a in batch)
+    n = len(model.agents)
+    model.deregister_agents(batch[:2])
+    assert len(model.agents) == n - 2 and batch[0] not in model.agents_by_type[Startup]
+    assert batch[2] in model.agents
+
+
+def test_batch_registration_makes_a_new_type_set() -> None:
+    """The first batch of a type goes through Mesa's ``register_agent``, which makes the set."""
+
+    class Lone(mesa.Agent):
+        pass
+
+    model = PilotModel.__new__(PilotModel)
+    mesa.Model.__init__(model, rng=0)
+    agents = [object.__new__(Lone) for _ in range(3)]
+    for a in agents:
+        a.model, a.pos = model, None
+    model.register_agents(agents)
+    assert sorted(a.unique_id for a in model.agents_by_type[Lone]) == [1, 2, 3]
+    assert len(model.agents) == 3

@@ -54,6 +54,30 @@ class PopulationAgent(mesa.Agent):
         super().__init__(model)
         self.row = int(row)
 
+    @classmethod
+    def create_rows(cls, model: PilotModel, rows: list[int]) -> list[PopulationAgent]:
+        """The Mesa agents of many new rows, registered with the model in one call.
+
+        Populations add agents by the thousand (76,000 over a full-scale run), and Mesa's
+        constructor, called per agent, was a fifth of a run (docs/performance.md). This
+        sets the attributes ``mesa.Agent.__init__`` sets (``model``, ``pos``, then
+        ``unique_id`` on registration) and registers the batch through
+        ``PilotModel.register_agents``. tests/test_agent_registry.py checks that an agent
+        made here has exactly the attributes and registration of one made by ``cls(model,
+        row)``; if Mesa's constructor changes, that test fails. Agent types that a Mesa
+        dataset tracks go through the constructor.
+        """
+        if cls._datasets:
+            return [cls(model, r) for r in rows]
+        new = object.__new__
+        agents = []
+        for r in rows:
+            agent = new(cls)
+            agent.model, agent.pos, agent.row = model, None, r
+            agents.append(agent)
+        model.register_agents(agents)
+        return agents
+
     @property
     def population(self) -> Population:
         return getattr(self.model, self.population_attr)
@@ -81,20 +105,20 @@ class Population:
     def add(self, k: int, **values: Any) -> np.ndarray:
         """Add ``k`` living agents with the given column values; returns their rows."""
         rows = self.cols.append(k, alive=True, **values)
-        cls = self.agent_cls
-        self.agents.extend(cls(self.model, r) for r in rows)
+        self.agents.extend(self.agent_cls.create_rows(self.model, rows.tolist()))
         return rows
 
     def remove(self, rows: np.ndarray) -> None:
         """Rows exit: ``alive`` turns False and their Mesa agents leave the model."""
         self.cols["alive"][rows] = False
-        deregister = self.model.deregister_agent  # what Agent.remove does, minus datasets
         agents = self.agents
+        leaving = []
         for r in rows.tolist():
             agent = agents[r]
             if agent is not None:
-                deregister(agent)
+                leaving.append(agent)
                 agents[r] = None
+        self.model.deregister_agents(leaving)  # what Agent.remove does, minus datasets
 
     @property
     def alive(self) -> np.ndarray:
