@@ -119,7 +119,7 @@ class PilotModel(mesa.Model):
             self.register_agent(agents[0])
             agents = agents[1:]
         add_all, add_type = self.agents.add, self.agents_by_type[kind].add
-        uid = self.agent_id_counter
+        uid: int = self.agent_id_counter  # type: ignore[has-type]
         for agent in agents:
             add_all(agent)
             agent.unique_id = uid
