@@ -26,7 +26,7 @@ face an extra hazard. Every random number a project uses is its own, drawn at it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -95,6 +95,20 @@ def first_k(mask: np.ndarray, k: float) -> np.ndarray:
     idx = np.flatnonzero(mask)[: max(int(np.floor(k)), 0)]
     out[idx] = True
     return out
+
+
+class SiteTerms(NamedTuple):
+    """A quarter's terms of a pilot at each site (arrays in ``PilotSite`` order)."""
+
+    cost: np.ndarray  # owner's cost, HKD m (inf: not on offer)
+    free: np.ndarray  # fully subsidised: fully funded whatever the owner's cash
+    off: np.ndarray  # not on offer: no funding
+    denominator: np.ndarray  # cost where it divides cash, else 1
+    fail: np.ndarray  # 1 - base success probability (capped)
+    p_ind: np.ndarray  # probability that industrialisation succeeds after the pilot
+    prd_survival: float  # chance to survive the acclimatisation hazard to market, north
+    discount: np.ndarray  # discount factor over the time to market
+    ind_cost: float  # industrialisation cost, HKD m
 
 
 class Pipeline:
@@ -261,47 +275,68 @@ class Pipeline:
         b = self.book
         return self.v0 * b["quality"][rows] * self.m.markets.crowding[b["sector"][rows]]
 
+    def _site_terms(self) -> SiteTerms:
+        """This quarter's terms of a pilot at each site, as the markets and platform stand."""
+        spec, plat = self.m.spec.pipeline, self.m.platform
+        cost, dur_f = self.pilot_costs()
+        free = cost <= 0  # a fully subsidised pilot is fully funded
+        off = ~free & np.isinf(cost)  # a site that is not on offer: no funding reaches it
+        p_base = spec.pilot_success_probability * np.array([1.0, plat.success_factor, 1.0, 1.0])
+        p_ind = np.full(N_SITES, spec.industrialisation_success_probability)
+        p_ind[PilotSite.HK_PLATFORM] = plat.industrialisation_success(p_ind[0])
+        t = (
+            spec.pilot_duration_mean_quarters * dur_f
+            + np.array([0.0, plat.expected_wait_q(), 0.0, 0.0])
+            + spec.industrialisation_duration_mean_quarters * spec.prd_duration_factor
+        )
+        return SiteTerms(
+            cost=cost,
+            free=free,
+            off=off,
+            denominator=np.where(free | off, 1.0, cost),
+            fail=1.0 - np.minimum(p_base, MAX_P),
+            p_ind=p_ind,
+            prd_survival=((1 - spec.acclimatisation_hazard_per_quarter) ** t)[PilotSite.PRD],
+            discount=self.disc_q**t,
+            ind_cost=spec.industrialisation_cost_hkd_m * spec.prd_cost_factor,
+        )
+
     def _pilot_values(
-        self, rows: np.ndarray, cash: np.ndarray, supported: np.ndarray
+        self,
+        rows: np.ndarray,
+        cash: np.ndarray,
+        supported: np.ndarray,
+        terms: SiteTerms | None = None,
     ) -> np.ndarray:
         """Expected value (HKD m) to the owner of piloting at each site, shape (k, 4).
 
         ``EV = P(pilot) P(industrialise) P(no acclimatisation failure) V d^T - pilot cost
         - P(pilot) industrialisation cost``, with V the product's present value at launch in
         its market as crowded as today, d the quarterly discount factor, T the time to market.
+        A move north without follow-up support fits worse (success chances times
+        ``north_fit_unsupported``) and risks the acclimatisation hazard over T.
 
         Args:
             rows: the projects.
             cash: what the owner can spend on the pilot (``inf`` for funded owners).
             supported: whether a move north keeps follow-up support, shape (k,).
+            terms: this quarter's ``_site_terms()`` (computed if not given).
         """
-        spec, plat = self.m.spec.pipeline, self.m.platform
-        quality = self.book["quality"][rows]
-        cost, dur_f = self.pilot_costs()
-        dur = spec.pilot_duration_mean_quarters * dur_f
-        free = cost[None, :] <= 0  # a fully subsidised pilot is fully funded
-        with np.errstate(invalid="ignore"):  # inf / inf: a site that is not on offer
-            ratio = cash[:, None] / np.where(free, 1.0, cost)
-        funding = np.where(free, 1.0, np.minimum(1.0, np.nan_to_num(ratio, nan=0.0)))
-        fit = np.ones((len(quality), N_SITES))
-        fit[:, PilotSite.PRD] = np.where(supported, 1.0, spec.north_fit_unsupported)
-        p_base = spec.pilot_success_probability * np.array([1.0, plat.success_factor, 1.0, 1.0])
-        p_pilot = success_probability(p_base[None, :], funding * quality[:, None] * fit)
-        p_ind = np.full(N_SITES, spec.industrialisation_success_probability)
-        p_ind[PilotSite.HK_PLATFORM] = plat.industrialisation_success(p_ind[0])
-        p_ind = p_ind[None, :] * fit
-        t = (
-            dur
-            + np.array([0.0, plat.expected_wait_q(), 0.0, 0.0])
-            + spec.industrialisation_duration_mean_quarters * spec.prd_duration_factor
-        )
-        exposed = np.zeros((len(quality), N_SITES), dtype=bool)
-        exposed[:, PilotSite.PRD] = ~supported
-        survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
-        value = self._product_value(rows)[:, None] * self.disc_q**t
-        ind_cost = spec.industrialisation_cost_hkd_m * spec.prd_cost_factor
-        spend = np.minimum(cost[None, :], cash[:, None])
-        return p_pilot * (p_ind * survive * value - ind_cost) - spend
+        t = terms if terms is not None else self._site_terms()
+        prd = PilotSite.PRD
+        fit_prd = np.where(supported, 1.0, self.m.spec.pipeline.north_fit_unsupported)
+        funding = np.minimum(1.0, cash[:, None] / t.denominator)
+        funding[:, t.free] = 1.0
+        funding[:, t.off] = 0.0
+        effort = funding * self.book["quality"][rows][:, None]
+        effort[:, prd] *= fit_prd
+        p_pilot = 1.0 - np.power(t.fail, effort)
+        value = self._product_value(rows)[:, None] * t.discount
+        gain = t.p_ind * value
+        survive = np.where(supported, 1.0, t.prd_survival)
+        gain[:, prd] = t.p_ind[prd] * fit_prd * survive * value[:, prd]
+        spend = np.minimum(t.cost[None, :], cash[:, None])
+        return p_pilot * (gain - t.ind_cost) - spend
 
     def _site_asc(self, hk_owner: np.ndarray) -> np.ndarray:
         spec = self.m.spec.pipeline
@@ -359,10 +394,11 @@ class Pipeline:
         yes = np.ones(k, dtype=bool)
         funded = np.full(k, np.inf)
         seed_cash = np.full(k, m.spec.startups.seed_cash_hkd_m)
-        ev_firm = self._pilot_values(rows, funded, yes)
-        ev_start = self._pilot_values(rows, seed_cash, yes)
+        terms = self._site_terms()
+        ev_firm = self._pilot_values(rows, funded, yes, terms)
+        ev_start = self._pilot_values(rows, seed_cash, yes, terms)
         offered = np.full(k, plat.follow_up_open())
-        ev_north = self._pilot_values(rows, funded, offered)
+        ev_north = self._pilot_values(rows, funded, offered, terms)
         asc_hk = self._site_asc(yes)
         avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
 
