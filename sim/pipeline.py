@@ -545,12 +545,16 @@ class Pipeline:
         if moving.size and not m.burning_in:
             b["owner_place"][moving] = Place.PRD
             m.startups.relocate(np.unique(b["owner_row"][moving]))
-        on_platform = rows[site == PilotSite.HK_PLATFORM]
-        admitted = m.platform.request(on_platform) if on_platform.size else on_platform
+        platform = site == PilotSite.HK_PLATFORM
+        if not platform.any():
+            self._start_pilot(rows)
+            return
+        on_platform = rows[platform]
+        admitted = m.platform.request(on_platform)
         queued = np.setdiff1d(on_platform, admitted)
         b["status"][queued] = Status.QUEUED
         b["queued_q"][queued] = 0
-        self._start_pilot(np.concatenate([rows[site != PilotSite.HK_PLATFORM], admitted]))
+        self._start_pilot(np.concatenate([rows[~platform], admitted]))
 
     def start_platform_pilots(self, rows: np.ndarray) -> None:
         """Queued projects that got a platform slot."""
