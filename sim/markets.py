@@ -121,8 +121,8 @@ class Markets:
     def prd_subsidy_share(self) -> float:
         """Share of a PRD pilot's cost Guangdong pays this year."""
         g, year = self.m.spec.gba, self.m.year
-        ramp = np.clip((year - GBA_SUBSIDY_FROM) / (GBA_SUBSIDY_FULL - GBA_SUBSIDY_FROM), 0.0, 1.0)
-        base = float(ramp) * g.pilot_subsidy_share
+        ramp = (year - GBA_SUBSIDY_FROM) / (GBA_SUBSIDY_FULL - GBA_SUBSIDY_FROM)
+        base = min(max(ramp, 0.0), 1.0) * g.pilot_subsidy_share
         return max(base, g.response_subsidy_share) if self.gba_responding else base
 
     def _crowding(self, live: np.ndarray) -> np.ndarray:

@@ -49,30 +49,41 @@ class Streams:
     def __init__(self, seed: int) -> None:
         self.seed = check_seed(seed)
         self._gens: dict[str, np.random.Generator] = {}
+        self._key = 0
         self.begin_quarter(-QUARTER_KEY_OFFSET)  # the "init" quarter, before any burn-in
 
     def begin_quarter(self, t: int) -> None:
-        """Re-derive every stream for quarter ``t`` (0 is 2015Q1; negative in the burn-in)."""
+        """Re-derive every stream for quarter ``t`` (0 is 2015Q1; negative in the burn-in).
+
+        A stream's generator is made when the quarter first draws from it (a quarter uses
+        few of them, and making one costs as much as many draws); it is the same generator
+        whenever it is made, so this changes no number.
+        """
         key = t + QUARTER_KEY_OFFSET
         if key < 0:
             raise ValueError(f"quarter {t} is before the earliest keyed quarter")
-        self._gens = {
-            name: np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(code, key)))
-            )
-            for name, code in _NAME_KEYS.items()
-        }
+        self._key = key
+        self._gens = {}
+
+    def _make(self, name: str) -> np.random.Generator:
+        seq = np.random.SeedSequence(self.seed, spawn_key=(_NAME_KEYS[name], self._key))
+        gen = self._gens[name] = np.random.Generator(np.random.PCG64(seq))
+        return gen
 
     def __getitem__(self, name: str) -> np.random.Generator:
-        try:
-            return self._gens[name]
-        except KeyError:
-            raise KeyError(f"unknown random stream {name!r}; known: {STREAM_NAMES}") from None
+        gen = self._gens.get(name)
+        if gen is not None:
+            return gen
+        if name not in _NAME_KEYS:
+            raise KeyError(f"unknown random stream {name!r}; known: {STREAM_NAMES}")
+        return self._make(name)
 
     def __getattr__(self, name: str) -> np.random.Generator:
         if name.startswith("_"):
             raise AttributeError(name)
-        try:
-            return self._gens[name]
-        except KeyError:
-            raise AttributeError(f"unknown random stream {name!r}; known: {STREAM_NAMES}") from None
+        gen = self._gens.get(name)
+        if gen is not None:
+            return gen
+        if name not in _NAME_KEYS:
+            raise AttributeError(f"unknown random stream {name!r}; known: {STREAM_NAMES}")
+        return self._make(name)

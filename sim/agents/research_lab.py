@@ -73,6 +73,7 @@ class ResearchLabs(Population):
 
     def __init__(self, model: PilotModel) -> None:
         super().__init__(model)
+        self._budget_key: tuple | None = None  # what this quarter's budgets were set from
         spec = model.spec.research
         rng = model.streams.init
         base_w = sector_weights(spec.high_end_share, spec.traditional_share)
@@ -129,6 +130,11 @@ class ResearchLabs(Population):
         m = self.model
         multiplier = m.policies.rd_funding.budget_multiplier(m.year)
         weights = self.sector_weights(m.year)
+        # Budgets change with the year and the levers only (labs neither enter nor exit).
+        key = (m.year, multiplier, weights.tobytes(), self.cols.n)
+        if key == self._budget_key:
+            return
+        self._budget_key = key
         inst, sector = self.cols["institution"], self.cols["sector"]
         budget = self.cols["budget_hkd_m_per_q"]
         for i in FUNDED_INSTITUTIONS:

@@ -106,11 +106,18 @@ class Series:
 
     def values(self, annual: pd.DataFrame) -> np.ndarray:
         """The model's values at this series' points from one run's annual frame."""
-        a = annual.set_index("year")[self.model_column]
+        return self.values_of(annual["year"].to_numpy(), annual[self.model_column].to_numpy(float))
+
+    def values_of(self, years: np.ndarray, column: np.ndarray) -> np.ndarray:
+        """``values`` from the frame's year and model columns as arrays (one row per year)."""
         if self.mean_over is None:
-            return np.array([float(a.at[y]) for y in self.years], dtype=float)
+            at = {int(y): i for i, y in enumerate(years.tolist())}
+            try:
+                return np.array([column[at[y]] for y in self.years], dtype=float)
+            except KeyError as e:
+                raise KeyError(f"{self.name}: the run has no year {e.args[0]}") from None
         first, last = self.mean_over
-        window = a.loc[first:last].to_numpy(float)
+        window = column[(years >= first) & (years <= last)]
         ok = window[np.isfinite(window)]
         return np.array([float(ok.mean()) if ok.size else np.nan])
 
@@ -141,7 +148,10 @@ class Targets:
 
     def simulated(self, annual: pd.DataFrame) -> np.ndarray:
         """Model values at the target points from an annual frame (full-economy units)."""
-        return np.concatenate([s.values(annual) for s in self.series])
+        years = annual["year"].to_numpy()
+        return np.concatenate(
+            [s.values_of(years, annual[s.model_column].to_numpy(float)) for s in self.series]
+        )
 
     def standardised(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Standardised deviations of simulated points ``x`` from the data, and their weights.
