@@ -179,6 +179,33 @@ def test_pick_by_sector_is_uniform_within_a_sector() -> None:
     np.testing.assert_allclose(counts / u.size, 0.25, atol=0.01)
 
 
+def test_population_sector_index_follows_entry_and_exit() -> None:
+    """The cached index of living plants is rebuilt when plants enter or exit: a partner
+    search never picks a plant that has closed and can pick one that just entered."""
+    from sim.model import PilotModel
+    from sim.scenario import load_scenario
+
+    model = PilotModel(load_scenario("baseline", {"run.scale": 0.05}), seed=2)
+    mfr = model.manufacturers
+
+    def fresh() -> np.ndarray:
+        rows = np.flatnonzero(mfr.alive)
+        return pick_by_sector(rows, mfr.cols["sector"][rows], wanted, u)[0]
+
+    wanted = np.repeat(np.arange(3), 200)
+    u = np.tile(np.linspace(0, 0.999, 200), 3)
+    before = mfr.sector_index().pick(wanted, u)[0]
+    np.testing.assert_array_equal(before, fresh())
+    gone = np.unique(before[before >= 0])[:5]
+    mfr.remove(gone)
+    after = mfr.sector_index().pick(wanted, u)[0]
+    assert not np.isin(after, gone).any()
+    np.testing.assert_array_equal(after, fresh())
+    new = mfr._add_plants(model.streams.manufacturing, 50)
+    np.testing.assert_array_equal(mfr.sector_index().pick(wanted, u)[0], fresh())
+    assert np.isin(new, mfr.sector_index().rows).all()
+
+
 # ------------------------------------------------------------------ Columns
 def test_columns_append_fills_named_columns_and_zeros_the_rest() -> None:
     c = Columns({"a": np.int32, "x": np.float64, "flag": np.bool_}, capacity=4)

@@ -8,12 +8,13 @@ notebooks and the dashboard see real Mesa agents whose attributes read the array
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import mesa
 import numpy as np
 
 from sim.columns import Columns
+from sim.params import SECTORS
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
@@ -28,6 +29,30 @@ def column(name: str, doc: str = "") -> property:
     return property(get, doc=doc or name)
 
 
+class SectorIndex(NamedTuple):
+    """Rows grouped by sector, for picking a row of a wanted sector at a uniform position."""
+
+    rows: np.ndarray  # the rows, stably sorted by sector
+    counts: np.ndarray  # rows per sector code
+    starts: np.ndarray  # position of each sector's first row in ``rows``
+
+    @classmethod
+    def of(cls, rows: np.ndarray, row_sectors: np.ndarray, n_sectors: int) -> SectorIndex:
+        counts = np.bincount(row_sectors, minlength=n_sectors)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        return cls(rows[np.argsort(row_sectors, kind="stable")], counts, starts)
+
+    def pick(self, wanted: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each wanted sector, the row at position ``u`` in [0, 1) among that sector's
+        rows (-1 where it has none), and each wanted sector's row count."""
+        n = self.counts[wanted]
+        if self.rows.size == 0:
+            return np.full(wanted.size, -1, dtype=np.int64), n
+        offset = (u * np.maximum(n, 1)).astype(np.int64)
+        pos = np.minimum(self.starts[wanted] + offset, self.rows.size - 1)
+        return np.where(n > 0, self.rows[pos], -1), n
+
+
 def pick_by_sector(
     rows: np.ndarray, row_sectors: np.ndarray, wanted: np.ndarray, u: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -35,14 +60,8 @@ def pick_by_sector(
 
     Returns the picked rows (-1 where the sector has none) and each sector's row count.
     """
-    counts = np.bincount(row_sectors, minlength=int(wanted.max(initial=0)) + 1)
-    n = counts[wanted]
-    if rows.size == 0:
-        return np.full(wanted.size, -1, dtype=np.int64), n
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    by_sector = rows[np.argsort(row_sectors, kind="stable")]
-    pos = np.minimum(starts[wanted] + (u * np.maximum(n, 1)).astype(np.int64), rows.size - 1)
-    return np.where(n > 0, by_sector[pos], -1), n
+    n_sectors = int(wanted.max(initial=0)) + 1
+    return SectorIndex.of(rows, row_sectors, n_sectors).pick(wanted, u)
 
 
 class PopulationAgent(mesa.Agent):
@@ -101,16 +120,20 @@ class Population:
         self.model = model
         self.cols = Columns({"alive": np.bool_, **self.dtypes}, capacity)
         self.agents: list[PopulationAgent | None] = []
+        self._changes = 0  # agents added or removed so far (keys the sector index)
+        self._index: tuple[tuple[int, bool], SectorIndex] | None = None
 
     def add(self, k: int, **values: Any) -> np.ndarray:
         """Add ``k`` living agents with the given column values; returns their rows."""
         rows = self.cols.append(k, alive=True, **values)
+        self._changes += 1
         self.agents.extend(self.agent_cls.create_rows(self.model, rows.tolist()))
         return rows
 
     def remove(self, rows: np.ndarray) -> None:
         """Rows exit: ``alive`` turns False and their Mesa agents leave the model."""
         self.cols["alive"][rows] = False
+        self._changes += 1
         agents = self.agents
         leaving = []
         for r in rows.tolist():
@@ -119,6 +142,15 @@ class Population:
                 leaving.append(agent)
                 agents[r] = None
         self.model.deregister_agents(leaving)  # what Agent.remove does, minus datasets
+
+    def sector_index(self, living: bool = True) -> SectorIndex:
+        """Living rows (or all rows) by sector; kept until an agent enters or exits."""
+        key = (self._changes, living)
+        if self._index is None or self._index[0] != key:
+            rows = np.flatnonzero(self.alive) if living else np.arange(self.cols.n)
+            n_sectors = len(SECTORS)
+            self._index = (key, SectorIndex.of(rows, self.cols["sector"][rows], n_sectors))
+        return self._index[1]
 
     @property
     def alive(self) -> np.ndarray:

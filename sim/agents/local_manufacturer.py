@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from sim.agents.base import Population, PopulationAgent, column, pick_by_sector
+from sim.agents.base import Population, PopulationAgent, column
 from sim.params import SECTORS, TRADITIONAL_SECTORS
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
@@ -151,8 +151,7 @@ class LocalManufacturers(Population):
         m = self.model
         if len(sectors) == 0:
             return np.full(0, -1, dtype=np.int64)
-        alive_rows = np.flatnonzero(self.alive)
-        picked, n = pick_by_sector(alive_rows, self.cols["sector"][alive_rows], sectors, u_pick)
+        picked, n = self.sector_index().pick(sectors, u_pick)
         n_full = n / m.scale
         p_find = 1 - np.exp(-search_factor * n_full / m.spec.pipeline.partner_search_scale)
         return np.where(u_find < p_find, picked, -1)

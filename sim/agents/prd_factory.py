@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from sim.agents.base import Population, PopulationAgent, column, pick_by_sector
+from sim.agents.base import Population, PopulationAgent, column
 from sim.params import SECTORS
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
@@ -61,9 +61,9 @@ class PRDFactories(Population):
     def pick_child(self, sectors: np.ndarray, u: np.ndarray) -> np.ndarray:
         """A same-sector Hong Kong-owned factory for each product (any sector if none);
         ``u`` are the products' own uniform draws."""
-        rows = np.arange(self.cols.n)
-        picked, n = pick_by_sector(rows, self.cols["sector"], sectors, u)
-        return np.where(n > 0, picked, (u * rows.size).astype(np.int64) if rows.size else -1)
+        picked, n = self.sector_index(living=False).pick(sectors, u)
+        n_rows = self.cols.n
+        return np.where(n > 0, picked, (u * n_rows).astype(np.int64) if n_rows else -1)
 
     def employment(self) -> float:
         """Persons employed in Hong Kong-owned PRD factories (sample units)."""
