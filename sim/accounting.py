@@ -198,9 +198,25 @@ def adoption_value_by_place(model: PilotModel) -> np.ndarray:
 
 
 def book_quarter(model: PilotModel) -> None:
-    """Book this quarter's value by place, pay startup owners, age products in market."""
+    """Book this quarter's value by place, pay startup owners, age products in market.
+
+    In the burn-in only products age: nothing is recorded and owners' cash is restored
+    after each quarter (``PilotModel._warm_start``), so the value and income are not
+    computed.
+    """
     b = model.projects
     rows = np.flatnonzero((b["stage"] == Stage.MARKET) & (b["status"] == Status.ACTIVE))
+    if not model.burning_in:
+        _book_value(model, rows)
+    b["remaining_q"][rows] -= 1
+    ended = rows[b["remaining_q"][rows] <= 0]
+    b["stage"][ended] = Stage.DONE
+    b["status"][ended] = Status.ENDED
+
+
+def _book_value(model: PilotModel, rows: np.ndarray) -> None:
+    """Value by place and function of products ``rows`` and of adoption; startup income."""
+    b = model.projects
     model.ledger.products += product_value_by_place(model, rows)
     model.ledger.add("university_ip_income", university_royalties_hkd_m(model, rows))
     model.ledger.adoption += adoption_value_by_place(model)
@@ -213,7 +229,3 @@ def book_quarter(model: PilotModel) -> None:
             b["owner_row"][own],
             market_value_hkd_m_per_q(model, own) * (w[IP] + w[HQ]),
         )
-    b["remaining_q"][rows] -= 1
-    ended = rows[b["remaining_q"][rows] <= 0]
-    b["stage"][ended] = Stage.DONE
-    b["status"][ended] = Status.ENDED
