@@ -509,9 +509,11 @@ class Pipeline:
         owner, owner_row = b["owner"][rows], b["owner_row"][rows]
         out = np.full(rows.size, np.inf)
         st = owner == Owner.STARTUP
-        out[st] = np.maximum(self.m.startups.cols["cash_hkd_m"][owner_row[st]], 0.0)
+        if st.any():
+            out[st] = np.maximum(self.m.startups.cols["cash_hkd_m"][owner_row[st]], 0.0)
         mf = owner == Owner.LOCAL_MANUFACTURER
-        out[mf] = self.m.manufacturers.finance_capacity_hkd_m(owner_row[mf])
+        if mf.any():
+            out[mf] = self.m.manufacturers.finance_capacity_hkd_m(owner_row[mf])
         return out
 
     def _pay(self, rows: np.ndarray, amount: np.ndarray) -> None:
