@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Iterator
@@ -40,11 +39,26 @@ def _slot_seed(seed: int, t: int, i: int) -> int:
     return int(np.random.SeedSequence([int(seed), t + 2, i]).generate_state(1)[0])
 
 
-def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[Any, int]]:
-    """Worker task: for each slot, simulate until one particle is accepted."""
+#: The generation's sampling functions last unpickled in this worker: (digest, functions).
+_LOADED: tuple[bytes, Any] | None = None
+
+
+def _load(blob: bytes) -> Any:
+    """``cloudpickle.loads(blob)``, once per generation and worker (tasks are single slots)."""
+    import hashlib
+
     import cloudpickle
 
-    simulate_one, sample_factory = cloudpickle.loads(blob)
+    global _LOADED
+    digest = hashlib.sha1(blob).digest()
+    if _LOADED is None or _LOADED[0] != digest:
+        _LOADED = (digest, cloudpickle.loads(blob))
+    return _LOADED[1]
+
+
+def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[Any, int]]:
+    """Worker task: for each slot, simulate until one particle is accepted."""
+    simulate_one, sample_factory = _load(blob)
     out = []
     for i in slots:
         s = _slot_seed(seed, t, i)
@@ -87,13 +101,10 @@ def _make_sampler_class() -> type:
             import cloudpickle
 
             blob = cloudpickle.dumps((simulate_one, self.sample_factory))
-            chunk = max(1, math.ceil(n / (self.workers * 4)))
-            futures = [
-                self.executor.submit(
-                    _fill_slots, blob, self.seed, t, list(range(a, min(n, a + chunk)))
-                )
-                for a in range(0, n, chunk)
-            ]
+            # One slot per task: a slot runs until it accepts, so slots differ in length
+            # (geometric in the acceptance rate), and bigger tasks left a worker idle at the
+            # end of each generation. Workers unpickle a generation's functions once (_load).
+            futures = [self.executor.submit(_fill_slots, blob, self.seed, t, [i]) for i in range(n)]
             sample = self._create_empty_sample()
             total = 0
             for f in futures:  # in slot order: the result does not depend on timing
