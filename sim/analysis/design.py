@@ -416,10 +416,9 @@ def _plain(v: Any) -> Any:
 
 
 def _figure(out: Path, designs: pd.DataFrame) -> None:
-    import matplotlib
+    from sim.experiments.report import _plt
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = _plt()  # the house style, whichever analysis drew before in this process
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
     ret = designs["retention"].to_numpy(float) * 100

@@ -521,10 +521,9 @@ JITTER_SEED = 0
 
 
 def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> None:
-    import matplotlib
+    from sim.experiments.report import _plt
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = _plt()  # the house style, whichever analysis drew before in this process
 
     names = list(dict.fromkeys(effects["policy"]))
     data = [effects.loc[effects["policy"] == n, NET].to_numpy(float) for n in names]
