@@ -21,8 +21,9 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from worktree import checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,15 +112,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tasks = ["full"] + [f"{k} {j}" for k in ("posterior", "prior") for j in range(N_DRAWS)]
     best: dict[str, dict[str, float]] = {"theirs": {}, "ours": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "against"
-        subprocess.run(
-            ["git", "worktree", "add", "-q", "--detach", str(tree), args.against],
-            cwd=ROOT,
-            check=True,
-        )
+    with checkout(args.against) as tree:
+        workers = {"theirs": Worker(tree), "ours": Worker(ROOT)}
         try:
-            workers = {"theirs": Worker(tree), "ours": Worker(ROOT)}
             for r in range(args.repeats):
                 order = ("theirs", "ours") if r % 2 == 0 else ("ours", "theirs")
                 for task in tasks:  # each run right after its twin: the same machine state
@@ -127,10 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                         t = workers[who].time(task)
                         best[who][task] = min(t, best[who].get(task, float("inf")))
                 print(f"repeat {r + 1}/{args.repeats} done", flush=True)
+        finally:
             for w in workers.values():
                 w.close()
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
     print(f"\nCPU seconds, best of {args.repeats} repeats, one core, runs interleaved:\n")
     print(f"| run | {args.against} s | this checkout s | ratio |")
     print("|---|--:|--:|--:|")

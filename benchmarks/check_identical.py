@@ -19,8 +19,9 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from worktree import checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,17 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = ap.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "against"
-        subprocess.run(
-            ["git", "worktree", "add", "-q", "--detach", str(tree), args.against],
-            cwd=ROOT,
-            check=True,
-        )
-        try:
-            theirs = hashes(tree, args.scale, args.until, args.seeds)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+    with checkout(args.against) as tree:
+        theirs = hashes(tree, args.scale, args.until, args.seeds)
     ours = hashes(ROOT, args.scale, args.until, args.seeds)
     differ = 0
     for key in sorted(set(ours) | set(theirs)):
