@@ -357,7 +357,6 @@ def _run_abc(
             smc,
             db,
             engine.executor,
-            engine.workers,
             resume=s.resume,
             quiet=s.quiet,
         )

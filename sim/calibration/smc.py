@@ -45,8 +45,6 @@ _LOADED: tuple[bytes, Any] | None = None
 
 def _load(blob: bytes) -> Any:
     """``cloudpickle.loads(blob)``, once per generation and worker (tasks are single slots)."""
-    import hashlib
-
     import cloudpickle
 
     global _LOADED
@@ -82,11 +80,10 @@ def _make_sampler_class() -> type:
     class SeededSampler(Sampler):
         """pyabc sampler with static, seeded particle slots on any ``Executor``."""
 
-        def __init__(self, executor: Executor, seed: int, workers: int) -> None:
+        def __init__(self, executor: Executor, seed: int) -> None:
             super().__init__()
             self.executor = executor
             self.seed = int(seed)
-            self.workers = max(1, int(workers))
 
         def sample_until_n_accepted(  # noqa: D401 - pyabc's interface
             self,
@@ -238,7 +235,6 @@ def run_smc(
     settings: SMCSettings,
     db: Path,
     executor: Executor,
-    workers: int,
     *,
     resume: bool = False,
     quiet: bool = False,
@@ -252,7 +248,6 @@ def run_smc(
         settings: population, generations, scale, seed and stopping rules.
         db: pyabc SQLite file. A new run refuses an existing file unless ``resume``.
         executor: where particles are simulated (``sim.experiments.executors``).
-        workers: runs the executor can do at once (sets the task size).
         resume: continue the run stored in ``db`` (same targets, priors and settings).
         quiet: silence pyabc's per-generation log.
 
@@ -286,7 +281,7 @@ def run_smc(
         **{abc_name(p.key): pyabc.RV("uniform", p.low, p.high - p.low) for p in priors.priors}
     )
     simulator = Simulator(base, priors, targets, settings.scale)
-    sampler = _make_sampler_class()(executor, settings.seed, workers)
+    sampler = _make_sampler_class()(executor, settings.seed)
     sampler.show_progress = False
     abc = pyabc.ABCSMC(
         simulator,
