@@ -8,12 +8,18 @@ at once. Rows are never deleted (an exit flips ``alive``), so a row index is a s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 
-class Columns:
+class Columns(dict[str, np.ndarray]):
     """A table of equally long 1-D numpy columns that can grow by appending rows.
+
+    ``cols[name]`` is a writable view of the used rows of one column. The table is a dict of
+    those views, refreshed on every append, so reading a column is a plain dict lookup: a
+    quarter reads columns thousands of times and appends a few times (docs/performance.md).
+    ``len(cols)`` is the number of rows; iterating gives the column names.
 
     Args:
         dtypes: column name -> numpy dtype (a subarray dtype such as
@@ -22,20 +28,29 @@ class Columns:
     """
 
     def __init__(self, dtypes: Mapping[str, np.dtype | type], capacity: int = 1024) -> None:
+        super().__init__()
         self._dtypes = {k: np.dtype(v) for k, v in dtypes.items()}
         self._cap = max(int(capacity), 16)
         self._data = {k: np.zeros(self._cap, dtype=dt) for k, dt in self._dtypes.items()}
         self.n = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Point every column's view at the used rows of its storage."""
+        n, put = self.n, super().__setitem__
+        for name, arr in self._data.items():
+            put(name, arr[:n])
 
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        """A writable view of the used rows of one column."""
-        return self._data[name][: self.n]
-
     def __setitem__(self, name: str, values: np.ndarray | float | int) -> None:
+        """Write ``values`` into the used rows of column ``name`` (it must exist)."""
         self._data[name][: self.n] = values
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The views are rebuilt from the storage, so a copy shares nothing with the original.
+        return (_rebuild, (type(self), dict(self.__dict__)))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -57,4 +72,13 @@ class Columns:
         for name, v in values.items():
             self._data[name][self.n : self.n + k] = v
         self.n += k
+        self._refresh()
         return rows
+
+
+def _rebuild(cls: type[Columns], state: dict[str, Any]) -> Columns:
+    """A ``Columns`` (or subclass) from its attributes, with fresh views (for pickle, copy)."""
+    table = dict.__new__(cls)
+    table.__dict__.update(state)
+    table._refresh()
+    return table

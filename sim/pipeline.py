@@ -83,8 +83,9 @@ def logsum(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
     u = np.where(available, utility, -np.inf)
     top = u.max(axis=1)
     safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return safe + np.log(np.exp(u - safe[:, None]).sum(axis=1))
+    total = np.exp(u - safe[:, None]).sum(axis=1)
+    # log(0) is -inf (no option available), without numpy's divide warning machinery.
+    return safe + np.log(total, out=np.full_like(total, -np.inf), where=total != 0)
 
 
 def first_k(mask: np.ndarray, k: float) -> np.ndarray:
@@ -101,8 +102,11 @@ class SiteTerms(NamedTuple):
     """A quarter's terms of a pilot at each site (arrays in ``PilotSite`` order)."""
 
     cost: np.ndarray  # owner's cost, HKD m (inf: not on offer)
+    dur_f: np.ndarray  # duration factor of the pilot
     free: np.ndarray  # fully subsidised: fully funded whatever the owner's cash
     off: np.ndarray  # not on offer: no funding
+    any_free: bool  # free.any()
+    any_off: bool  # off.any()
     denominator: np.ndarray  # cost where it divides cash, else 1
     fail: np.ndarray  # 1 - base success probability (capped)
     p_ind: np.ndarray  # probability that industrialisation succeeds after the pilot
@@ -226,6 +230,8 @@ class Pipeline:
             (Stage.INDUSTRIALISATION, U.IND_OK),
         ):
             rows = done[done_stage == s]
+            if rows.size == 0:
+                continue
             ok = b["u"][rows, col] < b["p_success"][rows]
             self._end(rows[~ok], Status.FAILED)
             if not ok.any():
@@ -276,7 +282,12 @@ class Pipeline:
         return self.v0 * b["quality"][rows] * self.m.markets.crowding[b["sector"][rows]]
 
     def _site_terms(self) -> SiteTerms:
-        """This quarter's terms of a pilot at each site, as the markets and platform stand."""
+        """This quarter's terms of a pilot at each site, as the markets and platform stand.
+
+        Costs and durations are fixed within a quarter; the expected wait for the platform
+        changes when projects join its queue (``Platform.request``), so terms are passed on
+        only until the next request.
+        """
         spec, plat = self.m.spec.pipeline, self.m.platform
         cost, dur_f = self.pilot_costs()
         free = cost <= 0  # a fully subsidised pilot is fully funded
@@ -291,8 +302,11 @@ class Pipeline:
         )
         return SiteTerms(
             cost=cost,
+            dur_f=dur_f,
             free=free,
             off=off,
+            any_free=bool(free.any()),
+            any_off=bool(off.any()),
             denominator=np.where(free | off, 1.0, cost),
             fail=1.0 - np.minimum(p_base, MAX_P),
             p_ind=p_ind,
@@ -326,8 +340,10 @@ class Pipeline:
         prd = PilotSite.PRD
         fit_prd = np.where(supported, 1.0, self.m.spec.pipeline.north_fit_unsupported)
         funding = np.minimum(1.0, cash[:, None] / t.denominator)
-        funding[:, t.free] = 1.0
-        funding[:, t.off] = 0.0
+        if t.any_free:
+            funding[:, t.free] = 1.0
+        if t.any_off:
+            funding[:, t.off] = 0.0
         effort = funding * self.book["quality"][rows][:, None]
         effort[:, prd] *= fit_prd
         p_pilot = 1.0 - np.power(t.fail, effort)
@@ -457,16 +473,19 @@ class Pipeline:
         b["owner_row"][rows[mainland | abroad]] = -1
 
         going = route != Route.SHELVE
-        self._choose_and_begin_pilot(rows[going])
+        self._choose_and_begin_pilot(rows[going], terms=terms)  # no request since the terms
 
     # ------------------------------------------------------------------ 1-10
-    def _choose_and_begin_pilot(self, rows: np.ndarray, allow_platform: bool = True) -> None:
+    def _choose_and_begin_pilot(
+        self, rows: np.ndarray, allow_platform: bool = True, terms: SiteTerms | None = None
+    ) -> None:
         """Owners choose a pilot site (logit over expected values) and start or queue.
 
         Free Hong Kong pilot lines and PRD lines open to Hong Kong owners are taken in row
         order; an owner who finds its chosen lines full chooses again among the rest with the
         same taste shocks. A platform client whose choice without the platform would have
-        been a Hong Kong pilot is marked (deadweight).
+        been a Hong Kong pilot is marked (deadweight). ``terms``: this quarter's
+        ``_site_terms()`` if the caller has them.
         """
         if rows.size == 0:
             return
@@ -476,7 +495,8 @@ class Pipeline:
         noise = b["g"][rows, G_PILOT]
         owner, place = b["owner"][rows], b["owner_place"][rows]
         cash = self._owner_finance(rows)
-        ev = self._pilot_values(rows, cash, b["supported"][rows])
+        terms = terms if terms is not None else self._site_terms()
+        ev = self._pilot_values(rows, cash, b["supported"][rows], terms)
         sectors = b["sector"][rows].astype(np.int64)
         avail = self._pilot_availability(owner, place, sectors)
         if not allow_platform:
@@ -490,6 +510,8 @@ class Pipeline:
             (PilotSite.PRD, mk.prd_lines_free, hk_owner_prd),
         ):
             chose = (site == s) & owners
+            if np.count_nonzero(chose) <= free:  # all fit (the common case)
+                continue
             over = chose & ~first_k(chose, free)
             if over.any():
                 avail[over, s] = False
@@ -500,7 +522,7 @@ class Pipeline:
             no_plat[:, PilotSite.HK_PLATFORM] = False
             cf = logit_choice(u[on_platform], no_plat, noise[on_platform])
             b["would_pilot_hk"][rows[on_platform]] = PILOT_SITE_PLACE[cf] == Place.HK
-        self._begin_pilot(rows, site)
+        self._begin_pilot(rows, site, cash, terms)
 
     def _owner_finance(self, rows: np.ndarray) -> np.ndarray:
         """What each owner can spend on a project (HKD m): startups their cash, local plants
@@ -529,7 +551,11 @@ class Pipeline:
         m.ledger.add("hk_private_spend", float(amount[hk].sum()))
         b["spent_hkd_m"][rows] += amount
 
-    def _begin_pilot(self, rows: np.ndarray, site: np.ndarray) -> None:
+    def _begin_pilot(
+        self, rows: np.ndarray, site: np.ndarray, cash: np.ndarray, terms: SiteTerms
+    ) -> None:
+        """Start the chosen pilots, or queue for the platform; ``cash`` is the owners'
+        finance as ``_owner_finance(rows)`` gave it for the choice."""
         m, b = self.m, self.book
         b["pilot_site"][rows] = site
         # Moving north early: counted once per project.
@@ -549,14 +575,15 @@ class Pipeline:
             m.startups.relocate(np.unique(b["owner_row"][moving]))
         platform = site == PilotSite.HK_PLATFORM
         if not platform.any():
-            self._start_pilot(rows)
+            self._start_pilot(rows, cash, terms)
             return
         on_platform = rows[platform]
         admitted = m.platform.request(on_platform)
         queued = np.setdiff1d(on_platform, admitted)
         b["status"][queued] = Status.QUEUED
         b["queued_q"][queued] = 0
-        self._start_pilot(np.concatenate([rows[~platform], admitted]))
+        # Requests change no cost or duration, only the expected wait (not used here).
+        self._start_pilot(np.concatenate([rows[~platform], admitted]), terms=terms)
 
     def start_platform_pilots(self, rows: np.ndarray) -> None:
         """Queued projects that got a platform slot."""
@@ -567,16 +594,23 @@ class Pipeline:
         self.book["status"][rows] = Status.ACTIVE
         self._choose_and_begin_pilot(rows, allow_platform=False)
 
-    def _start_pilot(self, rows: np.ndarray) -> None:
-        """Pay for the pilot, take its line, set its success chance and duration."""
+    def _start_pilot(
+        self, rows: np.ndarray, cash: np.ndarray | None = None, terms: SiteTerms | None = None
+    ) -> None:
+        """Pay for the pilot, take its line, set its success chance and duration.
+
+        ``cash`` (the owners' ``_owner_finance``) and ``terms`` (the quarter's
+        ``_site_terms``) are computed here unless the caller has them.
+        """
         if rows.size == 0:
             return
         m, b = self.m, self.book
         spec = m.spec.pipeline
         plat = m.platform
         site = b["pilot_site"][rows].astype(np.int64)
-        cash = self._owner_finance(rows)
-        cost, dur_f = self.pilot_costs()
+        if cash is None:
+            cash = self._owner_finance(rows)
+        cost, dur_f = (terms.cost, terms.dur_f) if terms is not None else self.pilot_costs()
         need = cost[site]
         paid = np.minimum(need, cash)
         self._pay(rows, paid)

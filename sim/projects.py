@@ -164,11 +164,11 @@ class ProjectBook(Columns):
 
     def live_rows(self) -> np.ndarray:
         """Rows not yet in a terminal status (research to market life, queued included)."""
-        return np.flatnonzero(self["stage"] != Stage.DONE)
+        return (self["stage"] != Stage.DONE).nonzero()[0]
 
     def in_stage(self, stage: Stage, status: Status = Status.ACTIVE) -> np.ndarray:
         """Rows in ``stage`` with ``status``."""
-        return np.flatnonzero((self["stage"] == stage) & (self["status"] == status))
+        return ((self["stage"] == stage) & (self["status"] == status)).nonzero()[0]
 
     def stage_counts(self) -> dict[str, int]:
         """Projects by stage and terminal status (for conservation checks)."""

@@ -81,9 +81,7 @@ class Streams:
     def __getattr__(self, name: str) -> np.random.Generator:
         if name.startswith("_"):
             raise AttributeError(name)
-        gen = self._gens.get(name)
-        if gen is not None:
-            return gen
-        if name not in _NAME_KEYS:
-            raise AttributeError(f"unknown random stream {name!r}; known: {STREAM_NAMES}")
-        return self._make(name)
+        try:
+            return self[name]
+        except KeyError as e:
+            raise AttributeError(*e.args) from None

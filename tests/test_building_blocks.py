@@ -10,6 +10,8 @@ fails them.
 
 from __future__ import annotations
 
+import copy
+import pickle
 from types import SimpleNamespace
 
 import numpy as np
@@ -236,6 +238,25 @@ def test_columns_grow_past_capacity_and_keep_2d_columns() -> None:
     c.append(2)  # nothing named: zeros
     np.testing.assert_array_equal(c["u"][-2:], 0.0)
     assert c.append(0).size == 0 and len(c) == 62
+
+
+def test_columns_views_follow_appends_and_copies_share_nothing() -> None:
+    """Columns keeps a dict of views of the used rows: an append must refresh them (a stale
+    view would be too short), and a pickled or deep-copied table must get its own storage
+    (views restored as plain dict items would still point at the original's arrays)."""
+    c = Columns({"x": np.float64, "u": np.dtype((np.float64, 2))}, capacity=16)
+    c.append(3, x=1.0)
+    assert c["x"].shape == (3,) and list(c) == ["x", "u"]
+    c.append(20, x=2.0)  # grows past the capacity: new storage behind the views
+    assert c["x"].shape == (23,) and c["u"].shape == (23, 2)
+    c["x"][0] = 5.0
+    assert c._data["x"][0] == 5.0  # the view writes into the storage
+    for copy_ in (pickle.loads(pickle.dumps(c)), copy.deepcopy(c)):
+        assert len(copy_) == 23 and copy_["x"][0] == 5.0
+        copy_["x"][0] = -1.0
+        assert c["x"][0] == 5.0 and copy_._data["x"][0] == -1.0
+        copy_.append(1, x=3.0)
+        assert copy_["x"].shape == (24,) and c["x"].shape == (23,)
 
 
 # ------------------------------------------------------------------ Streams
