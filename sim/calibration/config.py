@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,38 @@ class Targets:
         """Root of the weighted mean squared standardised deviation (0 = exact fit)."""
         z, w = self.standardised(x)
         return float(np.sqrt(np.sum(w * z * z) / np.sum(w)))
+
+    def through(self, year: int) -> Targets:
+        """The terms a run has settled by the end of ``year``: each yearly series cut to its
+        years up to ``year`` (its growth terms between them), moments whose window has
+        ended; series with no such point are left out."""
+        cut: list[Series] = []
+        for s in self.series:
+            last = s.mean_over[1] if s.mean_over is not None else None
+            if last is not None:
+                if last <= year:
+                    cut.append(s)
+                continue
+            m = sum(1 for y in s.years if y <= year)
+            if m:
+                cut.append(replace(s, years=s.years[:m], observed=s.observed[:m]))
+        return replace(self, series=tuple(cut))
+
+    @property
+    def total_weight(self) -> float:
+        """The sum of all terms' weights (the denominator of ``distance``)."""
+        return float(np.sum(self.standardised(self.observed)[1]))
+
+    def lower_bound(self, annual: pd.DataFrame, total_weight: float) -> float:
+        """A lower bound of the full targets' ``distance`` for a run whose first years
+        ``annual`` holds, with these targets ``full.through(year)`` for its last complete
+        year and ``total_weight`` the full targets'. Every term of the distance is a weight
+        times a square, so the settled terms over all the weights cannot exceed the whole
+        (up to rounding: callers leave a margin)."""
+        if not self.series:
+            return 0.0
+        z, w = self.standardised(self.simulated(annual))
+        return float(np.sqrt(np.sum(w * z * z) / total_weight))
 
 
 _TARGET_TOP = {"data", "fit_years", "level_weight", "growth_weight", "series"}

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from sim.calibration.config import Priors, Targets
 from sim.params import Scenario
+from sim.units import QUARTERS_PER_YEAR
 
 #: Largest model seed drawn for a particle (seeds are non-negative 31-bit integers).
 MAX_SEED = 2**31 - 1
+#: Relative margin above epsilon before a partial run's distance bound rejects it
+#: (assumption: far above the rounding of a sum of some 50 terms, about 1e-15, so a run is
+#: stopped only if its full distance would exceed epsilon).
+BOUND_MARGIN = 1e-9
 
 
 def abc_name(key: str) -> str:
@@ -66,6 +72,96 @@ class Simulator:
         values = {p.key: float(pars[abc_name(p.key)]) for p in self.priors.priors}
         seed = int(np.random.randint(0, MAX_SEED))  # noqa: NPY002 - seeded per particle slot
         return {"x": self.simulate(values, seed)}
+
+    # Early rejection ---------------------------------------------------------------------
+    @cached_property
+    def _checks(self) -> tuple[tuple[int, Targets], ...]:
+        """Year ends before the last target year at which new distance terms settle, with
+        the targets settled by then."""
+        years = {y for s in self.targets.series for y in s.years}
+        years |= {s.mean_over[1] for s in self.targets.series if s.mean_over is not None}
+        checks = [(y, self.targets.through(y)) for y in sorted(years)]
+        return tuple((y, t) for y, t in checks if y < self.targets.last_year and t.series)
+
+    @cached_property
+    def _total_weight(self) -> float:
+        return self.targets.total_weight
+
+    @cached_property
+    def _columns(self) -> dict[str, tuple[int, str]]:
+        """Target columns: their index in a recorder row and their kind (stock or flow)."""
+        from sim.metrics import METRIC_BY_NAME, METRICS
+
+        index = {m.name: i + 2 for i, m in enumerate(METRICS)}  # after year and quarter
+        out = {}
+        for s in self.targets.series:
+            kind = METRIC_BY_NAME[s.model_column].kind
+            if kind not in ("stock", "flow"):
+                raise ValueError(f"early rejection reads stocks and flows, not {kind} columns")
+            out[s.model_column] = (index[s.model_column], kind)
+        return out
+
+    def simulate_below(
+        self, values: Mapping[str, float], seed: int, eps: float
+    ) -> np.ndarray | None:
+        """``simulate``, or None as soon as the run is surely farther than ``eps``.
+
+        After each year that settles distance terms, the settled terms give a lower bound
+        of the run's distance (``Targets.lower_bound``); once that exceeds ``eps`` (with a
+        relative margin of ``BOUND_MARGIN`` for rounding), the run stops: it would be
+        rejected. A run that is not stopped is the same as ``simulate``'s, step for step,
+        so the points returned are identical (tests/test_calibration.py).
+        """
+        from sim.metrics import annual
+        from sim.model import PilotModel
+        from sim.run import paused_gc, resolve
+
+        overrides: dict[str, Any] = self.priors.overrides(values)
+        end = {"run.scale": self.scale, "run.end_year": self.targets.last_year}
+        spec = resolve(self.base, **end, **overrides)  # as sim.run resolves it
+        limit = eps * (1 + BOUND_MARGIN)
+        with paused_gc():
+            model = PilotModel(spec, seed=int(seed))
+            for year, settled in self._checks:
+                while model.running and model.year <= year:
+                    model.step()
+                so_far = _settled_years(model.recorder.rows, self._columns)
+                if settled.lower_bound(so_far, self._total_weight) > limit:
+                    return None
+            model.run()
+            return self.targets.simulated(annual(model.recorder.quarterly()))
+
+    def sample_below(self, pars: Mapping[str, Any], eps: float) -> dict[str, np.ndarray] | None:
+        """``self(pars)`` through ``simulate_below``: the seed is drawn the same way, so a
+        run that is not stopped gives the same points as ``self(pars)``."""
+        values = {p.key: float(pars[abc_name(p.key)]) for p in self.priors.priors}
+        seed = int(np.random.randint(0, MAX_SEED))  # noqa: NPY002 - seeded per particle slot
+        x = self.simulate_below(values, seed, eps)
+        return None if x is None else {"x": x}
+
+
+def _settled_years(rows: list[list[float]], columns: dict[str, tuple[int, str]]) -> Any:
+    """The complete years of a run so far, as ``sim.metrics.annual`` gives them for
+    ``columns`` (year sums of flows, year-end stocks), from the recorder's quarterly rows
+    (year, quarter, then the metrics), which start at a year's first quarter.
+
+    Sums may differ from pandas' in the last bit; the bound they feed has a margin.
+    """
+    import pandas as pd
+
+    a = np.array(rows, dtype=float)
+    n = len(a) // QUARTERS_PER_YEAR * QUARTERS_PER_YEAR
+    by_year = a[:n].reshape(-1, QUARTERS_PER_YEAR, a.shape[1])  # year x quarter x column
+    out: dict[str, np.ndarray] = {"year": by_year[:, 0, 0].astype(int)}
+    for name, (j, kind) in columns.items():
+        v = by_year[:, :, j]
+        if kind == "flow":
+            out[name] = np.nansum(v, axis=1)  # as pandas: NaN skipped, all NaN is 0
+        else:  # the year's last recorded value, NaN only if all are
+            known = ~np.isnan(v)
+            last = QUARTERS_PER_YEAR - 1 - np.argmax(known[:, ::-1], axis=1)
+            out[name] = np.where(known.any(axis=1), v[np.arange(len(v)), last], np.nan)
+    return pd.DataFrame(out)
 
 
 @dataclass(frozen=True)

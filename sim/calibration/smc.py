@@ -114,6 +114,54 @@ def _make_sampler_class() -> type:
     return SeededSampler
 
 
+def _make_model_class() -> type:
+    from pyabc.model import FunctionModel, ModelResult
+
+    class EarlyRejection(FunctionModel):
+        """pyabc's model for the ``Simulator``, stopping runs that are surely rejected.
+
+        pyabc evaluates a proposal with ``Model.accept``: simulate, then let the acceptor
+        compare the distance with this generation's epsilon. Here the simulator first stops
+        a run as soon as the target years it has completed put it above epsilon
+        (``Simulator.simulate_below``); such a particle is rejected, as it would have been
+        after the full run. Any other run is completed and judged exactly as
+        ``Model.accept`` does, and the seed is drawn the same way, so the posterior is the
+        same bit for bit (tests/test_calibration.py); only rejected runs get cheaper.
+        Rejected particles are not recorded (no component of this calibration asks pyabc
+        to record them), so their partial results are never read.
+        """
+
+        def accept(  # noqa: PLR0913 - pyabc's interface
+            self,
+            t: int,
+            pars: Any,
+            sum_stat_calculator: Any,
+            distance_calculator: Any,
+            eps_calculator: Any,
+            acceptor: Any,
+            x_0: dict,
+        ) -> Any:
+            x = self.sample_function.sample_below(pars, eps_calculator(t))
+            if x is None:
+                return ModelResult(sum_stat={}, distance=np.inf, accepted=False)
+            # What Model.accept does after sampling.
+            result = ModelResult(sum_stat=sum_stat_calculator(x))
+            judged = acceptor(
+                distance_function=distance_calculator,
+                eps=eps_calculator,
+                x=result.sum_stat,
+                x_0=x_0,
+                t=t,
+                par=pars,
+            )
+            result.distance = judged.distance
+            result.accepted = judged.accept
+            result.weight = judged.weight
+            return result
+
+    return EarlyRejection
+
+
 @dataclass
 class SMCSettings:
     """Settings of one ABC-SMC calibration.
@@ -238,6 +286,7 @@ def run_smc(
     *,
     resume: bool = False,
     quiet: bool = False,
+    early_rejection: bool = True,
 ) -> SMCResult:
     """Run (or continue) ABC-SMC and return the posterior and its traces.
 
@@ -250,6 +299,8 @@ def run_smc(
         executor: where particles are simulated (``sim.experiments.executors``).
         resume: continue the run stored in ``db`` (same targets, priors and settings).
         quiet: silence pyabc's per-generation log.
+        early_rejection: stop runs that are surely rejected (``_make_model_class``); the
+            result is the same either way, only the time differs.
 
     Raises:
         CalibrationError: ``db`` exists without ``resume``, or belongs to another setup.
@@ -283,8 +334,10 @@ def run_smc(
     simulator = Simulator(base, priors, targets, settings.scale)
     sampler = _make_sampler_class()(executor, settings.seed)
     sampler.show_progress = False
+    # The model's name in pyabc's database stays the one pyabc gives the plain function.
+    model = _make_model_class()(simulator, name="Simulator") if early_rejection else simulator
     abc = pyabc.ABCSMC(
-        simulator,
+        model,
         prior,
         TargetDistance(targets),
         population_size=settings.population,
