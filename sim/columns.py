@@ -58,7 +58,7 @@ class Columns(dict[str, np.ndarray]):
 
     def append(self, k: int, **values: np.ndarray | float | int) -> np.ndarray:
         """Append ``k`` rows; unnamed columns are zero. Returns the new row indices."""
-        unknown = set(values) - set(self._dtypes)
+        unknown = values.keys() - self._dtypes.keys()
         if unknown:
             raise KeyError(f"unknown columns {sorted(unknown)}")
         if self.n + k > self._cap:

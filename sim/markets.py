@@ -131,8 +131,7 @@ class Markets:
         n = np.bincount(b["sector"][in_market], minlength=len(SECTORS)).astype(float)
         growth = (1 + spec.demand_growth) ** (max(self.m.t, 0) / QUARTERS_PER_YEAR)
         ref = self._reference * growth
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(n > ref, ref / np.maximum(n, 1e-12), 1.0)
+        ratio = np.where(n > ref, ref / np.maximum(n, 1e-12), 1.0)  # never divides by 0
         # Below the reference a product earns its full value (assumption: no scarcity
         # premium for an uncrowded sector).
         return ratio**spec.competition_elasticity

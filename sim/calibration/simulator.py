@@ -112,24 +112,29 @@ class Simulator:
         rejected. A run that is not stopped is the same as ``simulate``'s, step for step,
         so the points returned are identical (tests/test_calibration.py).
         """
-        from sim.metrics import annual
-        from sim.model import PilotModel
         from sim.run import paused_gc, resolve
 
         overrides: dict[str, Any] = self.priors.overrides(values)
         end = {"run.scale": self.scale, "run.end_year": self.targets.last_year}
         spec = resolve(self.base, **end, **overrides)  # as sim.run resolves it
-        limit = eps * (1 + BOUND_MARGIN)
         with paused_gc():
-            model = PilotModel(spec, seed=int(seed))
-            for year, settled in self._checks:
-                while model.running and model.year <= year:
-                    model.step()
-                so_far = _settled_years(model.recorder.rows, self._columns)
-                if settled.lower_bound(so_far, self._total_weight) > limit:
-                    return None
-            model.run()
-            return self.targets.simulated(annual(model.recorder.quarterly()))
+            # The model must be unreachable when the pause ends (sim.run), so it lives in
+            # the frame of a call that has returned by then.
+            return self._run_below(spec, int(seed), eps * (1 + BOUND_MARGIN))
+
+    def _run_below(self, spec: Scenario, seed: int, limit: float) -> np.ndarray | None:
+        from sim.metrics import annual
+        from sim.model import PilotModel
+
+        model = PilotModel(spec, seed=seed)
+        for year, settled in self._checks:
+            while model.running and model.year <= year:
+                model.step()
+            so_far = _settled_years(model.recorder.rows, self._columns)
+            if settled.lower_bound(so_far, self._total_weight) > limit:
+                return None
+        model.run()
+        return self.targets.simulated(annual(model.recorder.quarterly()))
 
     def sample_below(self, pars: Mapping[str, Any], eps: float) -> dict[str, np.ndarray] | None:
         """``self(pars)`` through ``simulate_below``: the seed is drawn the same way, so a
