@@ -8,7 +8,7 @@ scale, and returns the target points in full-economy units.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -77,11 +77,17 @@ class Simulator:
     @cached_property
     def _checks(self) -> tuple[tuple[int, Targets], ...]:
         """Year ends before the last target year at which new distance terms settle, with
-        the targets settled by then."""
+        the targets settled by then (series of stocks and flows only: ``_settled_years``
+        reads those; leaving other terms out keeps the bound a lower bound)."""
         years = {y for s in self.targets.series for y in s.years}
         years |= {s.mean_over[1] for s in self.targets.series if s.mean_over is not None}
-        checks = [(y, self.targets.through(y)) for y in sorted(years)]
-        return tuple((y, t) for y, t in checks if y < self.targets.last_year and t.series)
+        checks = []
+        for y in sorted(y for y in years if y < self.targets.last_year):
+            settled = self.targets.through(y)
+            readable = tuple(s for s in settled.series if s.model_column in self._columns)
+            if readable:
+                checks.append((y, replace(settled, series=readable)))
+        return tuple(checks)
 
     @cached_property
     def _total_weight(self) -> float:
@@ -89,17 +95,12 @@ class Simulator:
 
     @cached_property
     def _columns(self) -> dict[str, tuple[int, str]]:
-        """Target columns: their index in a recorder row and their kind (stock or flow)."""
+        """Target columns of stocks and flows: their index in a recorder row, their kind."""
         from sim.metrics import METRIC_BY_NAME, METRICS
 
         index = {m.name: i + 2 for i, m in enumerate(METRICS)}  # after year and quarter
-        out = {}
-        for s in self.targets.series:
-            kind = METRIC_BY_NAME[s.model_column].kind
-            if kind not in ("stock", "flow"):
-                raise ValueError(f"early rejection reads stocks and flows, not {kind} columns")
-            out[s.model_column] = (index[s.model_column], kind)
-        return out
+        kinds = {s.model_column: METRIC_BY_NAME[s.model_column].kind for s in self.targets.series}
+        return {c: (index[c], k) for c, k in kinds.items() if k in ("stock", "flow")}
 
     def simulate_below(
         self, values: Mapping[str, float], seed: int, eps: float
@@ -110,7 +111,7 @@ class Simulator:
         of the run's distance (``Targets.lower_bound``); once that exceeds ``eps`` (with a
         relative margin of ``BOUND_MARGIN`` for rounding), the run stops: it would be
         rejected. A run that is not stopped is the same as ``simulate``'s, step for step,
-        so the points returned are identical (tests/test_calibration.py).
+        so the points returned are identical (tests/test_early_rejection.py).
         """
         from sim.run import paused_gc, resolve
 

@@ -124,11 +124,12 @@ def _make_model_class() -> type:
         compare the distance with this generation's epsilon. Here the simulator first stops
         a run as soon as the target years it has completed put it above epsilon
         (``Simulator.simulate_below``); such a particle is rejected, as it would have been
-        after the full run. Any other run is completed and judged exactly as
-        ``Model.accept`` does, and the seed is drawn the same way, so the posterior is the
-        same bit for bit (tests/test_calibration.py); only rejected runs get cheaper.
-        Rejected particles are not recorded (no component of this calibration asks pyabc
-        to record them), so their partial results are never read.
+        after the full run by pyabc's default acceptor (distance at most epsilon). Any
+        other run is completed and judged exactly as ``Model.accept`` does, and the seed is
+        drawn the same way, so the posterior is the same bit for bit
+        (tests/test_early_rejection.py); only rejected runs get cheaper. Rejected particles
+        are not recorded (no component of this calibration asks pyabc to record them), so
+        their empty results (distance ``inf``) are never read.
         """
 
         def accept(  # noqa: PLR0913 - pyabc's interface
