@@ -69,9 +69,15 @@ class Simulator:
         The run's seed is drawn from numpy's global generator, which the sampler seeds
         per particle, so a calibration is deterministic given its seed.
         """
+        values, seed = self._draw(pars)
+        return {"x": self.simulate(values, seed)}
+
+    def _draw(self, pars: Mapping[str, Any]) -> tuple[dict[str, float], int]:
+        """The dotted-key values of pyabc's ``pars`` and a run seed from numpy's global
+        generator (which the sampler seeds per particle slot)."""
         values = {p.key: float(pars[abc_name(p.key)]) for p in self.priors.priors}
         seed = int(np.random.randint(0, MAX_SEED))  # noqa: NPY002 - seeded per particle slot
-        return {"x": self.simulate(values, seed)}
+        return values, seed
 
     # Early rejection ---------------------------------------------------------------------
     @cached_property
@@ -140,8 +146,7 @@ class Simulator:
     def sample_below(self, pars: Mapping[str, Any], eps: float) -> dict[str, np.ndarray] | None:
         """``self(pars)`` through ``simulate_below``: the seed is drawn the same way, so a
         run that is not stopped gives the same points as ``self(pars)``."""
-        values = {p.key: float(pars[abc_name(p.key)]) for p in self.priors.priors}
-        seed = int(np.random.randint(0, MAX_SEED))  # noqa: NPY002 - seeded per particle slot
+        values, seed = self._draw(pars)
         x = self.simulate_below(values, seed, eps)
         return None if x is None else {"x": x}
 
