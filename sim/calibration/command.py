@@ -100,7 +100,7 @@ def add_calibrate_command(sub: Any) -> None:
         type=float,
         default=None,
         help="stop after this wall time (checked between generations; default "
-        f"{FULL['max_minutes']:g}, a guard: the default run took 26 minutes on 2 cores)",
+        f"{FULL['max_minutes']:g}, a guard: the default run took 13 to 25 minutes on 2 cores)",
     )
     c.add_argument("--resume", action="store_true", help="continue the run in OUT/abc.db")
     c.add_argument("--fresh", action="store_true", help="replace an existing OUT/abc.db")

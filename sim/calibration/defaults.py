@@ -17,8 +17,9 @@ DEFAULT_CALIBRATED = CALIBRATION_DIR / "calibrated.yaml"
 FULL = {
     "population": 150,
     # 15 generations: the committed calibration, which a default run reproduces exactly
-    # (the sampler is seeded per particle slot). It took 26 minutes on 2 cores
-    # (docs/performance.md). The time limit only guards a much slower machine: a run it
+    # (the sampler is seeded per particle slot; on another CPU the last bits of the floats
+    # may differ). It took 13.0 minutes on 2 cores on 2026-12-04, 24.5 on an older, slower
+    # VM (docs/performance.md). The time limit only guards a much slower machine: a run it
     # stops has fewer generations than the committed one (its summary line gives the count).
     "generations": 15,
     "max_minutes": 45.0,
