@@ -184,10 +184,7 @@ def one_bookkeeping(spec, seed: int) -> dict:
     PilotModel.deregister_agents = timed_deregister
     try:
         gc.collect()
-        c0 = time.process_time()
-        model = PilotModel(spec, seed)
-        model.run()
-        spent["cpu_s"] = time.process_time() - c0
+        PilotModel(spec, seed).run()
     finally:
         PopulationAgent.create_rows = create
         PilotModel.deregister_agents = deregister
