@@ -258,6 +258,56 @@ def test_sigterm_stops_the_pool_cleanly(tmp_path: Path) -> None:
     assert Store(out).runs  # finished runs were kept for a resume
 
 
+# A worker ended while writing its result leaves half a message in the result pipe; the
+# pool's manager thread then waited for the rest forever and Python, which joins that
+# thread at exit, never ended (seen in CI after SIGTERM). The worker below writes half a
+# message and hangs, like one killed mid-write, so the case is hit every time.
+HALF_SENT_RESULT = """
+import gc, struct, sys, time
+from multiprocessing.queues import SimpleQueue
+from pathlib import Path
+
+from sim.experiments.executors import open_executor
+
+
+def half_send(marker):
+    results = next(o for o in gc.get_objects() if isinstance(o, SimpleQueue))
+    results._wlock.acquire()
+    results._writer._send(struct.pack("!i", 1 << 20) + b"x" * 100)  # promises 1 MiB
+    Path(marker).touch()
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    marker = Path(sys.argv[1])
+    try:
+        with open_executor(2) as engine:
+            engine.executor.submit(half_send, str(marker))
+            while not marker.exists():
+                time.sleep(0.02)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def test_interrupt_while_a_worker_is_half_way_through_a_result_still_exits(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "half_sent.py"
+    script.write_text(HALF_SENT_RESULT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "sent")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "interrupted"
+    assert "leaked semaphore" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 # ------------------------------------------------- 7, 9. one job per output folder
 def test_second_compare_into_a_locked_folder_fails_fast(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

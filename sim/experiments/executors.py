@@ -27,6 +27,9 @@ from typing import Any
 from sim.errors import ExecutorError
 
 FORKSERVER = "forkserver"
+#: assumption: a terminated worker running pure Python ends within milliseconds; 5 s covers
+#: a loaded machine before the next, harder step (SIGKILL, then giving up on the thread).
+WORKER_EXIT_SECONDS = 5.0
 MP_METHOD = "distributed.worker.multiprocessing-method"
 #: Settings of the workers of ``--dask``, for pure-Python CPU-bound tasks like a model run:
 #:
@@ -221,18 +224,35 @@ def open_executor(
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued work and end the worker processes now.
+    """Cancel queued work, end the worker processes now, and wait for the pool's thread.
 
     ``shutdown(wait=True)`` can hang after Ctrl-C has also interrupted the workers; runs
     already stored are safe, the others are simply redone on resume.
+
+    A worker ended while it was writing a result leaves half a message in the result pipe,
+    and the pool's manager thread then waits for the rest forever: Python joins that thread
+    at exit, so the process would never end (CPython 3.12; ``terminate_workers()`` arrives
+    only in 3.14). Once no worker is left, closing this process's copy of the pipe's write
+    end gives the reader end-of-file: the manager thread marks the pool broken and ends.
+    CPython keeps these handles in private attributes; each is looked up defensively.
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)  # cleared by shutdown(): read it first
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.terminate()
     for p in procs:
-        p.join(timeout=5)
+        p.join(timeout=WORKER_EXIT_SECONDS)
+        if p.is_alive():  # ignored SIGTERM
+            p.kill()
+            p.join(timeout=WORKER_EXIT_SECONDS)
+    writer = getattr(results, "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in procs):
+        writer.close()
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=WORKER_EXIT_SECONDS)
 
 
 @contextmanager
