@@ -251,7 +251,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
     writer = getattr(results, "_writer", None)
     if writer is not None and not any(p.is_alive() for p in procs):
         writer.close()
-    if manager is not None and manager is not threading.current_thread():
+    if manager is not None:
         manager.join(timeout=WORKER_EXIT_SECONDS)
 
 
