@@ -130,14 +130,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     spec = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("results") / "runs" / f"{spec.name}-seed{args.seed}"
-    from sim.experiments.batch import claim_out_dir
+    from sim.experiments.batch import claim_out_dir, source_origin
 
     # checked before the run: a writable folder, not locked, holding no other scenario
-    with claim_out_dir(out, ("run", spec.name), force=args.force):
+    origin = source_origin(args.scenario)
+    with claim_out_dir(out, ("run", spec.name), force=args.force, origins={spec.name: origin}):
         result = sim.run(spec, seed=args.seed)
         meta = {
             "scenario": spec.name,
             "scenario_file": str(args.scenario),
+            "scenario_origin": origin,
             "scenario_hash": scenario_hash(spec),
             "seed": args.seed,
             "scale": spec.run.scale,

@@ -34,6 +34,7 @@ def test_run_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert rc == 0
     names = {p.name for p in out.iterdir()}
     assert names == {
+        ".pilotsim-owned.json",  # what pilotsim wrote here: all it may ever delete
         "annual.parquet",
         "annual.csv",
         "quarterly.parquet",

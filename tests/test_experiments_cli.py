@@ -153,7 +153,7 @@ def test_out_folder_with_foreign_files_is_refused(
 ) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["compare", *SMALL, "--out", str(tmp_path)]) == 2
-    assert "holds files a batch does not write (notes.txt)" in capsys.readouterr().err
+    assert "holds files pilotsim did not write (notes.txt)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 

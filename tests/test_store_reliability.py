@@ -25,6 +25,7 @@ from sim.experiments import batch as batch_mod
 from sim.experiments import store as store_mod
 from sim.experiments.batch import claim_out_dir, folder_job
 from sim.experiments.executors import SequentialExecutor
+from sim.experiments.ownership import RECORD
 from sim.experiments.runner import Task, make_tasks, run_batch
 from sim.experiments.seeds import replicate_seeds
 from sim.experiments.store import Store
@@ -46,7 +47,9 @@ def tiny_tasks() -> list[Task]:
 
 
 def listing(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+    """Every path under ``root`` but pilotsim's ownership record (tested on its own in
+    tests/test_ownership.py)."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.name != RECORD}
 
 
 # ------------------------------------------------- 4. corrupt or empty part files
@@ -413,7 +416,7 @@ def test_force_never_clears_files_pilotsim_does_not_write(
     (out / "thesis.tex").write_text("precious")
     assert main(["run", "baseline", "--scale", "0.05", "--until", "2016",
                  "--out", str(out), "--force"]) == 2  # fmt: skip
-    assert "holds files a run does not write (thesis.tex)" in capsys.readouterr().err
+    assert "holds files pilotsim did not write (thesis.tex)" in capsys.readouterr().err
     assert listing(out) == {"thesis.tex"}
 
 

@@ -15,7 +15,6 @@ they have in common, and a killed analysis resumes where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -32,6 +31,7 @@ from sim.experiments.batch import Batch, check_same_run_settings
 from sim.experiments.compare import DEFAULT_PERIOD, panel_from_frames, period_values
 from sim.experiments.seeds import replicate_seeds
 from sim.params import Scenario
+from sim.provenance import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,7 @@ def open_lab(
     reuses every stored run. ``job`` names the analysis (a folder holding another job is
     refused unless ``force``).
     """
+    from sim.experiments import ownership
     from sim.experiments.batch import claim_out_dir
     from sim.experiments.executors import open_executor
     from sim.experiments.store import Store
@@ -254,11 +255,9 @@ def open_lab(
     out = Path(out)
     with ExitStack() as stack:
         stack.enter_context(claim_out_dir(out, ("analyse", *job), force=force))
-        (out / "report.md").unlink(missing_ok=True)  # never left beside newer tables
+        ownership.remove(out, ["report.md"])  # never left beside newer tables
         mark = {"analysis": job[0], "settings": asdict(settings)}
-        tmp = out / ".analysis.json.tmp"
-        tmp.write_text(json.dumps(mark, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, out / "analysis.json")
+        atomic_write_text(out / "analysis.json", json.dumps(mark, indent=1) + "\n")
         engine = stack.enter_context(open_executor(jobs, dask=dask, scheduler=scheduler))
         store = Store(out)
         yield Lab(store, engine, settings, progress, provenance(command))
@@ -280,9 +279,7 @@ def finish(out: Path, lab: Lab, name: str, extra: Mapping[str, Any]) -> dict[str
         "command": lab.provenance.get("command"),
         **extra,
     }
-    tmp = out / ".analysis.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "analysis.json")
+    atomic_write_text(out / "analysis.json", json.dumps(info, indent=1, default=str) + "\n")
     return info
 
 

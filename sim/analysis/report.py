@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.analysis.sizes import ANALYSES
+from sim.provenance import atomic_write_text
 
 FIGURE = re.compile(r"(!\[[^\]]*\]\()([^)/]+\.png\))")
 
@@ -67,8 +68,4 @@ def write_index(root: Path) -> Path:
         text = (folder / "report.md").read_text(encoding="utf-8")
         text = FIGURE.sub(rf"\g<1>{name}/\g<2>", text)
         lines += [f'<a id="{name}"></a>', "", text.rstrip(), ""]
-    path = root / "report.md"
-    tmp = root / ".report.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(root / "report.md", "\n".join(lines) + "\n")

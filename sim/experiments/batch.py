@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from sim.errors import BatchError
+from sim.experiments import ownership
 from sim.experiments.defaults import MAX_RUNS_WITHOUT_YES
 from sim.experiments.executors import open_executor
 from sim.experiments.runner import BatchReport, Task, run_batch
@@ -34,13 +34,12 @@ from sim.experiments.store import Store, StoreError, code_fingerprint, run_key
 from sim.params import FIRST_YEAR, LEVER_GROUPS, Scenario
 from sim.scenario import scenario_hash, with_overrides
 
-#: Names a batch folder may hold besides its store: the outputs of compare and sweep.
-OUTPUT_SUFFIXES = (".png", ".csv", ".md")
-OUTPUT_NAMES = ("manifest.json", "runs", ".gitignore", "analysis.json")
 #: What ``pilotsim run`` writes into its folder.
 RUN_FILES = ("annual.parquet", "annual.csv", "quarterly.parquet", "scenario.yaml", "metadata.json")
 #: Held (``flock``) by the process writing into an output folder; removed when it is done.
 LOCK_FILE = ".lock"
+#: How an attribution variant's source names its policy's: ``"<policy source> with k=v"``.
+VARIANT_SOURCE = " with "
 #: Seconds of one core per run, 2015-2035: about 0.4 s at scale 0.1 and 1.3 s at full
 #: scale (docs/performance.md: model run and batch benchmarks), so about 0.3 + 1.0 * scale.
 SECONDS_PER_RUN_FIXED = 0.3
@@ -169,6 +168,13 @@ class Batch:
         )
         return list({t.key: t for t in tasks}.values())
 
+    @property
+    def origins(self) -> dict[str, str]:
+        """The scenario file behind each label (a variant's is its policy's file)."""
+        return {
+            lab: source_origin(self.sources[lab].split(VARIANT_SOURCE)[0]) for lab in self.scenarios
+        }
+
     def describe(self) -> dict[str, Any]:
         """The batch as recorded in ``manifest.json``."""
         return {
@@ -184,6 +190,7 @@ class Batch:
                     "name": spec.name,
                     "source": self.sources[lab],
                     "hash": self.hashes[lab],
+                    "origin": self.origins[lab],
                     **({"point": self.points[lab]} if lab in self.points else {}),
                 }
                 for lab, spec in self.scenarios.items()
@@ -212,32 +219,54 @@ def check_same_run_settings(scenarios: Mapping[str, Scenario]) -> None:
                 )
 
 
-def _ours(name: str) -> bool:
-    """Whether a name in an output folder is one pilotsim writes (batch or run)."""
-    return (
-        name in OUTPUT_NAMES
-        or name in RUN_FILES
-        or Path(name).suffix in OUTPUT_SUFFIXES
-        or name.startswith(".")
-    )
-
-
 def check_out_dir(out: Path, what: str = "a batch") -> None:
-    """Refuse a folder that holds files pilotsim does not write (nothing is overwritten);
-    ``what`` names the job in the message."""
+    """Refuse a folder that holds anything pilotsim did not write (its record,
+    :mod:`sim.experiments.ownership`, lists what it did); ``what`` names the job. Call it
+    with the folder's lock held: a job killed there earlier is adopted first."""
     if out.exists() and not out.is_dir():
         raise OutDirError(f"--out {out}: exists and is not a directory")
-    if not out.is_dir():
-        return
     try:
-        foreign = sorted(p.name for p in out.iterdir() if not _ours(p.name))
+        alien = ownership.foreign(out)
     except OSError as e:
         raise OutDirError(f"--out {out}: cannot read the folder ({e.strerror or e})") from None
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+    if alien:
+        shown = ", ".join(alien[:5]) + (f" and {len(alien) - 5} more" if len(alien) > 5 else "")
         raise OutDirError(
-            f"--out {out}: holds files {what} does not write ({shown}); choose another folder"
+            f"--out {out}: holds files pilotsim did not write ({shown}); pilotsim writes "
+            f"{what} only into a new folder or one of its own, and never deletes such "
+            "files, even with --force: choose another --out"
         )
+
+
+def source_origin(source: str | Path) -> str:
+    """Where a scenario came from, as recorded with its outputs: the absolute path of its
+    file (a bare name resolved in ``scenarios/``), or the source text when it is no file
+    (a ``sim.Scenario`` object)."""
+    from sim.scenario import resolve_path
+
+    text = str(source)
+    if text.startswith("<"):
+        return text
+    try:
+        return str(resolve_path(text).resolve())
+    except (OSError, ValueError):
+        return text
+
+
+def folder_origins(out: Path) -> dict[str, str]:
+    """The scenario file behind each label of the job ``out`` holds (empty if unrecorded:
+    committed folders and folders written before origins were recorded)."""
+    try:
+        if (out / "manifest.json").is_file():
+            batch = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["batch"]
+            return {lab: str(s["origin"]) for lab, s in batch["scenarios"].items() if "origin" in s}
+        if (out / "metadata.json").is_file():
+            meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+            if "scenario_origin" in meta:
+                return {str(meta["scenario"]): str(meta["scenario_origin"])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}
 
 
 def describe_job(job: Sequence[str]) -> str:
@@ -289,15 +318,9 @@ def folder_job(out: Path) -> tuple[str, ...] | None:
 
 
 def clear_out_dir(out: Path) -> None:
-    """Remove what pilotsim wrote into ``out`` (reports, figures, store, run files); keep
-    the lock, ``.gitignore`` and other hidden files except temporary ones."""
-    for p in out.iterdir():
-        if p.name.startswith(".") and ".tmp" not in p.name:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+    """Remove what pilotsim wrote into ``out`` (what its record lists, and its temporary
+    files); anything else stays."""
+    ownership.clear(out)
 
 
 #: Report files of a comparison or sweep that a new report replaces or removes.
@@ -306,15 +329,17 @@ REPORT_FILES = ("summary.csv", "attribution.csv", "draws.csv", "sweep.csv", "rep
 
 def remove_stale_outputs(out: Path, keep: Sequence[str]) -> None:
     """Remove the report files and figures of an earlier job in ``out`` that this one does
-    not write (``keep``): no stale figure or table is left beside a new report."""
+    not write (``keep``): no stale figure or table is left beside a new report. Only what
+    pilotsim's record of the folder lists is ever removed."""
     if not out.is_dir():
         return
     kept = set(keep)
-    for p in out.iterdir():
-        if p.name in kept or not p.is_file():
-            continue
-        if p.suffix == ".png" or p.name in REPORT_FILES:
-            p.unlink(missing_ok=True)
+    stale = [
+        n
+        for n in ownership.owned(out)
+        if n not in kept and (Path(n).suffix == ".png" or n in REPORT_FILES) and (out / n).is_file()
+    ]
+    ownership.remove(out, stale)
 
 
 def _make_dirs(out: Path) -> list[Path]:
@@ -392,25 +417,37 @@ def _unlock(out: Path, fd: int) -> None:
 
 
 @contextmanager
-def claim_out_dir(out: Path, job: Sequence[str], *, force: bool = False) -> Iterator[Path]:
-    """Hold output folder ``out`` for one job (a comparison, a sweep or a run).
+def claim_out_dir(
+    out: Path,
+    job: Sequence[str],
+    *,
+    force: bool = False,
+    origins: Mapping[str, str] | None = None,
+) -> Iterator[Path]:
+    """Hold output folder ``out`` for one job (a comparison, a sweep, a run, an analysis).
 
     Checked before any simulation: ``out`` is a folder (or can be created) that pilotsim
     can write into, that no other pilotsim process holds (``out/.lock``, ``flock``) and that
-    holds nothing but pilotsim's files. A folder that holds another job (another pair,
-    sweep or scenario) is refused unless ``force``, which first clears what pilotsim wrote
-    there. Folders created here are removed again if the job leaves them empty.
+    holds nothing but what pilotsim's record says it wrote (:mod:`.ownership`). A folder
+    that holds another job (another pair, sweep, scenario or analysis, or the same names
+    from other scenario files) is refused unless ``force``, which first removes what
+    pilotsim wrote there and nothing else. Every name the job creates is recorded as
+    pilotsim's when it ends, or by the next job if it is killed. Folders created here are
+    removed again if the job leaves them empty.
 
     Args:
         out: the output folder.
         job: what the folder will hold (see :func:`folder_job`).
-        force: clear the folder first instead of refusing another job's.
+        force: clear pilotsim's files from the folder instead of refusing another job's.
+        origins: the scenario file behind each label (:func:`source_origin`); a folder
+            whose recorded origins differ for a shared label holds another job.
 
     Raises:
         OutDirError: the message names the folder and what to do.
     """
     job = tuple(job)
-    check_out_dir(out, "a run" if job[0] == "run" else "a batch")
+    if out.exists() and not out.is_dir():
+        raise OutDirError(f"--out {out}: exists and is not a directory")
     created = _make_dirs(out)
     try:
         fd = _lock(out)
@@ -418,18 +455,34 @@ def claim_out_dir(out: Path, job: Sequence[str], *, force: bool = False) -> Iter
         _remove_if_empty(created)
         raise
     try:
+        check_out_dir(out, "a run" if job[0] == "run" else "a batch")
         held = folder_job(out)
-        if held is not None and held != job and not force:
+        other = _other_origins(out, origins or {})
+        if held is not None and (held != job or other) and not force:
+            what = describe_job(held)
+            if held == job:
+                what += f" of other scenario files ({other})"
             raise OutDirError(
-                f"--out {out}: holds {describe_job(held)}, not {describe_job(job)}; "
-                "choose another --out, or pass --force to clear the folder first"
+                f"--out {out}: holds {what}, not {describe_job(job)}; choose another "
+                "--out, or pass --force to remove pilotsim's files from the folder first"
             )
         if held is not None and force:
             clear_out_dir(out)
-        yield out
+        ownership.begin(out)
+        try:
+            yield out
+        finally:
+            ownership.end(out)
     finally:
         _unlock(out, fd)
         _remove_if_empty(created)
+
+
+def _other_origins(out: Path, origins: Mapping[str, str]) -> str:
+    """Labels whose scenario file differs from the one ``out`` recorded ("" if none)."""
+    held = folder_origins(out)
+    diff = [f"{lab}: {held[lab]}" for lab in origins if lab in held and held[lab] != origins[lab]]
+    return "; ".join(diff)
 
 
 def seconds_per_run(scale: float, until: int = 2035) -> float:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments import ownership
 from sim.experiments.batch import (
+    VARIANT_SOURCE,
     Batch,
     BatchError,
     Execution,
@@ -237,7 +239,7 @@ def add_attribution_variants(
         for suffix, over in variants.items():
             lab = _label_text(variant_label(policy, suffix), list(specs))
             specs[lab] = with_overrides(spec, over).model_copy(update={"name": lab})
-            sources[lab] = f"{sources[policy]} with " + ", ".join(
+            sources[lab] = f"{sources[policy]}{VARIANT_SOURCE}" + ", ".join(
                 f"{k}={str(v).lower()}" for k, v in over.items()
             )
             out[policy][lab] = dict(over)
@@ -273,7 +275,7 @@ def _run(
 ) -> Iterator[tuple[Execution, pd.DataFrame | None]]:
     """Hold ``out`` for ``job``, run the batch (resuming) and yield what ran with the
     batch's annual panel (None when no run is stored); reports are written inside."""
-    with claim_out_dir(out, job, force=force):
+    with claim_out_dir(out, job, force=force, origins=b.origins):
         ex = execute(
             b,
             out,
@@ -462,9 +464,9 @@ def write_comparison(
     remove_stale_outputs(out, [*writers, *names])  # e.g. figures of an earlier call
     report.write_outputs(out, writers)
     if not b.draws:
-        (out / "draws.csv").unlink(missing_ok=True)  # left by an earlier --posterior call
+        ownership.remove(out, ["draws.csv"])  # left by an earlier --posterior call
     if attr is None:
-        (out / "attribution.csv").unlink(missing_ok=True)  # left by an earlier call
+        ownership.remove(out, ["attribution.csv"])  # left by an earlier call
     return [*writers, *names]
 
 
