@@ -6,8 +6,9 @@ curve (IP and R&D, pilot / mother-factory production, mass production, headquart
 brand, trading services) and each part is booked where that function is done:
 
 - IP and R&D: where the owner is; a licensor in Hong Kong receives ``royalty_share`` of it
-  when the IP is used by a firm outside Hong Kong (licences, transfers north, and projects
-  sold because their Hong Kong owner could not pay for industrialisation);
+  when the IP is used by a firm outside Hong Kong (licences and transfers north; a project
+  sold outright because its owner could not pay for industrialisation was paid for once,
+  ``Pipeline.sale_price_hkd_m``, and its IP went with it);
 - pilot / mother factory: where the pilot was done, or Hong Kong for a mother-factory line;
 - mass production: where the product is made (a mother factory keeps a share in Hong Kong);
 - headquarters and brand: where the owner's headquarters are;
@@ -16,6 +17,15 @@ brand, trading services) and each part is booked where that function is done:
 
 Technology adopted by local plants and PRD factories adds value the same way. The parts are
 computed from one set of weights, so they sum to the total exactly (up to float rounding).
+
+This is the territorial frame: value added where the work is done. The resident frame of
+the net benefit (``sim.metrics``) adds what Hong Kong residents earn outside Hong Kong: the
+operating surplus (``value.operating_surplus_share``) of the value that Hong Kong-owned PRD
+factories with their headquarters in Hong Kong add in the PRD
+(``hk_owned_prd_value_hkd_m``), and the price of projects Hong Kong owners sell outright.
+Royalties from outside licensees are already Hong Kong value added (the licensor's export
+of IP services), so they are not added again. No foreign-owned activity is booked in Hong
+Kong (a Hong Kong site needs a Hong Kong owner), so no income flows out.
 """
 
 from __future__ import annotations
@@ -68,7 +78,16 @@ FLOWS: tuple[str, ...] = (
     "public_spend",
     "private_spend",
     "hk_private_spend",
+    "hk_site_private_spend",
+    "hk_outside_private_spend",
     "gba_public_spend",
+    "pilot_choices",
+    "pilot_choices_negative_private",
+    "industrialisation_choices",
+    "industrialisation_choices_negative_private",
+    "sale_proceeds",
+    "hk_sale_proceeds",
+    "hk_owned_prd_value",
 )
 
 
@@ -128,9 +147,8 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     owner_place = b["owner_place"][rows].astype(np.int64)
     route = b["route"][rows]
     # IP: royalties return to the Hong Kong licensor when the IP is used outside Hong Kong.
-    licensed_out = ((route == Route.LICENSE) | (route == Route.NORTH) | b["sold"][rows]) & (
-        owner_place != Place.HK
-    )
+    licensed_out = ((route == Route.LICENSE) | (route == Route.NORTH)) & ~b["sold"][rows]
+    licensed_out &= owner_place != Place.HK
     royalty = np.where(licensed_out, spec.pipeline.royalty_share, 0.0)
     ip = value * w[IP]
     book(IP, np.full(rows.size, Place.HK), ip * royalty)
@@ -156,6 +174,23 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     trading_place = np.where(child, np.where(hq_hk, Place.HK, Place.PRD), prod_place)
     book(TRADING, trading_place.astype(np.int64), value * w[TRADING])
     return out
+
+
+def hk_owned_prd_value_hkd_m(model: PilotModel, rows: np.ndarray) -> float:
+    """Value added this quarter in the PRD by Hong Kong-owned factories headquartered in
+    Hong Kong: their mass production of products ``rows`` (the part
+    ``product_value_by_place`` books in the PRD) and of adopted technology. Its operating
+    surplus is Hong Kong residents' income from outside Hong Kong (the resident frame)."""
+    b = model.projects
+    w = shares(model)
+    child = rows[b["production_site"][rows] == ProductionSite.PRD_HK_OWNED]
+    hq_hk = model.prd.cols["hq_in_hk"][b["producer_row"][child]].astype(bool)
+    child = child[hq_hk]
+    keep = np.where(b["mother"][child], model.policies.mother_child.kept_share, 0.0)
+    products = float((market_value_hkd_m_per_q(model, child) * w[MASS] * (1 - keep)).sum())
+    with_hq, _ = model.prd.adoption_value_hkd_m_per_q()
+    adopted = float(with_hq * (w[PILOT] + w[MASS]))  # the production functions, in the PRD
+    return products + adopted
 
 
 def university_royalties_hkd_m(model: PilotModel, rows: np.ndarray) -> float:
@@ -220,6 +255,7 @@ def _book_value(model: PilotModel, rows: np.ndarray) -> None:
     model.ledger.products += product_value_by_place(model, rows)
     model.ledger.add("university_ip_income", university_royalties_hkd_m(model, rows))
     model.ledger.adoption += adoption_value_by_place(model)
+    model.ledger.add("hk_owned_prd_value", hk_owned_prd_value_hkd_m(model, rows))
     # Startup owners earn their IP and brand margin (assumption: the functions they perform).
     w = shares(model)
     own = rows[(b["owner"][rows] == Owner.STARTUP)]

@@ -117,6 +117,31 @@ class Metric:
         return self.views[view] or self.label
 
 
+#: The net benefit in Hong Kong's territory (``npv`` terms): value added where the work is
+#: done, less Hong Kong public spend and the private spend on resources used in Hong Kong.
+TERRITORIAL_NET_BENEFIT: tuple[tuple[str, float], ...] = (
+    ("hk_value_added_hkd_m", 1.0),
+    ("public_spend_hkd_m", -1.0),
+    ("hk_site_private_spend_hkd_m", -1.0),
+)
+#: The benefit to Hong Kong residents before public spend: the territorial frame's private
+#: terms plus residents' income from outside Hong Kong, less their spend outside it.
+RESIDENT_BENEFIT: tuple[tuple[str, float], ...] = (
+    ("hk_value_added_hkd_m", 1.0),
+    ("hk_site_private_spend_hkd_m", -1.0),
+    ("hk_income_from_outside_hkd_m", 1.0),
+    ("hk_outside_private_spend_hkd_m", -1.0),
+)
+
+
+def _hk_income_from_outside(m: PilotModel) -> float:
+    """Residents' income from outside HK this quarter (resident frame, ``sim.accounting``)."""
+    f = m.ledger.flows
+    return float(
+        m.spec.value.operating_surplus_share * f["hk_owned_prd_value"] + f["hk_sale_proceeds"]
+    )
+
+
 def _stage_count(stage: Stage, status: Status = Status.ACTIVE) -> Callable[[PilotModel], float]:
     def f(m: PilotModel) -> float:
         b = m.projects
@@ -268,6 +293,52 @@ OUTPUTS: tuple[Metric, ...] = (
         label="Local retention share (HK / all value added)",
         views={"analysis": "retention share", "compare": "", "summary": "local retention share"},
         order={"analysis": 2},
+    ),
+    Metric(
+        "pilot_choices",
+        "projects",
+        "flow",
+        "pilot-site choices made (a project that leaves the platform's queue chooses again)",
+        _flow("pilot_choices"),
+    ),
+    Metric(
+        "pilot_choices_negative_private",
+        "projects",
+        "flow",
+        "pilot-site choices whose chosen site has a negative expected private value to the "
+        "owner (Pipeline.private_capture of V, net of the owner's costs)",
+        _flow("pilot_choices_negative_private"),
+    ),
+    Metric(
+        "pilots_negative_private_value_share",
+        "share",
+        "ratio",
+        "share of pilot choices made at a negative expected private value (owners weigh the "
+        "product's whole value added, not what they earn: issue 22 point 1)",
+        extensive=False,
+        ratio_of=("pilot_choices_negative_private", "pilot_choices"),
+    ),
+    Metric(
+        "industrialisation_choices",
+        "projects",
+        "flow",
+        "industrialisations started (after the production-site choice)",
+        _flow("industrialisation_choices"),
+    ),
+    Metric(
+        "industrialisation_choices_negative_private",
+        "projects",
+        "flow",
+        "industrialisations started at a negative expected private value to the owner",
+        _flow("industrialisation_choices_negative_private"),
+    ),
+    Metric(
+        "industrialisations_negative_private_value_share",
+        "share",
+        "ratio",
+        "share of industrialisations started at a negative expected private value",
+        extensive=False,
+        ratio_of=("industrialisation_choices_negative_private", "industrialisation_choices"),
     ),
     Metric(
         "hk_jobs",
@@ -576,11 +647,57 @@ OUTPUTS: tuple[Metric, ...] = (
         views={"compare": ""},
     ),
     Metric(
+        "hk_site_private_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "the part of private_spend paid for work at Hong Kong sites (in-house lines, the "
+        "platform, Hong Kong production), by any owner: resources used in Hong Kong",
+        _flow("hk_site_private_spend"),
+    ),
+    Metric(
+        "hk_outside_private_spend_hkd_m",
+        "HKD m",
+        "flow",
+        "the part of hk_private_spend paid for work outside Hong Kong (PRD pilot bases and "
+        "factories, overseas)",
+        _flow("hk_outside_private_spend"),
+    ),
+    Metric(
         "gba_public_spend_hkd_m",
         "HKD m",
         "flow",
         "Guangdong's subsidy to pilots of Hong Kong projects on PRD pilot bases",
         _flow("gba_public_spend"),
+    ),
+    Metric(
+        "project_sale_proceeds_hkd_m",
+        "HKD m",
+        "flow",
+        "what outside buyers paid for projects sold outright (Pipeline.sale_price_hkd_m)",
+        _flow("sale_proceeds"),
+    ),
+    Metric(
+        "hk_sale_proceeds_hkd_m",
+        "HKD m",
+        "flow",
+        "the part of project_sale_proceeds received by sellers headquartered in Hong Kong",
+        _flow("hk_sale_proceeds"),
+    ),
+    Metric(
+        "hk_owned_prd_value_hkd_m",
+        "HKD m",
+        "flow",
+        "value added in the PRD by Hong Kong-owned factories headquartered in Hong Kong, "
+        "from Hong Kong research (products and adopted technology)",
+        _flow("hk_owned_prd_value"),
+    ),
+    Metric(
+        "hk_income_from_outside_hkd_m",
+        "HKD m",
+        "flow",
+        "Hong Kong residents' income from outside Hong Kong owed to HK research: the "
+        "operating surplus of hk_owned_prd_value plus hk_sale_proceeds",
+        _hk_income_from_outside,
     ),
     # Present values (to the period's first year) that are the numerators and denominators
     # of the benefit-cost ratios. Benefits are value added net of the private costs of the
@@ -600,8 +717,9 @@ OUTPUTS: tuple[Metric, ...] = (
         "pv_hk_benefit_hkd_m",
         "HKD m, present value",
         "npv",
-        "present value of HK value added net of HK owners' private spend",
-        terms=(("hk_value_added_hkd_m", 1.0), ("hk_private_spend_hkd_m", -1.0)),
+        "present value of the benefit to Hong Kong residents before public spend (the "
+        "resident frame of npv_net_benefit_hkd_m)",
+        terms=RESIDENT_BENEFIT,
         views={"pv_helper": ""},
     ),
     Metric(
@@ -651,16 +769,38 @@ OUTPUTS: tuple[Metric, ...] = (
         "npv_net_benefit_hkd_m",
         "HKD m, present value",
         "npv",
-        "present value of the net benefit to Hong Kong",
-        terms=(
-            ("hk_value_added_hkd_m", 1.0),
-            ("public_spend_hkd_m", -1.0),
-            ("hk_private_spend_hkd_m", -1.0),
-        ),
-        label="NPV of net benefit to HK (HK value added - public spend - HK private spend)",
+        "present value of the net benefit to Hong Kong residents (the headline; the Green "
+        "Book counts value to residents of the appraising jurisdiction): equal to "
+        "npv_net_benefit_resident_hkd_m",
+        terms=(*RESIDENT_BENEFIT, ("public_spend_hkd_m", -1.0)),
+        label="NPV of net benefit to HK residents (headline: the resident frame)",
         period_only=True,
         views={"analysis": "net benefit to HK (NPV)", "compare": ""},
         order={"analysis": 3},
+    ),
+    Metric(
+        "npv_net_benefit_territorial_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of the net benefit in Hong Kong's territory: HK value added - public "
+        "spend - private spend on work at Hong Kong sites",
+        terms=TERRITORIAL_NET_BENEFIT,
+        label="NPV of net benefit, territorial frame (HK value added - public spend - "
+        "private spend at HK sites)",
+        period_only=True,
+        views={"compare": ""},
+    ),
+    Metric(
+        "npv_net_benefit_resident_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "present value of the net benefit to Hong Kong residents: the territorial frame "
+        "plus residents' income from outside HK minus HK owners' spend outside HK",
+        terms=(*RESIDENT_BENEFIT, ("public_spend_hkd_m", -1.0)),
+        label="NPV of net benefit, resident frame (territorial + HK income from outside - "
+        "HK owners' spend outside)",
+        period_only=True,
+        views={"compare": ""},
     ),
     Metric(
         "npv_net_benefit_all_hkd_m",

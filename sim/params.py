@@ -382,6 +382,16 @@ class PipelineSpec(Spec):
         ge=0.0,
         le=1.0,
     )
+    sale_price_share: float = param(
+        0.25,
+        "share of the buyer's expected private value paid as the price of a project sold outright",
+        "the 25% rule of thumb of licensing practice (Goldscheider, Jarosz and Mulhern 2002, "
+        "les Nouvelles 37(3); market_failure_evidence: deal prices as a share of the "
+        "licensee's expected profit, with a wide range); assumption: the same split for an "
+        "outright sale, evidence range 0.1-0.5",
+        ge=0.0,
+        le=1.0,
+    )
     licensee_abroad_share: float = param(
         0.4,
         "share of outside licensees that are overseas (the rest Mainland/PRD firms)",
@@ -442,6 +452,17 @@ class ValueSpec(Spec):
         "HKD m per job (headquarters, brand, trading)",
         "hk_context_facts.csv row four_key_industries_va_per_worker 2019",
         gt=0.0,
+    )
+    operating_surplus_share: float = param(
+        0.45,
+        "share of value added that is gross operating surplus (owners' income; the rest "
+        "pays labour and taxes on production)",
+        "assumption: Hong Kong's GDP by income component (C&SD) puts gross operating "
+        "surplus at a little under half of GDP in 2015-2019 and compensation of employees "
+        "at about half (approximate reading, to be checked against the table); used for "
+        "owners' income from outside Hong Kong and buyers' value of a project",
+        ge=0.0,
+        le=1.0,
     )
     social_discount_rate: float = param(
         0.035,

@@ -37,6 +37,7 @@ from sim.projects import (
     G_ROUTE,
     NO_SITE,
     PILOT_SITE_PLACE,
+    PRODUCTION_SITE_PLACE,
     Owner,
     PilotSite,
     Place,
@@ -281,6 +282,17 @@ class Pipeline:
         b = self.book
         return self.v0 * b["quality"][rows] * self.m.markets.crowding[b["sector"][rows]]
 
+    def private_capture(self, rows: np.ndarray) -> np.ndarray:
+        """Share of a product's value added its owner earns: the operating surplus
+        (``value.operating_surplus_share``) of the functions it performs, IP and
+        headquarters for a startup (as ``accounting`` pays it), every function for a firm
+        that makes the product itself. Used to report how many choices start at negative
+        private value; the choices themselves still weigh the whole value added."""
+        v = self.m.spec.value
+        startup = self.book["owner"][rows] == Owner.STARTUP
+        functions = np.where(startup, v.share_ip_rnd + v.share_hq_brand, 1.0)
+        return v.operating_surplus_share * functions
+
     def _site_terms(self) -> SiteTerms:
         """This quarter's terms of a pilot at each site, as the markets and platform stand.
 
@@ -321,6 +333,7 @@ class Pipeline:
         cash: np.ndarray,
         supported: np.ndarray,
         terms: SiteTerms | None = None,
+        capture: np.ndarray | float = 1.0,
     ) -> np.ndarray:
         """Expected value (HKD m) to the owner of piloting at each site, shape (k, 4).
 
@@ -335,6 +348,8 @@ class Pipeline:
             cash: what the owner can spend on the pilot (``inf`` for funded owners).
             supported: whether a move north keeps follow-up support, shape (k,).
             terms: this quarter's ``_site_terms()`` (computed if not given).
+            capture: the share of V the owner earns itself (``private_capture``), shape
+                (k,) or a number; 1 (the product's whole value added) drives the choices.
         """
         t = terms if terms is not None else self._site_terms()
         prd = PilotSite.PRD
@@ -347,7 +362,7 @@ class Pipeline:
         effort = funding * self.book["quality"][rows][:, None]
         effort[:, prd] *= fit_prd
         p_pilot = 1.0 - np.power(t.fail, effort)
-        value = self._product_value(rows)[:, None] * t.discount
+        value = (np.asarray(capture) * self._product_value(rows))[:, None] * t.discount
         gain = t.p_ind * value
         survive = np.where(supported, 1.0, t.prd_survival)
         gain[:, prd] = t.p_ind[prd] * fit_prd * survive * value[:, prd]
@@ -413,7 +428,9 @@ class Pipeline:
         terms = self._site_terms()
         ev_firm = self._pilot_values(rows, funded, yes, terms)
         ev_start = self._pilot_values(rows, seed_cash, yes, terms)
-        offered = np.full(k, plat.follow_up_open())
+        # A transfer north is valued as supported only by a result a place is left for
+        # (rationed before the choice, first come first served in row order).
+        offered = plat.follow_up_offers(np.ones(k, dtype=bool))
         ev_north = self._pilot_values(rows, funded, offered, terms)
         asc_hk = self._site_asc(yes)
         avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
@@ -516,6 +533,12 @@ class Pipeline:
             if over.any():
                 avail[over, s] = False
                 site[over] = logit_choice(u[over], avail[over], noise[over])
+        private = self._pilot_values(
+            rows, cash, b["supported"][rows], terms, self.private_capture(rows)
+        )
+        m.ledger.add("pilot_choices", rows.size)
+        negative = private[np.arange(rows.size), site] < 0
+        m.ledger.add("pilot_choices_negative_private", int(np.count_nonzero(negative)))
         on_platform = site == PilotSite.HK_PLATFORM
         if on_platform.any():
             no_plat = avail[on_platform].copy()
@@ -538,8 +561,11 @@ class Pipeline:
             out[mf] = self.m.manufacturers.finance_capacity_hkd_m(owner_row[mf])
         return out
 
-    def _pay(self, rows: np.ndarray, amount: np.ndarray) -> None:
-        """Owners pay ``amount`` (HKD m each): startups from cash; private spend booked."""
+    def _pay(self, rows: np.ndarray, amount: np.ndarray, site_place: np.ndarray) -> None:
+        """Owners pay ``amount`` (HKD m each) for work done at ``site_place`` (``Place``):
+        startups from cash. Private spend is booked by owner (Hong Kong owners, anywhere)
+        and by place (resources used in Hong Kong, by any owner; Hong Kong owners' spend
+        outside Hong Kong), the two frames of the net benefit (``sim.metrics``)."""
         m, b = self.m, self.book
         st = b["owner"][rows] == Owner.STARTUP
         if st.any():  # beyond its cash a startup pays from a scale-up round
@@ -547,9 +573,13 @@ class Pipeline:
             owners = b["owner_row"][rows[st]]
             np.subtract.at(cash, owners, np.minimum(amount[st], np.maximum(cash[owners], 0.0)))
         m.ledger.add("private_spend", float(amount.sum()))
-        hk = b["owner_place"][rows] == Place.HK
-        m.ledger.add("hk_private_spend", float(amount[hk].sum()))
+        hk_owner = b["owner_place"][rows] == Place.HK
+        in_hk = site_place == Place.HK
+        m.ledger.add("hk_private_spend", float(amount[hk_owner].sum()))
+        m.ledger.add("hk_site_private_spend", float(amount[in_hk].sum()))
+        m.ledger.add("hk_outside_private_spend", float(amount[hk_owner & ~in_hk].sum()))
         b["spent_hkd_m"][rows] += amount
+        b["spent_outside_hkd_m"][rows] += np.where(in_hk, 0.0, amount)
 
     def _begin_pilot(
         self, rows: np.ndarray, site: np.ndarray, cash: np.ndarray, terms: SiteTerms
@@ -613,7 +643,7 @@ class Pipeline:
         cost, dur_f = (terms.cost, terms.dur_f) if terms is not None else self.pilot_costs()
         need = cost[site]
         paid = np.minimum(need, cash)
-        self._pay(rows, paid)
+        self._pay(rows, paid, PILOT_SITE_PLACE[site])
         funding = np.where(need > 0, paid / np.maximum(need, 1e-9), 1.0)
         fit = np.where(
             (site == PilotSite.PRD) & ~b["supported"][rows], spec.north_fit_unsupported, 1.0
@@ -721,8 +751,8 @@ class Pipeline:
         avail[:, ProductionSite.ABROAD] = owner != Owner.MAINLAND_FIRM
         avail &= afford
 
-        # Follow-up support is offered to the platform's clients while places last.
-        offer = client & ~supported & plat.follow_up_open()
+        # Follow-up support is offered to the platform's clients a place is left for.
+        offer = plat.follow_up_offers(client & ~supported)
         fit_north = np.where(supported | offer, 1.0, spec.north_fit_unsupported)
 
         mc = pol.mother_child
@@ -777,7 +807,22 @@ class Pipeline:
         b["mother"][rows] = mother
         mc.book_lines(int(mother.sum()))
         chosen_cost = cost[np.arange(k), site]
-        self._pay(rows[~stopped], chosen_cost[~stopped])
+        p_chosen = (
+            np.minimum(MAX_P, p_base * fit[np.arange(k), site]) * survive[go][np.arange(k), site]
+        )
+        private = (
+            p_chosen
+            * self.private_capture(rows)
+            * self._product_value(rows)
+            * self.disc_q ** t[site]
+            - chosen_cost
+        )
+        m.ledger.add("industrialisation_choices", int(np.count_nonzero(~stopped)))
+        m.ledger.add(
+            "industrialisation_choices_negative_private",
+            int(np.count_nonzero((private < 0) & ~stopped)),
+        )
+        self._pay(rows[~stopped], chosen_cost[~stopped], PRODUCTION_SITE_PLACE[site[~stopped]])
         b["p_success"][rows] = np.where(
             stopped, 0.0, np.minimum(MAX_P, p_base * fit[np.arange(k), site])
         )
@@ -795,11 +840,40 @@ class Pipeline:
         ).astype(np.int16)
         b["stage"][rows] = Stage.INDUSTRIALISATION
 
+    def sale_price_hkd_m(self, rows: np.ndarray, abroad: np.ndarray) -> np.ndarray:
+        """Price (HKD m) an outside buyer pays for a piloted project sold outright.
+
+        The bargaining rule: the seller gets ``sale_price_share`` of the buyer's expected
+        private value, ``P(industrialise) x operating surplus share x V x d^T - cost`` at
+        the buyer's site (the PRD for a Mainland buyer, overseas otherwise), and nothing
+        for a project worth nothing to the buyer. V is the product's present value at
+        launch in its market as crowded as today, d the quarterly discount factor.
+        """
+        spec = self.m.spec.pipeline
+        t = spec.industrialisation_duration_mean_quarters * np.where(
+            abroad, spec.abroad_duration_factor, spec.prd_duration_factor
+        )
+        cost = spec.industrialisation_cost_hkd_m * np.where(
+            abroad, spec.abroad_cost_factor, spec.prd_cost_factor
+        )
+        surplus = self.m.spec.value.operating_surplus_share * self._product_value(rows)
+        ev = spec.industrialisation_success_probability * surplus * self.disc_q**t - cost
+        return spec.sale_price_share * np.maximum(ev, 0.0)
+
     def _sell(self, rows: np.ndarray, u_abroad: np.ndarray) -> None:
-        """Owners who can pay for no production site sell the project to an outside firm
-        (overseas with ``licensee_abroad_share``); a royalty returns to Hong Kong."""
+        """Owners who can pay for no production site sell the project outright to an
+        outside firm (overseas with ``licensee_abroad_share``) at ``sale_price_hkd_m``: the
+        seller books the proceeds (a startup's go to its cash), the IP goes with the project
+        (no royalty returns)."""
         m, b = self.m, self.book
         abroad = u_abroad < m.spec.pipeline.licensee_abroad_share
+        price = self.sale_price_hkd_m(rows, abroad)
+        m.ledger.add("sale_proceeds", float(price.sum()))
+        m.ledger.add("hk_sale_proceeds", float(price[b["owner_place"][rows] == Place.HK].sum()))
+        st = b["owner"][rows] == Owner.STARTUP
+        if st.any():
+            np.add.at(m.startups.cols["income_hkd_m"], b["owner_row"][rows[st]], price[st])
+        b["sale_price_hkd_m"][rows] = price
         b["owner"][rows] = np.where(abroad, Owner.ABROAD_FIRM, Owner.MAINLAND_FIRM)
         b["owner_place"][rows] = np.where(abroad, Place.ELSEWHERE, Place.PRD)
         b["owner_row"][rows] = -1

@@ -107,6 +107,9 @@ def attribution_panel(n: int = 4) -> pd.DataFrame:
                         "hk_value_added_hkd_m": va, "total_value_added_hkd_m": 2 * va,
                         "public_spend_hkd_m": 10.0 * on * (e > 0),
                         "hk_private_spend_hkd_m": 5.0 * on * (e > 0),
+                        "hk_site_private_spend_hkd_m": 2.0 * on * (e > 0),
+                        "hk_outside_private_spend_hkd_m": 3.0 * on * (e > 0),
+                        "hk_income_from_outside_hkd_m": 1.0 * on * (e > 0),
                         "private_spend_hkd_m": 8.0 * on * (e > 0),
                     }
                 )  # fmt: skip
@@ -139,8 +142,9 @@ def test_attribution_table_effects_and_parts_by_hand() -> None:
         pytest.approx(t_interval(d)[1:])
     )
     nb = t[t["outcome"] == "npv_net_benefit_hkd_m"].set_index("variant")
-    # net benefit at 0%: value effect - public 50 - HK private 25
-    assert nb.loc["full", "effect_mean"] == pytest.approx(500 + extra.mean() - 75)
+    # net benefit at 0% (resident frame): value effect - public 50 - HK private 25 (10 at HK
+    # sites, 15 outside) + income from outside 5
+    assert nb.loc["full", "effect_mean"] == pytest.approx(500 + extra.mean() - 75 + 5)
     assert nb.loc["no_matching", "attributed_mean"] == pytest.approx(200.0)
     bcr = t[t["outcome"] == "benefit_cost_ratio"].set_index("variant")
     assert math.isnan(bcr.loc["no_matching", "attributed_mean"])  # ratios are not additive

@@ -64,6 +64,9 @@ def synthetic_panel(n: int = N, seed: int = 0, with_platform: bool = True) -> pd
                         "public_spend_hkd_m": 5.0 + (20.0 + i) * on,
                         "private_spend_hkd_m": 60.0 + (8.0 + 0.5 * i) * on,
                         "hk_private_spend_hkd_m": 30.0 + (5.0 + 0.2 * i) * on,
+                        "hk_site_private_spend_hkd_m": 12.0 + (2.0 + 0.1 * i) * on,
+                        "hk_outside_private_spend_hkd_m": 18.0 + (3.0 + 0.1 * i) * on,
+                        "hk_income_from_outside_hkd_m": 4.0 + (1.0 + 0.05 * i) * on,
                         "gba_public_spend_hkd_m": 2.0 + (1.0 + 0.1 * i) * on,
                         "platform_clients": clients,
                         "platform_deadweight_clients": 0.25 * clients + (i % 2),
@@ -122,9 +125,21 @@ def test_npv_of_hk_value_added_is_the_hand_computation(
 
 def test_npv_of_net_benefit_hk_and_all_places(panel: pd.DataFrame, summary: pd.DataFrame) -> None:
     annuity = sum(1.035**-t for t in range(6))
-    # HK: extra value (40 + 3i) - extra public (20 + i) - extra HK private (5 + 0.2i)
-    hk = np.mean([(40 + 3 * i - 20 - i - 5 - 0.2 * i) * annuity for i in range(N)])
-    assert _period_row(summary, "npv_net_benefit_hkd_m")["diff_mean"] == pytest.approx(hk)
+    # territorial: extra value (40 + 3i) - extra public (20 + i) - extra spend at HK sites
+    # (2 + 0.1i); resident: that + extra income from outside (1 + 0.05i) - extra HK spend
+    # outside (3 + 0.1i); the headline is the resident frame
+    ter = np.mean([(40 + 3 * i - 20 - i - 2 - 0.1 * i) * annuity for i in range(N)])
+    res = np.mean(
+        [(40 + 3 * i - 20 - i - 2 - 0.1 * i + 1 + 0.05 * i - 3 - 0.1 * i) * annuity
+         for i in range(N)]
+    )  # fmt: skip
+    assert _period_row(summary, "npv_net_benefit_territorial_hkd_m")["diff_mean"] == (
+        pytest.approx(ter)
+    )
+    assert _period_row(summary, "npv_net_benefit_resident_hkd_m")["diff_mean"] == (
+        pytest.approx(res)
+    )
+    assert _period_row(summary, "npv_net_benefit_hkd_m")["diff_mean"] == pytest.approx(res)
     # all places: extra (30 + 3i) - (20 + i) - all private (8 + 0.5i) - Guangdong (1 + 0.1i)
     al = np.mean([(30 + 3 * i - 20 - i - 8 - 0.5 * i - 1 - 0.1 * i) * annuity for i in range(N)])
     assert _period_row(summary, "npv_net_benefit_all_hkd_m")["diff_mean"] == pytest.approx(al)
@@ -135,8 +150,13 @@ def test_npv_of_net_benefit_hk_and_all_places(panel: pd.DataFrame, summary: pd.D
 def test_benefit_cost_ratio_and_its_delta_method_interval(
     panel: pd.DataFrame, summary: pd.DataFrame
 ) -> None:
-    def benefit(r: pd.Series) -> float:
-        return r["hk_value_added_hkd_m"] - r["hk_private_spend_hkd_m"]
+    def benefit(r: pd.Series) -> float:  # the resident frame, before public spend
+        return (
+            r["hk_value_added_hkd_m"]
+            - r["hk_site_private_spend_hkd_m"]
+            - r["hk_outside_private_spend_hkd_m"]
+            + r["hk_income_from_outside_hkd_m"]
+        )
 
     def public(r: pd.Series) -> float:
         return r["public_spend_hkd_m"]
@@ -223,16 +243,25 @@ def test_issue_names_are_outcomes() -> None:
     for name in ("npv_hk_value_added_hkd_m", "npv_net_benefit_hkd_m", "benefit_cost_ratio"):
         assert OUTCOME_BY_NAME[name].period_only
     terms = dict(OUTCOME_BY_NAME["npv_net_benefit_hkd_m"].terms)
-    assert terms == {
+    resident = {
         "hk_value_added_hkd_m": 1.0,
         "public_spend_hkd_m": -1.0,
-        "hk_private_spend_hkd_m": -1.0,
+        "hk_site_private_spend_hkd_m": -1.0,
+        "hk_income_from_outside_hkd_m": 1.0,
+        "hk_outside_private_spend_hkd_m": -1.0,
+    }
+    assert terms == resident  # the headline is the resident frame
+    assert dict(OUTCOME_BY_NAME["npv_net_benefit_resident_hkd_m"].terms) == resident
+    assert dict(OUTCOME_BY_NAME["npv_net_benefit_territorial_hkd_m"].terms) == {
+        "hk_value_added_hkd_m": 1.0,
+        "public_spend_hkd_m": -1.0,
+        "hk_site_private_spend_hkd_m": -1.0,
     }
 
 
 def test_missing_model_columns_give_nan_not_an_error() -> None:
     old = synthetic_panel().drop(
-        columns=["private_spend_hkd_m", "hk_private_spend_hkd_m", "platform_clients",
+        columns=["private_spend_hkd_m", "hk_site_private_spend_hkd_m", "platform_clients",
                  "platform_deadweight_clients", "projects_piloted_hk_private"]
     )  # fmt: skip
     assert "private_spend_hkd_m" in missing_columns(old)

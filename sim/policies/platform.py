@@ -84,6 +84,10 @@ class NoPlatform(Lever):
     def follow_up_open(self) -> bool:
         return False
 
+    def follow_up_offers(self, wanted: np.ndarray) -> np.ndarray:
+        """Which of the ``wanted`` projects a follow-up place is left for (none)."""
+        return np.zeros(len(wanted), dtype=bool)
+
     def request(self, rows: np.ndarray) -> np.ndarray:
         raise RuntimeError("no platform: nothing can be piloted on it")
 
@@ -240,6 +244,16 @@ class PilotPlatform(NoPlatform):
 
     def follow_up_open(self) -> bool:
         return self.is_open and self.spec.follow_up_support and self._follow_up.left() >= 1
+
+    def follow_up_offers(self, wanted: np.ndarray) -> np.ndarray:
+        """Which of the ``wanted`` projects (bool) a follow-up place is left for this year,
+        first come first served: the offer a choice may count on, made before the choice
+        (``support`` then takes the places of those who accept). Nothing is booked."""
+        if not self.follow_up_open():
+            return np.zeros(len(wanted), dtype=bool)
+        offers = np.zeros(len(wanted), dtype=bool)
+        offers[np.flatnonzero(wanted)[: max(self._follow_up.left(), 0)]] = True
+        return offers
 
     def support(self, wanted: np.ndarray) -> np.ndarray:
         """Follow-up support for ``wanted`` (bool), first come first served, paid for."""
