@@ -94,6 +94,11 @@ def _parse_set(items: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def _set_origins(items: Sequence[str] | None) -> dict[str, str]:
+    """How each ``--set`` override was written, by its key, for messages that blame it."""
+    return {i.split("=", 1)[0].strip(): f"--set {clip(i, 120)}" for i in items or () if "=" in i}
+
+
 def summary_table(annual: Any, years: Sequence[int] = SUMMARY_YEARS) -> str:
     """The outputs of the ``summary`` view (``sim.metrics``) in ``years``: shares to three
     decimals, the rest whole; a ratio with nothing in its denominator is n/a."""
@@ -122,13 +127,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = _parse_set(args.set)
     from sim.experiments.workflows import check_run_option  # errors name the option
 
+    origins = _set_origins(args.set)
     if args.scale is not None:
         overrides["run.scale"] = check_run_option("--scale", "scale", args.scale)
+        origins["run.scale"] = f"--scale {args.scale:g}"
     if args.until is not None:
         overrides["run.end_year"] = check_run_option("--until", "end_year", args.until)
+        origins["run.end_year"] = f"--until {args.until}"
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    spec = load_scenario(args.scenario, overrides)
+    spec = load_scenario(args.scenario, overrides, origins=origins)
     out = Path(args.out) if args.out else Path("results") / "runs" / f"{spec.name}-seed{args.seed}"
     from sim.experiments.batch import claim_out_dir, source_origin
 
@@ -165,7 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    spec = load_scenario(args.scenario, _parse_set(args.set))
+    spec = load_scenario(args.scenario, _parse_set(args.set), origins=_set_origins(args.set))
     print(f"{args.scenario}: valid scenario '{spec.name}' (hash {scenario_hash(spec)})")
     if args.show:
         print(to_yaml(spec), end="")

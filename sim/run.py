@@ -14,14 +14,17 @@ and that the collector's state is restored, also when a run raises.
 from __future__ import annotations
 
 import gc
+import numbers
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.errors import UsageError
 from sim.params import Scenario
 from sim.scenario import load_scenario, scenario_hash, with_overrides
 
@@ -95,12 +98,49 @@ class _GcPause:
 paused_gc = _GcPause()
 
 
-def resolve(scenario: Scenario | str | Path | None, **overrides: Any) -> Scenario:
-    """A ``Scenario`` from an object, a file or a name, with dotted-key overrides."""
+class ArgumentTypeError(UsageError, TypeError):
+    """An argument of the Python API of the wrong type (``sim.run(5)``, ``scale=True``)."""
+
+
+def _number(name: str, value: Any, whole: bool = False) -> Any:
+    """``value`` if it is a number (a whole one if ``whole``), never a boolean."""
+    if value is None:
+        return None
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and whole and not isinstance(value, numbers.Integral):
+        ok = float(value).is_integer()
+    if not ok:
+        what = "a whole number" if whole else "a number"
+        raise ArgumentTypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def resolve(scenario: Scenario | str | os.PathLike[str] | None, **overrides: Any) -> Scenario:
+    """A ``Scenario`` from an object, a file or a name, with dotted-key overrides.
+
+    Every override is applied as given, ``None`` included (for a parameter that allows it,
+    such as ``platform.end_year``; one that does not is refused with its key).
+
+    Raises:
+        ArgumentTypeError: ``scenario`` is not a name, a path or a ``Scenario``.
+        ScenarioError: the scenario or an override is not valid.
+    """
     if scenario is None:
         scenario = "baseline"
-    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return with_overrides(spec, {k: v for k, v in overrides.items() if v is not None})
+    if not isinstance(scenario, (Scenario, str, os.PathLike)):
+        hint = (
+            "; for overrides on the baseline pass them as keywords: "
+            "sim.run('baseline', **{'platform.enabled': True})"
+            if isinstance(scenario, Mapping)
+            else ""
+        )
+        raise ArgumentTypeError(
+            "scenario must be a scenario name (e.g. 'baseline'), a path to a .yaml file or "
+            f"a sim.Scenario, got {type(scenario).__name__}{hint}"
+        )
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario if isinstance(scenario, str) else Path(scenario))
+    return with_overrides(scenario, overrides)
 
 
 def run(
@@ -121,13 +161,23 @@ def run(
     Args:
         scenario: a ``Scenario``, a YAML path, or a name in ``scenarios/`` (default baseline).
         seed: root seed of the run's random streams.
-        scale: population scale (overrides ``run.scale``).
-        until: last simulated year (overrides ``run.end_year``).
+        scale: population scale (overrides ``run.scale``; ``None`` keeps the scenario's).
+        until: last simulated year (overrides ``run.end_year``; ``None`` keeps the
+            scenario's).
         keep_model: keep the Mesa model on the result (for notebooks).
         **overrides: dotted-key overrides, e.g. ``{"platform.enabled": True}`` passed as
-            ``**{"platform.enabled": True}``.
+            ``**{"platform.enabled": True}``; ``None`` is a value here
+            (``**{"platform.end_year": None}`` runs the platform without an end).
+
+    Raises:
+        ArgumentTypeError: a scenario, seed, scale or until of the wrong type (booleans
+            are not numbers).
+        ScenarioError: the scenario or an override is not valid.
     """
-    spec = resolve(scenario, **{"run.scale": scale, "run.end_year": until}, **overrides)
+    settings = {"run.scale": _number("scale", scale), "run.end_year": _number("until", until, True)}
+    _number("seed", seed, whole=True)
+    given = {k: v for k, v in settings.items() if v is not None}  # None: the scenario's own
+    spec = resolve(scenario, **given, **overrides)
     t0 = time.perf_counter()
     with paused_gc():
         result = _simulate(spec, seed, keep_model=keep_model)

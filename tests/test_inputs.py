@@ -171,7 +171,7 @@ def test_set_inf_exits_2_in_validate_and_run(run_cli, value: str) -> None:
             cmd, str(PLATFORM), "--set", f"platform.public_budget_hkd_m={value}", *extra
         )
         assert rc == 2, err
-        assert "override platform.public_budget_hkd_m=" in err
+        assert f"--set platform.public_budget_hkd_m={value}" in err
         assert "key 'platform.public_budget_hkd_m'" in err and len(err) < 600
 
 

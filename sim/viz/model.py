@@ -13,6 +13,8 @@ from typing import TypedDict
 
 import pandas as pd
 
+from sim import yamlio
+from sim.errors import ScenarioError
 from sim.model import PilotModel
 from sim.params import Scenario
 from sim.scenario import SCENARIO_DIRS, load_scenario, scenario_hash
@@ -34,7 +36,7 @@ class Levers(TypedDict):
 
 
 def scenario_names(dirs: tuple[Path, ...] = SCENARIO_DIRS) -> list[str]:
-    """Names of the scenario files, baseline first."""
+    """Names of the scenario files (``*.yaml`` in the scenario folders), baseline first."""
     names = {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}
     return sorted(names, key=lambda n: (n != BASELINE, n))
 
@@ -49,7 +51,22 @@ def build_scenario(
     matching: bool = True,
     scale: float = 0.1,
 ) -> Scenario:
-    """The named scenario with the dashboard's platform levers applied on top."""
+    """The named scenario with the dashboard's platform levers applied on top.
+
+    ``scenario_name`` comes from the browser, so only a listed name (``scenario_names``) is
+    accepted: never a path, which would let a client read files.
+
+    Raises:
+        ScenarioError: the name is not one of the listed scenarios.
+    """
+    names = scenario_names()
+    if not isinstance(scenario_name, str) or scenario_name not in names:
+        raise ScenarioError(
+            "dashboard",
+            f"{yamlio.excerpt(scenario_name, 60)} is not a listed scenario; "
+            f"allowed: {', '.join(names)}",
+            key="scenario_name",
+        )
     return load_scenario(
         scenario_name,
         {
