@@ -324,3 +324,128 @@ def test_calibrate_storage_errors_are_one_line_naming_its_folder(
     assert (
         err == f"error: {out}: No space left on device; free some space or choose another --out\n"
     )
+
+
+# -------------------------------------------------- 3, 9. calibrations: lock and resume
+def _calibration_args(tmp_path: Path, generations: int) -> list[str]:
+    """A tiny ABC-SMC calibration (2 parameters, 4 particles, scale 0.05, a 2-year burn-in,
+    no report): about 2 s a generation on one core."""
+    priors = tmp_path / "priors.yaml"
+    priors.write_text(
+        "parameters:\n"
+        "  manufacturing.exit_hazard: {range: [0.01, 0.1], source: test}\n"
+        "  it_sector.other_value_added_growth: {range: [0.0, 0.15], source: test}\n"
+    )
+    short = tmp_path / "short_burn_in.yaml"
+    short.write_text("run:\n  warm_start_years: 2\n")
+    return [
+        "calibrate", "--quick", "--population", "4", "--scale", "0.05", "--quiet",
+        "--predictive-draws", "2", "--predictive-scale", "0.05", "--no-report",
+        "--scenario", str(short), "--priors", str(priors), "--seed", "5", "--jobs", "1",
+        "--generations", str(generations),
+    ]  # fmt: skip
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--fresh", "--report-only"])
+def test_a_second_calibrate_on_a_locked_folder_exits_2_and_touches_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    from sim.experiments.folder_lock import hold_out_dir
+
+    out = tmp_path / "cal"
+    out.mkdir()
+    (out / "abc.db").write_bytes(b"the running calibration's database")
+    (out / "abc.json").write_text('{"fingerprint": "0123"}\n')
+    before = _snapshot(out)
+    with hold_out_dir(out):  # what a running calibration holds
+        assert main([*_calibration_args(tmp_path, 2), flag, "--out", str(out)]) == 2
+        assert _snapshot(out) == {**before, ".lock": f"{os.getpid()}\n".encode()}
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --out {out}: another pilotsim process (pid {os.getpid()}) is writing into "
+        "this folder; wait for it to finish or choose another --out\n"
+    )
+    assert _snapshot(out) == before
+
+
+def _populations(db: Path) -> int:
+    """Generations stored whole in a pyabc database (0 while it cannot be read)."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+            (n,) = con.execute("SELECT COUNT(*) FROM populations WHERE t >= 0").fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(n)
+
+
+#: Generations of the tiny calibration killed after its first (its posterior is the last).
+GENERATIONS = 3
+#: Generations of a calibration that is still running when the test is done with it.
+LONG_RUN = 100
+
+
+def _start_calibration(args: list[str], out: Path) -> subprocess.Popen[bytes]:
+    """Start ``pilotsim calibrate`` into ``out``; return once generation 0 is stored."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", *args, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while _populations(out / "abc.db") < 1:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the calibration ended before generation 0 was stored")
+        time.sleep(0.01)
+    return proc
+
+
+def test_a_running_calibration_is_not_disturbed_by_a_second_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cal"
+    args = _calibration_args(tmp_path, LONG_RUN)
+    proc = _start_calibration(args, out)
+    try:
+        for flag in ("--fresh", "--resume"):
+            assert main([*args, flag, "--out", str(out)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: --out {out}: another pilotsim process (pid {proc.pid})")
+            assert err.count("\n") == 1
+        assert proc.poll() is None  # --fresh did not pull the database from under it
+        assert _populations(out / "abc.db") >= 1
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _calibration_args(tmp_path, GENERATIONS)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main([*args, "--out", str(whole)]) == 0
+
+    proc = _start_calibration(args, killed)
+    os.kill(proc.pid, signal.SIGKILL)  # kill -9 past generation 0
+    proc.wait(timeout=30)
+    assert 1 <= _populations(killed / "abc.db") < GENERATIONS
+    assert (killed / batch_mod.LOCK_FILE).exists()  # stale, reused without complaint
+
+    capsys.readouterr()
+    assert main([*args, "--resume", "--out", str(killed)]) == 0  # the same command, resumed
+    assert "error" not in capsys.readouterr().err
+    for name in ("posterior.csv", "generations.csv"):
+        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+    assert len(pd.read_csv(killed / "generations.csv")) == GENERATIONS
+    # resuming a finished run asks for nothing more: it is only read
+    assert main([*args, "--resume", "--out", str(killed)]) == 0
+    assert len(pd.read_csv(killed / "generations.csv")) == GENERATIONS
