@@ -449,3 +449,26 @@ def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
     # resuming a finished run asks for nothing more: it is only read
     assert main([*args, "--resume", "--out", str(killed)]) == 0
     assert len(pd.read_csv(killed / "generations.csv")) == GENERATIONS
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyse", "horizons", "--quick", "--jobs", "1", "--no-progress"],
+        ["calibrate", "--quick", "--quiet", "--jobs", "1"],
+    ],
+    ids=["analyse", "calibrate"],
+)
+def test_a_read_only_folder_is_refused_in_one_line(tmp_path: Path, argv: list[str]) -> None:
+    from .test_store_reliability import _can_mount_read_only, _read_only
+
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs unshare -Urm and a read-only bind mount")
+    ro = tmp_path / "ro"
+    out = ro / "out"
+    out.mkdir(parents=True)
+    r = _read_only(ro, [*argv, "--out", str(out)])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"error: --out {out}: cannot ")
+    assert "Read-only file system" in r.stderr and r.stderr.count("\n") == 1
+    assert listing(ro) == {"out"}
