@@ -7,7 +7,9 @@ argument) prints one clear message to stderr and exits with code 2, writing noth
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from sim import yamlio
 from sim.errors import PilotsimError, UsageError
-from sim.provenance import git_commit, package_versions
+from sim.provenance import git_commit, package_versions, remove_temporaries
 from sim.provenance import write_files as _write_atomically
 from sim.scenario import load_scenario, scenario_hash, to_yaml
 from sim.yamlio import clip
@@ -138,11 +140,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     spec = load_scenario(args.scenario, overrides, origins=origins)
     out = Path(args.out) if args.out else Path("results") / "runs" / f"{spec.name}-seed{args.seed}"
-    from sim.experiments.batch import claim_out_dir, source_origin
+    from sim.experiments.batch import RUN_FILES, claim_out_dir, source_origin
 
     # checked before the run: a writable folder, not locked, holding no other scenario
     origin = source_origin(args.scenario)
     with claim_out_dir(out, ("run", spec.name), force=args.force, origins={spec.name: origin}):
+        # the lock is ours: temporary files there are a killed run's (kill -9 mid-write)
+        remove_temporaries(out, only=lambda name: name in RUN_FILES)
         result = sim.run(spec, seed=args.seed)
         meta = {
             "scenario": spec.name,
@@ -244,14 +248,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: What to do when the file system refuses a write, by ``errno``: the disk or the quota is
+#: full, or the folder is read-only or not ours. Any other OSError is a bug: a traceback.
+_STORAGE_ADVICE = {
+    errno.ENOSPC: "free some space or choose another --out",
+    errno.EDQUOT: "free some space or choose another --out",
+    errno.EFBIG: "choose another --out on a file system that takes larger files",
+    errno.EROFS: "choose a writable folder (--out)",
+    errno.EACCES: "choose a folder you may write into (--out), or change its permissions",
+    errno.EPERM: "choose a folder you may write into (--out), or change its permissions",
+}
+
+
+def storage_error(error: OSError, out: str | Path | None = None) -> str | None:
+    """One line for a write the file system refused (full disk, read-only folder, missing
+    permission), naming the file (else ``out``, the command's output folder); None for any
+    other ``OSError``. Atomic writes leave nothing half-written (``sim.provenance``)."""
+    if error.errno not in _STORAGE_ADVICE:
+        return None
+    path = error.filename if error.filename is not None else out
+    where = f"{os.fsdecode(path)}: " if path is not None else ""
+    return f"error: {where}{os.strerror(error.errno)}; {_STORAGE_ADVICE[error.errno]}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         return args.func(args)
     except PilotsimError as e:
         print(f"error: {e}", file=sys.stderr)
         return exit_code(e)
+    except OSError as e:  # every sub-command's writes end here: one line, not a traceback
+        message = storage_error(e, getattr(args, "out", None))
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 - :func:`atomic_write`, :func:`atomic_write_text`, :func:`write_files`: the one atomic
   writer. A file is written under a temporary name in its destination folder, flushed to
   disk (fsync) and moved into place with ``os.replace``; if writing fails the temporary file
-  is removed and the destination is untouched.
+  is removed, the destination is untouched and the ``OSError`` names the destination.
+- :func:`remove_temporaries`: the temporary files a killed writer left behind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform as _platform
+import re
 import secrets
 import shutil
 import subprocess
@@ -148,9 +150,52 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: Random bytes in a temporary name (8 hex digits): with the pid, unique among live writers.
+TEMP_TOKEN_BYTES = 4
+#: The names :func:`_temp_path` makes: ``.NAME.tmp-PID-HEX`` followed by NAME's suffix.
+_TEMP_NAME = re.compile(
+    rf"^\.(?P<name>.+)\.tmp-\d+-[0-9a-f]{{{2 * TEMP_TOKEN_BYTES}}}(?P<suffix>\.[^.]*)?$"
+)
+
+
 def _temp_path(path: Path) -> Path:
     """A fresh hidden name beside ``path`` that keeps its suffix (writers infer formats)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+    token = secrets.token_hex(TEMP_TOKEN_BYTES)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{token}{path.suffix}")
+
+
+def temporary_of(name: str) -> str | None:
+    """The file name a temporary file of :func:`atomic_write` was to become, or None when
+    ``name`` is not one (only names of exactly :func:`_temp_path`'s pattern count)."""
+    m = _TEMP_NAME.match(name)
+    if m is None or (m["suffix"] or "") != Path(m["name"]).suffix:
+        return None
+    return m["name"]
+
+
+def remove_temporaries(folder: str | Path, only: Callable[[str], bool] | None = None) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder`` (not its sub-folders).
+
+    Only files named by :func:`_temp_path`'s pattern are touched, and of those only the ones
+    whose destination name passes ``only`` (default: all). Call it only while holding the
+    folder's lock: a live writer's temporary file looks the same.
+
+    Returns:
+        The files removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except FileNotFoundError:
+        return removed
+    for path in entries:
+        dest = temporary_of(path.name)
+        if dest is None or (only is not None and not only(dest)):
+            continue
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _stage(path: Path, write: Callable[[Path], Any]) -> Path:
@@ -160,6 +205,12 @@ def _stage(path: Path, write: Callable[[Path], Any]) -> Path:
     try:
         write(tmp)
         _fsync_file(tmp)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None and e.errno is not None:
+            # a failed write (full disk ...) names no file: name the one being written
+            raise OSError(e.errno, os.strerror(e.errno), str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -319,11 +319,11 @@ def test_deterministic_across_executors_and_resumable(tmp_path: Path) -> None:
     assert main(["calibrate", *common, "--jobs", "2", "--out", str(b)]) == 0
     pa, pb = pd.read_csv(a / "posterior.csv"), pd.read_csv(b / "posterior.csv")
     pd.testing.assert_frame_equal(pa, pb)  # same seed: same posterior, any executor
-    # one generation, then resume for one more == two generations at once
+    # one generation, then resume up to two in all == two generations at once
     assert main(["calibrate", *common, "--generations", "1", "--jobs", "1", "--out", str(c)]) == 0
     assert (
         main(
-            ["calibrate", *common, "--generations", "1", "--jobs", "1", "--resume", "--out", str(c)]
+            ["calibrate", *common, "--generations", "2", "--jobs", "1", "--resume", "--out", str(c)]
         )
         == 0
     )

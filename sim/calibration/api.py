@@ -294,25 +294,30 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
     out = Path(str(s.out))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
-    db = out / DB_NAME
-    if s.method == "abc":
-        if s.report_only or s.resume:
-            if not db.is_file():
-                raise CalibrationError(db, "no database to read (run without --resume)")
-        elif db.exists() and not s.fresh:
-            raise CalibrationError(
-                db, "database exists; pass --resume to continue it or --fresh to replace it"
-            )
-    command = canonical_command(s)
-    from sim.experiments.executors import open_executor
+    from sim.experiments.folder_lock import hold_out_dir
 
-    try:
-        with open_executor(s.jobs, dask=s.dask, scheduler=s.scheduler) as engine:
-            if s.method == "de":
-                return _run_de(s, targets, priors, base, out, engine, command, say)
-            return _run_abc(s, targets, priors, base, out, db, engine, command, say)
-    except ExecutorError as e:
-        raise UsageError(str(e)) from None
+    # held until the outputs are written: a second calibration (--resume or --fresh) on
+    # this folder is refused before it reads or changes the database
+    with hold_out_dir(out):
+        db = out / DB_NAME
+        if s.method == "abc":
+            if s.report_only or s.resume:
+                if not db.is_file():
+                    raise CalibrationError(db, "no database to read (run without --resume)")
+            elif db.exists() and not s.fresh:
+                raise CalibrationError(
+                    db, "database exists; pass --resume to continue it or --fresh to replace it"
+                )
+        command = canonical_command(s)
+        from sim.experiments.executors import open_executor
+
+        try:
+            with open_executor(s.jobs, dask=s.dask, scheduler=s.scheduler) as engine:
+                if s.method == "de":
+                    return _run_de(s, targets, priors, base, out, engine, command, say)
+                return _run_abc(s, targets, priors, base, out, db, engine, command, say)
+        except ExecutorError as e:
+            raise UsageError(str(e)) from None
 
 
 def _run_abc(

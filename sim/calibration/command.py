@@ -72,7 +72,8 @@ def add_calibrate_command(sub: Any) -> None:
         "--generations",
         type=int,
         default=None,
-        help="most generations in this call, added to a resumed run (default "
+        help="most generations of the run; --resume continues up to this many in all, so a "
+        "killed run resumed with the same options ends as an uninterrupted one (default "
         f"{FULL['generations']}, the committed calibration; --quick {QUICK['generations']})",
     )
     c.add_argument(

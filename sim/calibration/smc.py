@@ -169,7 +169,10 @@ class SMCSettings:
 
     Attributes:
         population: accepted particles per generation.
-        generations: most generations in this call (a resumed run adds up to this many).
+        generations: most generations of the whole run. A resumed run continues up to
+            this many (not this many more), so a run killed part-way and resumed with the
+            same settings ends with the posterior of an uninterrupted run; give a larger
+            number to add generations to a finished run.
         scale: population scale of the model runs.
         seed: root seed (particle slots and model seeds derive from it).
         min_epsilon: stop once the threshold is below this distance.
@@ -298,7 +301,8 @@ def run_smc(
         settings: population, generations, scale, seed and stopping rules.
         db: pyabc SQLite file. A new run refuses an existing file unless ``resume``.
         executor: where particles are simulated (``sim.experiments.executors``).
-        resume: continue the run stored in ``db`` (same targets, priors and settings).
+        resume: continue the run stored in ``db`` (same targets, priors and settings) up
+            to ``settings.generations`` generations in all.
         quiet: silence pyabc's per-generation log.
         early_rejection: stop runs that are surely rejected (``_make_model_class``); the
             result is the same either way, only the time differs.
@@ -346,8 +350,10 @@ def run_smc(
         sampler=sampler,
     )
     url = f"sqlite:///{db.resolve()}"
+    done = 0  # generations already stored whole (pyabc stores a generation when it ends)
     if resume:
         abc.load(url, 1)
+        done = abc.history.max_t + 1
     else:
         db.parent.mkdir(parents=True, exist_ok=True)
         meta.write_text(json.dumps({"fingerprint": fp}, indent=2) + "\n")
@@ -356,14 +362,16 @@ def run_smc(
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = {
         "minimum_epsilon": settings.min_epsilon,
-        "max_nr_populations": settings.generations,
+        # pyabc counts from the stored generations: ask only for the missing ones
+        "max_nr_populations": settings.generations - done,
         "min_acceptance_rate": settings.min_acceptance,
     }
     if settings.max_simulations is not None:
         kwargs["max_total_nr_simulations"] = settings.max_simulations
     if settings.max_minutes is not None:
         kwargs["max_walltime"] = timedelta(minutes=settings.max_minutes)
-    history = abc.run(**kwargs)
+    # pyabc runs at least one generation per call: a finished run is only read
+    history = abc.run(**kwargs) if settings.generations > done else abc.history
     seconds = time.perf_counter() - t0
     gens, frames, post = _history_frames(history, priors)
     return SMCResult(post, gens, frames, int(history.total_nr_simulations), seconds, db)

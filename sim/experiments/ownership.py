@@ -23,26 +23,22 @@ pilotsim's by name: they are never listed and are removed when the folder is cle
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sim.provenance import atomic_write_text
+from sim.provenance import atomic_write_text, temporary_of
 
 #: The record, hidden and committed with each committed output folder.
 RECORD = ".pilotsim-owned.json"
 #: Format version of the record.
 VERSION = 1
-#: pilotsim's temporary names, ``.NAME.tmp-PID-HEX8[SUFFIX]`` (``provenance._temp_path``,
-#: the only way pilotsim stages a file): strict, so a user's hidden file never matches.
-_TEMP = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]{8}(\.[A-Za-z0-9]+)?$")
 
 
 def is_temp(name: str) -> bool:
     """Whether ``name`` is one of pilotsim's temporary file names."""
-    return bool(_TEMP.match(name))
+    return temporary_of(name) is not None
 
 
 def _entries(out: Path) -> set[str]:

@@ -18,14 +18,18 @@ part file whose journal line was lost is recognised from the identity kept in it
 metadata. Each run also records the fingerprint of the model code that made it; stored
 runs made by other code are rerun instead of being mixed with new ones.
 
-The manifest is not trusted blindly: a part file that is missing, empty or unreadable
-(no Parquet footer) is moved to ``runs/quarantine/`` with a note, a message says so on
-stderr, and the run is done again.
+The manifest is not trusted blindly: a part file that is missing, empty, unreadable (no
+Parquet footer) or whose bytes no longer match the SHA-256 recorded in its manifest entry
+when it was written (silent corruption: a flipped bit in a data page can decode to a wrong
+number without any error) is moved to ``runs/quarantine/`` with a note, a message says so
+on stderr, and the run is done again. Temporary files of writes killed part-way are
+removed when a batch begins (:meth:`Store.begin`, under the folder's lock).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import sys
@@ -38,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.errors import StoreError
-from sim.provenance import atomic_write, atomic_write_text, code_hash
+from sim.provenance import atomic_write, atomic_write_text, code_hash, remove_temporaries
 
 MANIFEST = "manifest.json"
 RUNS_DIR = "runs"
@@ -47,6 +51,9 @@ QUARANTINE_DIR = "quarantine"
 FORMAT = "pilotsim-batch/1"
 META_KEY = b"pilotsim"
 COMPRESSION = "zstd"
+#: Manifest key of a part file's SHA-256 (hex digest of its bytes), recorded when it is
+#: written and checked when it is read: a readable footer does not prove the data is intact.
+CHECKSUM = "sha256"
 
 #: Files of the ``sim`` package that do not change what a run computes.
 _NOT_MODEL_CODE = (
@@ -91,6 +98,19 @@ def _fingerprint() -> str:
 
 
 _CODE_FINGERPRINT = _fingerprint()
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in chunks: memory stays small)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, CHECKSUM).hexdigest()
+
+
+def _checksum_problem(actual: str, recorded: str) -> str:
+    return (
+        f"its part file does not match the checksum recorded when it was written "
+        f"({CHECKSUM} {actual[:12]}... vs {recorded[:12]}...: corrupted on disk)"
+    )
 
 
 def _now() -> str:
@@ -195,6 +215,8 @@ class Store:
             "status": "done",
             "file": f"{RUNS_DIR}/{path.name}",
             "bytes": path.stat().st_size,
+            # its line (with the checksum taken at writing) was lost: checksummed from now on
+            CHECKSUM: file_sha256(path),
             "finished": meta.get("finished"),
             "note": "adopted from its part file (manifest entry was missing)",
         }
@@ -215,8 +237,12 @@ class Store:
         """Record the batch being run (settings, scenarios, seeds) and who runs it.
 
         Earlier runs stay in the manifest: the store is keyed by content, so a later batch
-        in the same folder reuses every run it shares with an earlier one.
+        in the same folder reuses every run it shares with an earlier one. Temporary files
+        that a killed batch left (part files and the manifest being written) are removed:
+        the caller holds the folder's lock, so no live writer owns them.
         """
+        remove_temporaries(self.runs_dir, only=lambda name: name.endswith(".parquet"))
+        remove_temporaries(self.root, only=lambda name: name == MANIFEST)
         self.manifest.update(provenance)
         self.manifest["format"] = FORMAT
         self.manifest["batch"] = dict(batch)
@@ -249,9 +275,10 @@ class Store:
         """Whether run ``key`` is stored whole, by the model code ``code`` (default: ours).
 
         The part file is checked, not only the manifest: a missing, empty or unreadable
-        one (no Parquet footer) is set aside (see :meth:`quarantine`) and the run counts as
-        not done. A part file without a manifest entry (the batch was killed between
-        writing the two) is adopted when its Parquet metadata names the same run and code.
+        one (no Parquet footer), or one whose bytes do not match the recorded checksum, is
+        set aside (see :meth:`quarantine`) and the run counts as not done. A part file
+        without a manifest entry (the batch was killed between writing the two) is adopted
+        when its Parquet metadata names the same run and code.
         """
         code = code or code_fingerprint()
         path = self.part_path(key)
@@ -261,7 +288,7 @@ class Store:
             if recorded:
                 self.quarantine(key, "its part file is missing")
             return False
-        problem = self.check_part(path)
+        problem = self.check_part(path, entry.get(CHECKSUM) if recorded and entry else None)
         if problem is not None:
             self.quarantine(key, problem)
             return False
@@ -271,17 +298,21 @@ class Store:
         return self._adopt(key, path) and self.runs[key].get("code") == code
 
     @staticmethod
-    def check_part(path: Path) -> str | None:
-        """What is wrong with a part file (empty, no Parquet footer, no rows), or None."""
+    def check_part(path: Path, sha256: str | None = None) -> str | None:
+        """What is wrong with a part file (empty, no Parquet footer, no rows, bytes that do
+        not match ``sha256`` when given), or None."""
         try:
             size = path.stat().st_size
             if size == 0:
                 return "its part file is empty (0 bytes)"
             meta = pq.read_metadata(path)
+            actual = file_sha256(path) if sha256 else ""
         except (OSError, ValueError, pa.ArrowException) as e:
             return f"its part file is unreadable ({type(e).__name__}: {e})"
         if meta.num_rows == 0:
             return "its part file holds no rows"
+        if sha256 and actual != sha256:
+            return _checksum_problem(actual, sha256)
         return None
 
     def quarantine(self, key: str, problem: str) -> str:
@@ -341,12 +372,20 @@ class Store:
             {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
         )
         path = self.part_path(key)
-        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=COMPRESSION))
+        digest: list[str] = []
+
+        def write(tmp: Path) -> None:
+            pq.write_table(table, tmp, compression=COMPRESSION)
+            # hashed as staged, before it is moved into place: the bytes we meant to store
+            digest.append(file_sha256(tmp))
+
+        atomic_write(path, write)
         entry = {
             **dict(info),
             "status": "done",
             "file": f"{RUNS_DIR}/{path.name}",
             "bytes": path.stat().st_size,
+            CHECKSUM: digest[0],
             "finished": finished,
         }
         self.runs[key] = entry
@@ -373,8 +412,10 @@ class Store:
     def load(self, keys: Iterable[str]) -> dict[str, pd.DataFrame]:
         """The stored quarterly frames of ``keys`` (only those stored whole).
 
-        A part file the manifest lists as done but that is missing or unreadable is set
-        aside (:meth:`quarantine`) and left out; the next batch in this folder reruns it.
+        A part file the manifest lists as done but that is missing, unreadable or does not
+        match its recorded checksum is set aside (:meth:`quarantine`) and left out; the next
+        batch in this folder reruns it. Each file is read once: the bytes checksummed are
+        the bytes decoded.
         """
         out: dict[str, pd.DataFrame] = {}
         repaired = False
@@ -382,20 +423,38 @@ class Store:
             entry = self.runs.get(key)
             if entry is None or entry.get("status") != "done":
                 continue
-            path = self.part_path(key)
-            problem = self.check_part(path) if path.is_file() else "its part file is missing"
+            frame, problem = self._read_part(key, entry.get(CHECKSUM))
             if problem is not None:
                 self.quarantine(key, problem)
                 repaired = True
-                continue
-            try:
-                out[key] = pq.read_table(path).to_pandas()
-            except (OSError, ValueError, pa.ArrowException) as e:
-                self.quarantine(key, f"its part file is unreadable ({type(e).__name__}: {e})")
-                repaired = True
+            elif frame is not None:
+                out[key] = frame
         if repaired:
             self.save()
         return out
+
+    def _read_part(self, key: str, sha256: str | None) -> tuple[pd.DataFrame | None, str | None]:
+        """A stored run's frame, or what is wrong with its part file (see :meth:`load`)."""
+        path = self.part_path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None, "its part file is missing"
+        except OSError as e:
+            return None, f"its part file is unreadable ({type(e).__name__}: {e})"
+        if not data:
+            return None, "its part file is empty (0 bytes)"
+        try:
+            # the footer first: a torn file is named as such, not as a checksum mismatch
+            if pq.read_metadata(pa.BufferReader(data)).num_rows == 0:
+                return None, "its part file holds no rows"
+            # the checksum before decoding: corrupt pages are never decoded
+            actual = hashlib.new(CHECKSUM, data).hexdigest() if sha256 else ""
+            if sha256 and actual != sha256:
+                return None, _checksum_problem(actual, sha256)
+            return pq.read_table(pa.BufferReader(data)).to_pandas(), None
+        except (OSError, ValueError, pa.ArrowException) as e:
+            return None, f"its part file is unreadable ({type(e).__name__}: {e})"
 
     def bytes_per_run(self, keys: Iterable[str]) -> float:
         """Mean size of the stored part files of ``keys`` (bytes)."""

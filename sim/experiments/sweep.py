@@ -44,6 +44,9 @@ from sim.params import Scenario, parameter_table
 from sim.scenario import ScenarioError, with_overrides
 
 DESIGNS = ("grid", "lhs")
+#: Run settings a paired difference needs equal in both runs (``batch.check_same_run_settings``),
+#: so a sweep may not vary them, with the option that sets them for the whole sweep.
+PAIRED_RUN_SETTINGS = {"run.scale": "--scale", "run.end_year": "--until"}
 FILE_KEYS = (
     "scenario",
     "baseline",
@@ -214,6 +217,13 @@ def design_points(
     keys = [p.key for p in params]
     if len(set(keys)) != len(keys):
         raise BatchError(f"--param: a parameter is given twice ({', '.join(keys)})")
+    for p in params:
+        if p.key in PAIRED_RUN_SETTINGS:
+            raise BatchError(
+                f"--param {p.key}: a sweep pairs every point with the baseline, which runs at "
+                f"one scale and horizon, so {p.key} cannot vary (compare refuses such pairs "
+                f"too); pass {PAIRED_RUN_SETTINGS[p.key]} and run one sweep per value"
+            )
     if design == "grid":
         if samples is not None:
             raise BatchError("--samples applies to --design lhs only; a grid has NUM per range")
