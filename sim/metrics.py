@@ -142,6 +142,13 @@ def _hk_income_from_outside(m: PilotModel) -> float:
     )
 
 
+def _hk_labour_alternative(m: PilotModel) -> float:
+    """Labour's alternative use of HK value added this quarter (full-employment frame)."""
+    v = m.spec.value
+    labour = v.shadow_wage_ratio * (1 - v.operating_surplus_share)
+    return float(labour * m.ledger.value[Place.HK].sum())
+
+
 def _stage_count(stage: Stage, status: Status = Status.ACTIVE) -> Callable[[PilotModel], float]:
     def f(m: PilotModel) -> float:
         b = m.projects
@@ -692,6 +699,14 @@ OUTPUTS: tuple[Metric, ...] = (
         _flow("hk_owned_prd_value"),
     ),
     Metric(
+        "hk_labour_alternative_hkd_m",
+        "HKD m",
+        "flow",
+        "what the labour paid out of HK value added would have earned elsewhere: "
+        "value.shadow_wage_ratio x (1 - value.operating_surplus_share) x hk_value_added",
+        _hk_labour_alternative,
+    ),
+    Metric(
         "hk_income_from_outside_hkd_m",
         "HKD m",
         "flow",
@@ -777,6 +792,22 @@ OUTPUTS: tuple[Metric, ...] = (
         period_only=True,
         views={"analysis": "net benefit to HK (NPV)", "compare": ""},
         order={"analysis": 3},
+    ),
+    Metric(
+        "npv_net_benefit_full_employment_hkd_m",
+        "HKD m, present value",
+        "npv",
+        "sensitivity: npv_net_benefit_hkd_m less labour's alternative use at the shadow "
+        "wage (the Green Book's full employment: jobs moved, not created)",
+        terms=(
+            *RESIDENT_BENEFIT,
+            ("public_spend_hkd_m", -1.0),
+            ("hk_labour_alternative_hkd_m", -1.0),
+        ),
+        label="NPV of net benefit to HK residents at full employment (less labour's "
+        "alternative use at the shadow wage)",
+        period_only=True,
+        views={"compare": ""},
     ),
     Metric(
         "npv_net_benefit_territorial_hkd_m",

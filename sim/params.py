@@ -464,6 +464,16 @@ class ValueSpec(Spec):
         ge=0.0,
         le=1.0,
     )
+    shadow_wage_ratio: float = param(
+        1.0,
+        "shadow wage / market wage of the labour employed in Hong Kong on HK research",
+        "HM Treasury Green Book (2022): appraisals assume full employment, so labour's "
+        "alternative use is worth its wage (ratio 1); used only by the sensitivity outcome "
+        "npv_net_benefit_full_employment_hkd_m (the headline counts value added gross of "
+        "labour's alternative use, ratio 0)",
+        ge=0.0,
+        le=1.0,
+    )
     social_discount_rate: float = param(
         0.035,
         "per year, real",

@@ -678,10 +678,20 @@ def net_benefit_method(meta: Mapping[str, Any], period: tuple[int, int]) -> list
         "the rest: policy minus baseline, replicate by replicate.",
         f"- *Costs*. Public (`public_spend_hkd_m`): {public}. Private "
         f"(`private_spend_hkd_m`): {private}; for Hong Kong only the part paid by Hong Kong "
-        f"owners (`hk_private_spend_hkd_m`: {hk_private}). "
-        "*NPV of net benefit to HK* (`npv_net_benefit_hkd_m`) = PV(HK value added - public "
-        "spend - HK private spend); *all places* (`npv_net_benefit_all_hkd_m`) = PV(value "
-        "added in every place - public spend - all private spend).",
+        f"owners (`hk_private_spend_hkd_m`: {hk_private}), split by where the work is "
+        "done (`hk_site_private_spend_hkd_m`, any owner at Hong Kong sites; "
+        "`hk_outside_private_spend_hkd_m`, Hong Kong owners' spend in the PRD and "
+        "overseas). Two frames, each counting costs and benefits alike: *territorial* "
+        "(`npv_net_benefit_territorial_hkd_m`) = PV(HK value added - public spend - private "
+        "spend at Hong Kong sites), value and costs where the work is done; *resident* "
+        "(`npv_net_benefit_resident_hkd_m`) = territorial + PV(Hong Kong residents' income "
+        "from outside: the operating surplus of Hong Kong-owned PRD factories' value added "
+        "and the price of projects sold outright, `hk_income_from_outside_hkd_m` - Hong "
+        "Kong owners' spend outside). The headline *NPV of net benefit to HK* "
+        "(`npv_net_benefit_hkd_m`) is the resident frame, because the Green Book counts "
+        "value to residents of the appraising jurisdiction. *All places* "
+        "(`npv_net_benefit_all_hkd_m`) = PV(value added in every place - public spend - all "
+        "private spend).",
         "- *Benefit-cost ratio* (`benefit_cost_ratio`, HK; `benefit_cost_ratio_all`) = "
         "paired mean difference in PV(value added - private costs of the same place) / "
         "paired mean difference in PV(public spend), the Green Book convention (the "
@@ -692,8 +702,10 @@ def net_benefit_method(meta: Mapping[str, Any], period: tuple[int, int]) -> list
         "undiscounted.",
         "- Value added is *gross of the alternative use* of the labour, capital and floor "
         "space it employs: had they worked elsewhere in Hong Kong they would have produced "
-        "value too, so the net benefit is an upper bound of the gain to the economy in "
-        "that respect (no shadow wage is deducted).",
+        "value too, so the headline is an upper bound of the gain to the economy in "
+        "that respect. The sensitivity `npv_net_benefit_full_employment_hkd_m` deducts "
+        "labour's alternative use at the Green Book's full-employment shadow wage "
+        "(`value.shadow_wage_ratio` 1 x the labour share of HK value added).",
         f"- *Horizon truncation*: only {lo}-{hi} counts. Costs of projects still in the "
         f"pipeline in {hi} are counted, the value they create after {hi} is not, which "
         "biases the net benefit of a recent policy down; `--until 2050` (period to 2050 by "
