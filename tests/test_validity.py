@@ -246,3 +246,14 @@ def test_text_cell_in_posterior_exits_2_from_compare(tmp_path: Path, capsys) -> 
     err = capsys.readouterr().err
     assert code == 2
     assert "weight" in err and "row 1" in err and "Traceback" not in err
+
+
+# --- point 5: calibrate's size gate -----------------------------------------------------------
+def test_a_huge_calibration_needs_yes(tmp_path: Path, capsys) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "cal"
+    code = main(["calibrate", "--population", "100000000", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--yes" in err and "100,000,000" in err
+    assert not out.exists()  # refused before anything ran or was written
