@@ -453,14 +453,18 @@ class ValueSpec(Spec):
     knowledge_va_per_worker_hkd_m: float = param(
         0.526,
         "HKD m per job (IP and R&D)",
-        "hk_targets_2015_2019.csv row it_value_added_per_worker 2019",
-        gt=0.0,
+        "hk_targets_2015_2019.csv row it_value_added_per_worker 2019"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     services_va_per_worker_hkd_m: float = param(
         0.886,
         "HKD m per job (headquarters, brand, trading)",
-        "hk_context_facts.csv row four_key_industries_va_per_worker 2019",
-        gt=0.0,
+        "hk_context_facts.csv row four_key_industries_va_per_worker 2019"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     social_discount_rate: float = param(
         0.035,
@@ -632,8 +636,10 @@ class ManufacturingSpec(Spec):
         0.283,
         "HKD m per person per year (2015)",
         "derived: 28,880 HKD m (targets row manufacturing_value_added_constant_prices 2015) "
-        "/ (8,444 x 12.1 persons)",
-        gt=0.0,
+        "/ (8,444 x 12.1 persons)"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     productivity_growth: float = param(
         0.03,
