@@ -208,6 +208,10 @@ def _mean_crowding(m: PilotModel) -> float:
     return float(m.markets.crowding[sectors].mean())
 
 
+#: The only output columns that may hold NaN, by definition (a share of an empty cohort).
+MAY_BE_NAN: frozenset[str] = frozenset({"startup_survival_2y", "startup_survival_4y"})
+
+
 def _cohort_survival(years: int) -> Callable[[PilotModel], float]:
     """Share of the startups that entered ``years`` years before this one still operating
     ``years`` years after entry (moving north counts as operating); NaN before a cohort has
@@ -556,7 +560,8 @@ OUTPUTS: tuple[Metric, ...] = (
         "startup_survival_2y",
         "share",
         "stock",
-        "share of the startups that entered two years earlier still operating two years on",
+        "share of the startups that entered two years earlier still operating two years on "
+        "(NaN until a cohort from 2015 has aged two years)",
         _cohort_survival(2),
         extensive=False,
     ),
@@ -564,7 +569,8 @@ OUTPUTS: tuple[Metric, ...] = (
         "startup_survival_4y",
         "share",
         "stock",
-        "share of the startups that entered four years earlier still operating four years on",
+        "share of the startups that entered four years earlier still operating four years on "
+        "(NaN until a cohort from 2015 has aged four years)",
         _cohort_survival(4),
         extensive=False,
     ),
@@ -613,14 +619,14 @@ OUTPUTS: tuple[Metric, ...] = (
         "platform_capacity",
         "slots",
         "stock",
-        "concurrent platform pilot slots",
-        lambda m: float(m.platform.capacity if m.platform.is_open else 0),
+        "staffed platform pilot slots: those the budget funds, and occupied ones above them",
+        lambda m: float(m.platform.staffed_slots()),
     ),
     Metric(
         "platform_utilisation",
         "share",
         "mean",
-        "slots in use / capacity (0 when closed)",
+        "slots in use / staffed slots, in [0, 1] (0 when closed)",
         lambda m: m.platform.utilisation(),
         extensive=False,
     ),

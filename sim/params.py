@@ -231,6 +231,25 @@ class ResearchSpec(Spec):
         return data
 
     @model_validator(mode="after")
+    def _budgets(self) -> ResearchSpec:
+        # Spending cannot be negative (labs' Poisson project rates would be); and startup
+        # entry is indexed to the 2015 research budget (StartupSpec.entry_research_elasticity),
+        # which is undefined without a 2015 budget.
+        for key in ("higher_education_rd_hkd_m", "government_rd_hkd_m"):
+            values = getattr(self, key)
+            if min(values) < 0:
+                raise ValueError(
+                    f"{key} must be >= 0 in every year (research spending), got {list(values)}"
+                )
+        if self.higher_education_rd_hkd_m[0] + self.government_rd_hkd_m[0] <= 0:
+            raise ValueError(
+                "higher_education_rd_hkd_m[0] + government_rd_hkd_m[0] (the 2015 research "
+                "budget) must be > 0: startup entry and the labs are sized from it, so a world "
+                "without research in 2015 is outside the model"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _shares(self) -> ResearchSpec:
         if self.high_end_share + self.traditional_share > 1.0 + 1e-12:
             raise ValueError(
@@ -444,14 +463,18 @@ class ValueSpec(Spec):
     knowledge_va_per_worker_hkd_m: float = param(
         0.526,
         "HKD m per job (IP and R&D)",
-        "hk_targets_2015_2019.csv row it_value_added_per_worker 2019",
-        gt=0.0,
+        "hk_targets_2015_2019.csv row it_value_added_per_worker 2019"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     services_va_per_worker_hkd_m: float = param(
         0.886,
         "HKD m per job (headquarters, brand, trading)",
-        "hk_context_facts.csv row four_key_industries_va_per_worker 2019",
-        gt=0.0,
+        "hk_context_facts.csv row four_key_industries_va_per_worker 2019"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     operating_surplus_share: float = param(
         0.45,
@@ -644,8 +667,10 @@ class ManufacturingSpec(Spec):
         0.283,
         "HKD m per person per year (2015)",
         "derived: 28,880 HKD m (targets row manufacturing_value_added_constant_prices 2015) "
-        "/ (8,444 x 12.1 persons)",
-        gt=0.0,
+        "/ (8,444 x 12.1 persons)"
+        "; at least 0.01 HKD m (assumption: HKD 10,000 a year, far below any "
+        "Hong Kong wage; jobs are value added / this, so a value near 0 overflows job counts)",
+        ge=0.01,
     )
     productivity_growth: float = param(
         0.03,
@@ -967,8 +992,10 @@ class ScarcitySpec(Spec):
     engineer_supply_elasticity: float = param(
         1.0,
         "elasticity of engineers' supply to their wage beyond the pool",
-        "assumption: within the 0.5-2 range usual for specialised labour in the short run",
-        gt=0.0,
+        "assumption: within the 0.5-2 range usual for specialised labour in the short run; "
+        "at least 0.1 (assumption: below it the supply curve is near vertical, twice the "
+        "pool's demand would raise the wage over 1,000-fold, and the wage index overflows)",
+        ge=0.1,
     )
     hk_pilot_lines_2015: float = param(
         450.0,
@@ -1302,8 +1329,11 @@ class RDFundingSpec(LeverSpec):
         "2025-2035 (committed comparison, 30 seeds, full scale) over the baseline research budget "
         "2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
         "budget_growth_after_2019), so the two levers cost about the same; the extra is "
-        "counted as public spend",
-        ge=0.0,
+        "counted as public spend. At least 1 (assumption: the lever models extra funding; "
+        "public_spend_hkd_m is the levers' outlay and the benefit-cost ratios divide by it, "
+        "so a cut, a saving, has no place there; study a cut by lowering the research.* "
+        "budget series or research.budget_growth_after_2019)",
+        ge=1.0,
         le=5.0,
     )
 
@@ -1391,6 +1421,15 @@ class Scenario(Spec):
                 f"set start_year <= {run.end_year} (or run.end_year / --until later)"
             )
         return lever
+
+    @model_validator(mode="after")
+    def _runnable(self) -> Scenario:
+        """Validation means runnable: the agents and projects the parameters imply must fit
+        in the memory bound at scale 1 (``sim.footprint``)."""
+        from sim.footprint import check_footprint
+
+        check_footprint(self)
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -722,9 +722,11 @@ class Pipeline:
         raised = startup & (u[:, U.SCALEUP] < m.spec.startups.scaleup_finance_probability)
         finance[raised] = np.inf
         own_plant = b["owner"][rows] == Owner.LOCAL_MANUFACTURER
-        with_partner = finance + np.where(
-            own_plant | (partner < 0), 0.0, mfr.finance_capacity_hkd_m(np.maximum(partner, 0))
-        )
+        # A partner plant adds its finance; asked only of rows with one (there may be none).
+        partnered = ~own_plant & (partner >= 0)
+        partner_finance = np.zeros(k)
+        partner_finance[partnered] = mfr.finance_capacity_hkd_m(partner[partnered])
+        with_partner = finance + partner_finance
         afford = cost <= finance[:, None]
         afford[:, ProductionSite.HK] = cost[:, ProductionSite.HK] <= with_partner
         hk = b["owner_place"][rows] == Place.HK
@@ -746,7 +748,10 @@ class Pipeline:
         brokered_link = plat.broker(ask)
         p_client = plat.hk_owned_child_probability(spec.hk_owned_child_probability)
         linked |= brokered_link & (u[:, U.LINK] < p_client)
-        avail[:, ProductionSite.PRD_HK_OWNED] = linked & (owner != Owner.ABROAD_FIRM)
+        # A world without Hong Kong-owned PRD factories (prd.count x scale rounds to 0) has
+        # no child factory to reach.
+        has_child = m.prd.cols.n > 0
+        avail[:, ProductionSite.PRD_HK_OWNED] = linked & (owner != Owner.ABROAD_FIRM) & has_child
         avail[:, ProductionSite.PRD_MAINLAND] = owner != Owner.ABROAD_FIRM
         avail[:, ProductionSite.ABROAD] = owner != Owner.MAINLAND_FIRM
         avail &= afford

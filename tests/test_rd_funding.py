@@ -181,7 +181,8 @@ def test_more_research_money_starts_more_projects() -> None:
     [
         ("rd_funding.start_year", 2010, "2015"),
         ("rd_funding.start_year", 2100, "2060"),
-        ("rd_funding.budget_multiplier", -0.5, "0"),
+        ("rd_funding.budget_multiplier", -0.5, "1"),
+        ("rd_funding.budget_multiplier", 0.8, "1"),  # a cut: negative public spend (issue 25)
         ("rd_funding.budget_multiplier", 9.0, "5"),
     ],
 )

@@ -13,24 +13,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
-from sim.params import DATA_YEARS, FIRST_YEAR, SECTORS, StartupSpec
+from sim.footprint import venture_investment_hkd_m
+from sim.params import FIRST_YEAR, SECTORS
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
-
-
-#: Years of the two venture-investment data points (hk_pipeline_evidence rows).
-VENTURE_DATA_YEARS = (2014, DATA_YEARS[-1])
-
-
-def venture_investment_hkd_m(spec: StartupSpec, year: int) -> float:
-    """Venture investment in Hong Kong in ``year``: log-linear between the 2014 and 2019 data
-    points, then ``venture_growth_after_2019`` a year."""
-    (y0, y1), (v0, v1) = VENTURE_DATA_YEARS, spec.venture_investment_hkd_m
-    if year <= y1:
-        return float(v0 * (v1 / v0) ** ((year - y0) / (y1 - y0)))
-    return float(v1 * (1 + spec.venture_growth_after_2019) ** (year - y1))
 
 
 class Startup(PopulationAgent):

@@ -115,6 +115,7 @@ class CalibrationSettings:
     dask: bool = False
     scheduler: str | None = None
     quiet: bool = False
+    yes: bool = False
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> CalibrationSettings:
@@ -291,6 +292,8 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
     priors = load_priors(s.priors)
     base = _base(s.scenario)
     check_overrides(base, priors)
+    if s.method == "abc" and not s.report_only:
+        _check_size(s, targets)
     out = Path(str(s.out))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
@@ -318,6 +321,30 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
                 return _run_abc(s, targets, priors, base, out, db, engine, command, say)
         except ExecutorError as e:
             raise UsageError(str(e)) from None
+
+
+def _check_size(s: CalibrationSettings, targets: Targets) -> None:
+    """Refuse an ABC run of more runs than a batch may have without ``--yes``.
+
+    The same gate and message as ``compare``/``sweep`` (``check_batch_size``): at least
+    one run per particle and generation, and the posterior-predictive runs.
+    """
+    from sim.experiments.batch import BatchError, check_batch_size
+
+    population, generations = _need(s.population), _need(s.generations)
+    n_runs = population * generations + _need(s.predictive_draws)
+    try:
+        check_batch_size(
+            n_runs,
+            f"at least --population {population:,} x --generations {generations} and "
+            f"{_need(s.predictive_draws)} predictive draws",
+            scale=_need(s.scale),
+            until=targets.last_year,
+            jobs=s.jobs,
+            yes=s.yes,
+        )
+    except BatchError as e:
+        raise UsageError(f"calibrate: {e}") from None
 
 
 def _run_abc(

@@ -136,6 +136,12 @@ def add_calibrate_command(sub: Any) -> None:
     c.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     c.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT")
     c.add_argument("--quiet", action="store_true", help="no per-generation log")
+    c.add_argument(
+        "--yes",
+        action="store_true",
+        help="run an ABC calibration of more runs (population x generations and predictive "
+        "draws) than a batch may have without confirmation (as compare and sweep)",
+    )
     c.set_defaults(func=cmd_calibrate)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim import yamlio
 from sim.calibration.config import CalibrationError, Priors
 from sim.calibration.defaults import DEFAULT_CALIBRATED as DEFAULT_CALIBRATED  # re-exported
 from sim.calibration.defaults import DEFAULT_POSTERIOR
@@ -80,6 +81,18 @@ def load_posterior(path: str | Path = DEFAULT_POSTERIOR) -> pd.DataFrame:
         raise CalibrationError(path, f"cannot read CSV: {e}") from None
     if "weight" not in df.columns:
         raise CalibrationError(path, "no 'weight' column", key="weight")
+    for c in df.columns:
+        numbers = pd.to_numeric(df[c], errors="coerce")
+        bad = np.flatnonzero(numbers.isna().to_numpy() & df[c].notna().to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            raise CalibrationError(
+                path,
+                f"row {i + 1} (line {i + 2} of the file, after the header): "
+                f"{yamlio.excerpt(df[c].iloc[i], 40)} is not a number; every cell of "
+                "posterior.csv must be a number",
+                key=c,
+            )
     w = df["weight"].to_numpy(float)
     if len(w) == 0 or not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise CalibrationError(

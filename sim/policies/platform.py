@@ -10,6 +10,14 @@ capacity and cost (``platform.*`` parameters):
   hire engineers and take floor space from private pilot lines. Clients pay the fee for
   their slot-quarters less a government fee subsidy; projects that find no free slot wait
   in a FIFO queue and give up after ``patience_quarters``.
+
+  Rule when the budget buys fewer slots than are occupied (issue 25, point 7): a pilot
+  under way keeps its slot until it ends (the client's contract is honoured), so the
+  platform staffs ``capacity = max(funded, in use)`` slots, and the cost of the slots
+  beyond what the base budget pays is booked as extra public spend. No new client is
+  admitted while the slots in use are ``funded`` or more; as pilots end, their slots are
+  released and the staffed capacity shrinks back to ``funded``. So slots in use never
+  exceed ``capacity`` (utilisation is at most 1), and every staffed slot is paid for.
 - **Engineering** (testing, certification, supply-chain know-how): the platform's clients
   pilot with a higher success chance, faster, and industrialise more often.
 - **Matching**: a brokered search for a Hong Kong manufacturing partner for lab results
@@ -143,8 +151,8 @@ class PilotPlatform(NoPlatform):
         self._follow_up = YearlyService(
             model, spec.follow_up_capacity_per_year, spec.follow_up_cost_hkd_m
         )
-        self.capacity = 0
-        self._in_service = 0
+        self.capacity = 0  # slots staffed this quarter: max(funded, in use) while active
+        self.funded = 0  # slots the base budget pays for this quarter: admissions' limit
 
     def active(self, year: int) -> bool:
         """Open from ``start_year`` through ``end_year`` (the last year; None: no end)."""
@@ -154,7 +162,7 @@ class PilotPlatform(NoPlatform):
     def close(self) -> None:
         """Sunset: no slots, no services, no spend from now; queued projects choose again
         without the platform. Pilots under way keep the terms they started with."""
-        self.capacity = 0
+        self.capacity = self.funded = 0
         queued, self._queue = self._queue, []
         if queued:
             b = self.model.projects
@@ -165,10 +173,12 @@ class PilotPlatform(NoPlatform):
 
     @property
     def is_open(self) -> bool:
-        return self.capacity > 0 and self.active(self.model.year)
+        """Open to new clients and offering its services: active, and its budget buys a slot."""
+        return self.funded > 0 and self.active(self.model.year)
 
     def staffed_slots(self) -> int:
-        return self.capacity if self.is_open else 0
+        """Slots with engineers and floor space this quarter (occupied ones included)."""
+        return self.capacity if self.active(self.model.year) else 0
 
     # Budget and capacity ------------------------------------------------------------------
     def slot_cost_hkd_m(self) -> float:
@@ -176,7 +186,12 @@ class PilotPlatform(NoPlatform):
         return self.spec.slot_cost_hkd_m * self.model.markets.hk_engineering_cost_factor()
 
     def begin_quarter(self) -> None:
-        """Set this quarter's slots from the budget and pay the base budget while active."""
+        """Set this quarter's slots from the budget and pay the base budget while active.
+
+        ``funded`` is what the budget buys at this quarter's slot cost; ``capacity`` keeps
+        the occupied slots above it staffed, and their cost beyond the budget is public
+        spend too (module docstring).
+        """
         m, s = self.model, self.spec
         if not self.active(m.year):
             if m.year > m.spec.platform.start_year and (self.capacity or self._queue):
@@ -185,11 +200,16 @@ class PilotPlatform(NoPlatform):
         if m.quarter == 1:
             self._matching.used = self._follow_up.used = 0
         public_share = 1.0 - s.cost_recovery_share
-        slots = s.public_budget_hkd_m * m.scale / (self.slot_cost_hkd_m() * public_share)
-        self.capacity = int(np.floor(round(slots, 9)))  # round: 300/(8*0.3) is 125, not 124.99
-        self._in_service = self._count_in_service()
-        if self.capacity > 0:
-            m.ledger.add("public_spend", s.public_budget_hkd_m * m.scale / QUARTERS_PER_YEAR)
+        budget = s.public_budget_hkd_m * m.scale  # sample units, HKD m a year
+        slot_public_cost = self.slot_cost_hkd_m() * public_share
+        self.funded = int(np.floor(round(budget / slot_public_cost, 9)))  # 300/(8*0.3) is 125
+        in_use = self._count_in_service()
+        self.capacity = max(self.funded, in_use)
+        if self.funded > 0:
+            m.ledger.add("public_spend", budget / QUARTERS_PER_YEAR)
+        overrun = self.capacity * slot_public_cost - (budget if self.funded > 0 else 0.0)
+        if self.capacity > self.funded and overrun > 0:
+            m.ledger.add("public_spend", overrun / QUARTERS_PER_YEAR)
 
     # What the platform offers its clients --------------------------------------------------
     @property
@@ -224,7 +244,7 @@ class PilotPlatform(NoPlatform):
         if not self.is_open:
             return 0.0
         mean_dur = self.model.spec.pipeline.pilot_duration_mean_quarters * self.duration_factor
-        return len(self._queue) * mean_dur / self.capacity
+        return len(self._queue) * mean_dur / self.funded
 
     def industrialisation_success(self, base: float) -> float:
         """After a platform pilot: the engineering service's figure, else the base."""
@@ -280,7 +300,9 @@ class PilotPlatform(NoPlatform):
         return len(self._queue)
 
     def free_slots(self) -> int:
-        return max(0, self.capacity - self._count_in_service())
+        """Slots a new client may take: funded slots not in use (none while the slots in
+        use are at or above what the budget pays for)."""
+        return max(0, self.funded - self._count_in_service()) if self.is_open else 0
 
     def request(self, rows: np.ndarray) -> np.ndarray:
         """Projects ask for slots: returns those admitted now; the rest join the queue."""
@@ -308,7 +330,9 @@ class PilotPlatform(NoPlatform):
             m.pipeline.leave_queue(rest[~patient])
 
     def utilisation(self) -> float:
-        return self.in_service() / self.capacity if self.is_open else 0.0
+        """Slots in use / staffed slots: in [0, 1] (0 when no slot is staffed)."""
+        staffed = self.staffed_slots()
+        return self.in_service() / staffed if staffed > 0 else 0.0
 
 
 def make_platform(model: PilotModel) -> NoPlatform:
