@@ -81,6 +81,8 @@ FLOWS: tuple[str, ...] = (
     "hk_site_private_spend",
     "hk_outside_private_spend",
     "gba_public_spend",
+    "pilots_declined",
+    "industrialisations_declined",
     "pilot_choices",
     "pilot_choices_negative_private",
     "industrialisation_choices",

@@ -306,6 +306,22 @@ OUTPUTS: tuple[Metric, ...] = (
         order={"analysis": 2},
     ),
     Metric(
+        "pilots_declined",
+        "projects",
+        "flow",
+        "projects whose owner chose not to pilot (shelved: the outside option of the pilot "
+        "choice when pipeline.owner_returns)",
+        _flow("pilots_declined"),
+    ),
+    Metric(
+        "industrialisations_declined",
+        "projects",
+        "flow",
+        "piloted projects whose owner chose not to industrialise (shelved, when "
+        "pipeline.owner_returns)",
+        _flow("industrialisations_declined"),
+    ),
+    Metric(
         "pilot_choices",
         "projects",
         "flow",

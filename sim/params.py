@@ -358,6 +358,17 @@ class PipelineSpec(Spec):
         ge=0.0,
         le=1.0,
     )
+    owner_returns: bool = param(
+        False,
+        "switch: choices weigh the owner's own expected income, not the product's whole "
+        "value added",
+        "issue 22 point 1: owners weigh what they capture (Pipeline.private_capture: the "
+        "operating surplus of the functions they perform) net of their costs, against an "
+        "outside option (shelve) at every pilot and production choice, and labs value "
+        "routes by the new owners' private values; assumption: off by default until the "
+        "product value and costs are refitted on it (issue 24), since at today's fitted "
+        "values most pilots have a negative private value",
+    )
     value_sensitivity_per_hkd_m: float = param(
         0.08,
         "logit utility per HKD m of expected value",

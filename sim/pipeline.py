@@ -32,6 +32,8 @@ import numpy as np
 
 from sim.agents.research_lab import UNIVERSITY
 from sim.projects import (
+    G_DECLINE_PILOT,
+    G_DECLINE_PRODUCTION,
     G_PILOT,
     G_PRODUCTION,
     G_ROUTE,
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
 MAX_P = 0.99  # success probabilities are capped below one after uplifts
 N_ROUTES = 5  # SHELVE, LICENSE, SPIN_OFF, PARTNER, NORTH: route codes 1..5
 N_SITES = 4
+#: Index of the outside option "do not go on" (shelve) appended to a site choice when
+#: owners weigh their own returns (``pipeline.owner_returns``).
+DECLINE = N_SITES
 
 
 def success_probability(p_base: np.ndarray | float, effort: np.ndarray | float) -> np.ndarray:
@@ -87,6 +92,19 @@ def logsum(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
     total = np.exp(u - safe[:, None]).sum(axis=1)
     # log(0) is -inf (no option available), without numpy's divide warning machinery.
     return safe + np.log(total, out=np.full_like(total, -np.inf), where=total != 0)
+
+
+def with_outside_option(
+    utility: np.ndarray, available: np.ndarray, noise: np.ndarray, g_out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The choice arrays with an always-available last option of utility 0 (shelve: no
+    cost, no value) and its own Gumbel draws ``g_out``; its index is ``DECLINE``."""
+    k = utility.shape[0]
+    return (
+        np.column_stack([utility, np.zeros(k)]),
+        np.column_stack([available, np.ones(k, dtype=bool)]),
+        np.column_stack([noise, g_out]),
+    )
 
 
 def first_k(mask: np.ndarray, k: float) -> np.ndarray:
@@ -282,16 +300,23 @@ class Pipeline:
         b = self.book
         return self.v0 * b["quality"][rows] * self.m.markets.crowding[b["sector"][rows]]
 
-    def private_capture(self, rows: np.ndarray) -> np.ndarray:
-        """Share of a product's value added its owner earns: the operating surplus
-        (``value.operating_surplus_share``) of the functions it performs, IP and
-        headquarters for a startup (as ``accounting`` pays it), every function for a firm
-        that makes the product itself. Used to report how many choices start at negative
-        private value; the choices themselves still weigh the whole value added."""
+    def capture_of(self, owner: np.ndarray) -> np.ndarray:
+        """Share of a product's value added an owner of type ``owner`` (``Owner`` codes)
+        earns: the operating surplus (``value.operating_surplus_share``) of the functions it
+        performs, IP and headquarters for a startup (as ``accounting`` pays it), every
+        function for a firm that makes the product itself."""
         v = self.m.spec.value
-        startup = self.book["owner"][rows] == Owner.STARTUP
-        functions = np.where(startup, v.share_ip_rnd + v.share_hq_brand, 1.0)
+        functions = np.where(owner == Owner.STARTUP, v.share_ip_rnd + v.share_hq_brand, 1.0)
         return v.operating_surplus_share * functions
+
+    def private_capture(self, rows: np.ndarray) -> np.ndarray:
+        """``capture_of`` the current owners of ``rows``."""
+        return self.capture_of(self.book["owner"][rows])
+
+    def decision_capture(self, owner: np.ndarray) -> np.ndarray | float:
+        """The share of V the choices weigh: the owner's own (``capture_of``) when
+        ``pipeline.owner_returns``, else 1 (the product's whole value added)."""
+        return self.capture_of(owner) if self.m.spec.pipeline.owner_returns else 1.0
 
     def _site_terms(self) -> SiteTerms:
         """This quarter's terms of a pilot at each site, as the markets and platform stand.
@@ -426,17 +451,30 @@ class Pipeline:
         funded = np.full(k, np.inf)
         seed_cash = np.full(k, m.spec.startups.seed_cash_hkd_m)
         terms = self._site_terms()
-        ev_firm = self._pilot_values(rows, funded, yes, terms)
-        ev_start = self._pilot_values(rows, seed_cash, yes, terms)
+        own = spec.owner_returns
+        firm, start, mainland = (
+            self.decision_capture(np.full(k, o))
+            for o in (Owner.LOCAL_MANUFACTURER, Owner.STARTUP, Owner.MAINLAND_FIRM)
+        )
+        ev_firm = self._pilot_values(rows, funded, yes, terms, firm)
+        ev_start = self._pilot_values(rows, seed_cash, yes, terms, start)
         # A transfer north is valued as supported only by a result a place is left for
         # (rationed before the choice, first come first served in row order).
         offered = plat.follow_up_offers(np.ones(k, dtype=bool))
-        ev_north = self._pilot_values(rows, funded, offered, terms)
+        ev_north = self._pilot_values(rows, funded, offered, terms, mainland)
         asc_hk = self._site_asc(yes)
         avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
 
-        iv_firm = logsum(beta * ev_firm + asc_hk, avail_hk)
-        iv_start = logsum(beta * ev_start + asc_hk, avail_hk)
+        def inclusive(ev: np.ndarray) -> np.ndarray:
+            """Logsum of the new owner's pilot choice (with its outside option, if any)."""
+            u_sites, a_sites = beta * ev + asc_hk, avail_hk
+            if own:  # shelving is worth 0 to the new owner
+                u_sites = np.column_stack([u_sites, np.zeros(k)])
+                a_sites = np.column_stack([a_sites, yes])
+            return logsum(u_sites, a_sites)
+
+        iv_firm = inclusive(ev_firm)
+        iv_start = inclusive(ev_start)
         outside = np.where(
             abroad_licensee,
             beta * ev_firm[:, PilotSite.ABROAD] + spec.asc_abroad,
@@ -513,12 +551,15 @@ class Pipeline:
         owner, place = b["owner"][rows], b["owner_place"][rows]
         cash = self._owner_finance(rows)
         terms = terms if terms is not None else self._site_terms()
-        ev = self._pilot_values(rows, cash, b["supported"][rows], terms)
+        capture = self.decision_capture(owner)
+        ev = self._pilot_values(rows, cash, b["supported"][rows], terms, capture)
         sectors = b["sector"][rows].astype(np.int64)
         avail = self._pilot_availability(owner, place, sectors)
         if not allow_platform:
             avail[:, PilotSite.HK_PLATFORM] = False
         u = spec.value_sensitivity_per_hkd_m * ev + self._site_asc(place == Place.HK)
+        if spec.owner_returns:  # or do not pilot at all: the project is shelved
+            u, avail, noise = with_outside_option(u, avail, noise, b["g"][rows, G_DECLINE_PILOT])
         site = logit_choice(u, avail, noise)
         # Lines are scarce: beyond the free ones, owners choose again without them.
         hk_owner_prd = owner != Owner.MAINLAND_FIRM
@@ -533,9 +574,20 @@ class Pipeline:
             if over.any():
                 avail[over, s] = False
                 site[over] = logit_choice(u[over], avail[over], noise[over])
-        private = self._pilot_values(
-            rows, cash, b["supported"][rows], terms, self.private_capture(rows)
-        )
+        declined = site == DECLINE
+        if declined.any():
+            self._end(rows[declined], Status.SHELVED)
+            m.ledger.add("pilots_declined", int(np.count_nonzero(declined)))
+            go = ~declined
+            rows, site, cash, u, avail, noise = (a[go] for a in (rows, site, cash, u, avail, noise))
+            capture = capture[go] if isinstance(capture, np.ndarray) else capture
+            ev = ev[go]
+        if spec.owner_returns:
+            private = ev
+        else:
+            private = self._pilot_values(
+                rows, cash, b["supported"][rows], terms, self.private_capture(rows)
+            )
         m.ledger.add("pilot_choices", rows.size)
         negative = private[np.arange(rows.size), site] < 0
         m.ledger.add("pilot_choices_negative_private", int(np.count_nonzero(negative)))
@@ -544,7 +596,8 @@ class Pipeline:
             no_plat = avail[on_platform].copy()
             no_plat[:, PilotSite.HK_PLATFORM] = False
             cf = logit_choice(u[on_platform], no_plat, noise[on_platform])
-            b["would_pilot_hk"][rows[on_platform]] = PILOT_SITE_PLACE[cf] == Place.HK
+            in_hk = PILOT_SITE_PLACE[np.minimum(cf, N_SITES - 1)] == Place.HK
+            b["would_pilot_hk"][rows[on_platform]] = in_hk & (cf != DECLINE)
         self._begin_pilot(rows, site, cash, terms)
 
     def _owner_finance(self, rows: np.ndarray) -> np.ndarray:
@@ -775,16 +828,25 @@ class Pipeline:
         exposed[:, ProductionSite.PRD_MAINLAND] = fit_north < 1.0
         survive = np.where(exposed, (1 - spec.acclimatisation_hazard_per_quarter) ** t, 1.0)
         p = np.minimum(MAX_P, p_base[:, None] * fit) * survive
-        ev = p * self._product_value(rows)[:, None] * self.disc_q**t - cost
+        value = self.decision_capture(owner) * self._product_value(rows)
+        ev = p * value[:, None] * self.disc_q**t - cost
         asc = np.zeros((k, N_SITES))
         asc[:, ProductionSite.PRD_HK_OWNED] = np.where(hk, spec.asc_prd, 0.0)
         asc[:, ProductionSite.PRD_MAINLAND] = np.where(hk, spec.asc_prd, 0.0)
         asc[:, ProductionSite.ABROAD] = spec.asc_abroad
-        site = logit_choice(beta * ev + asc, avail, b["g"][rows, G_PRODUCTION])
+        u, options, noise = beta * ev + asc, avail, b["g"][rows, G_PRODUCTION]
+        if spec.owner_returns:  # or do not industrialise: the project is shelved
+            u, options, noise = with_outside_option(
+                u, options, noise, b["g"][rows, G_DECLINE_PRODUCTION]
+            )
+        site = logit_choice(u, options, noise)
         none = ~avail.any(axis=1)  # nowhere to go (an overseas owner without reach): shelved
-        if none.any():
-            self._end(rows[none], Status.SHELVED)
-        go = ~none
+        declined = ~none & (site == DECLINE)
+        if declined.any():
+            m.ledger.add("industrialisations_declined", int(np.count_nonzero(declined)))
+        if (none | declined).any():
+            self._end(rows[none | declined], Status.SHELVED)
+        go = ~none & ~declined
         rows, site, k = rows[go], site[go], int(go.sum())
         mother, p_base, fit, sectors = mother[go], p_base[go], fit[go], sectors[go]
         cost, rfs_grant, partner, owner = cost[go], rfs_grant[go], partner[go], owner[go]

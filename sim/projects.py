@@ -105,7 +105,11 @@ class Z(IntEnum):
 G_ROUTE = slice(0, 5)
 G_PILOT = slice(5, 9)
 G_PRODUCTION = slice(9, 13)
-N_GUMBEL = 13
+#: Draws of the outside option "do not go on" (shelve) of the pilot and production choices,
+#: used when owners weigh their own returns (``pipeline.owner_returns``).
+G_DECLINE_PILOT = 13
+G_DECLINE_PRODUCTION = 14
+N_GUMBEL = 15
 
 NO_SITE = -1
 PILOT_SITE_PLACE = np.array([Place.HK, Place.HK, Place.PRD, Place.ELSEWHERE], dtype=np.int8)

@@ -180,3 +180,24 @@ def test_negative_private_value_shares_are_reported_and_respond_to_capture() -> 
     base = total(a, "pilot_choices_negative_private") / total(a, "pilot_choices")
     more = total(rich, "pilot_choices_negative_private") / total(rich, "pilot_choices")
     assert more < base
+
+
+def test_owners_weighing_their_own_returns_decline_more_and_start_fewer_losses() -> None:
+    """``pipeline.owner_returns``: the same seeds, choices on the owner's own income with an
+    outside option; off, nobody declines."""
+    off = sim.run("baseline", seed=2, scale=0.1, until=2030).annual
+    on = sim.run(
+        "baseline", seed=2, scale=0.1, until=2030, **{"pipeline.owner_returns": True}
+    ).annual
+    assert off["pilots_declined"].sum() == 0 and off["industrialisations_declined"].sum() == 0
+    assert on["pilots_declined"].sum() > 0 and on["industrialisations_declined"].sum() > 0
+
+    def share(a: object, num: str, den: str) -> float:
+        return float(a[num].sum() / a[den].sum())  # type: ignore[index]
+
+    for num, den in (
+        ("pilot_choices_negative_private", "pilot_choices"),
+        ("industrialisation_choices_negative_private", "industrialisation_choices"),
+    ):
+        assert share(on, num, den) < share(off, num, den)
+    assert on["projects_launched"].sum() < off["projects_launched"].sum()
