@@ -3,8 +3,10 @@
 #   bash scripts/dev.sh pilotsim compare     # the main job
 #   bash scripts/dev.sh pytest               # the test suite
 # Finds Python >= 3.12 as `python3.12` on PATH, or through pyenv (PYENV_VERSION=3.12.x),
-# creates .venv, installs the package with its extras when pyproject.toml changed, then
-# runs the command inside the venv.
+# creates .venv, installs the tested versions of every dependency from requirements/lock.txt
+# and then the package itself (with its extras' entry points, but no other versions) when the
+# lock, pyproject.toml or this script changed, then runs the command inside the venv.
+# To move to newer versions: bash scripts/upgrade_lock.sh (README, "Dependency versions").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +31,17 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 
+lock=requirements/lock.txt
 stamp=.venv/.pilotsim-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/dev.sh -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/dev.sh -nt "$stamp" ] ||
+   [ "$lock" -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >&2
-  .venv/bin/python -m pip install --quiet -e ".[test,dask,viz,notebooks,calibration,analysis]" >&2
+  .venv/bin/python -m pip install --quiet -r "$lock" >&2
+  .venv/bin/python -m pip install --quiet --no-deps -e ".[test,dask,viz,notebooks,calibration,analysis]" >&2
+  # a requirement the lock lacks (pyproject.toml changed without scripts/upgrade_lock.sh, or
+  # a platform the lock was not made on) stops here, named, rather than at import time
+  .venv/bin/python -m pip check >&2 ||
+    { echo "error: $lock does not satisfy pyproject.toml: run bash scripts/upgrade_lock.sh" >&2; exit 1; }
   touch "$stamp"
 fi
 
