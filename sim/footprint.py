@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sim.units import DATA_YEARS, FIRST_YEAR
+
 if TYPE_CHECKING:
     from sim.params import ResearchSpec, Scenario, StartupSpec
 
@@ -45,8 +47,6 @@ CHECK_SCALE = 1.0
 def research_budget_hkd_m(spec: ResearchSpec, year: int) -> float:
     """Universities' and government R&D centres' research budget in ``year`` (full economy,
     HKD m a year, before levers), as ``ResearchLabs.total_budget_hkd_m`` sums it."""
-    from sim.params import DATA_YEARS, FIRST_YEAR
-
     total = 0.0
     for series in (spec.higher_education_rd_hkd_m, spec.government_rd_hkd_m):
         if year <= DATA_YEARS[-1]:
@@ -111,8 +111,6 @@ DRIVERS: dict[str, str] = {
 
 def footprint(s: Scenario) -> Footprint:
     """Rows a run of ``s`` creates, estimated from its parameters (scale 1 or larger)."""
-    from sim.params import FIRST_YEAR
-
     r, st, mf = s.research, s.startups, s.manufacturing
     years = range(FIRST_YEAR, s.run.end_year + 1)
     warm = s.run.warm_start_years

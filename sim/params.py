@@ -24,6 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from sim.units import DATA_YEARS as DATA_YEARS  # the calendar, re-exported
+from sim.units import FIRST_YEAR as FIRST_YEAR
+
 #: Sectors shared by labs, projects and manufacturers.
 SECTORS: tuple[str, ...] = (
     "electronics",
@@ -46,8 +49,6 @@ TRADITIONAL_SECTORS: tuple[str, ...] = (
     "paper_printing",
     "textiles_clothing",
 )
-FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (MODEL.md)
-DATA_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019)
 
 
 def param(default: Any, unit: str, source: str, **constraints: Any) -> Any:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 QUARTERS_PER_YEAR = 4  # MODEL.md: one step = one quarter
+FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (MODEL.md)
+#: Years with observed inputs and calibration targets.
+DATA_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019)
 
 
 def per_quarter(p_per_year: float) -> float:
