@@ -359,6 +359,15 @@ class PipelineSpec(Spec):
         ge=0.0,
         le=1.0,
     )
+    finance_constraints: bool = param(
+        True,
+        "switch: owners spend only what they can finance (startups their cash and a "
+        "scale-up round they may fail to raise, plants a multiple of their value added)",
+        "a market failure of scale-up finance (market_failure_evidence rows: about 10% of "
+        "Hong Kong start-ups had VC or angel money, HKTDC 2021; hardware about 8-10% of VC "
+        "deal value); false gives every owner unlimited finance, the attribution variant "
+        "finance_unconstrained",
+    )
     owner_returns: bool = param(
         False,
         "switch: choices weigh the owner's own expected income, not the product's whole "
@@ -637,7 +646,9 @@ class StartupSpec(Spec):
         "probability that a startup finances industrialisation beyond its cash",
         "assumption: about 2/3 of TSSSU start-ups later raised some financing "
         "(hk_pipeline_evidence row tsssu_startups_cumulative 2022); a scale-up round of "
-        "tens of HKD m is rarer",
+        "tens of HKD m is rarer; bounded below by the about 10% of Hong Kong start-ups "
+        "with VC or angel money (market_failure_evidence row, HKTDC 2021), which is "
+        "unconditional where this is conditional on a successful pilot",
         ge=0.0,
         le=1.0,
     )

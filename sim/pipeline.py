@@ -602,10 +602,13 @@ class Pipeline:
 
     def _owner_finance(self, rows: np.ndarray) -> np.ndarray:
         """What each owner can spend on a project (HKD m): startups their cash, local plants
-        their finance capacity, outside firms without limit."""
+        their finance capacity, outside firms without limit; everyone without limit when
+        ``pipeline.finance_constraints`` is off."""
         b = self.book
         owner, owner_row = b["owner"][rows], b["owner_row"][rows]
         out = np.full(rows.size, np.inf)
+        if not self.m.spec.pipeline.finance_constraints:
+            return out
         st = owner == Owner.STARTUP
         if st.any():
             out[st] = np.maximum(self.m.startups.cols["cash_hkd_m"][owner_row[st]], 0.0)

@@ -184,7 +184,8 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) -> None:
     out, printed = compared
-    assert printed.startswith("16 runs: 16 run now")  # baseline, policy, 6 variants x 2
+    # baseline, policy, 6 service variants, a market-failure variant and its baseline twin
+    assert printed.startswith("20 runs: 20 run now")
     t = pd.read_csv(out / "attribution.csv")
     assert list(dict.fromkeys(t["variant"])) == [
         "full",
@@ -194,6 +195,7 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
         "slots_only",
         "no_engineer_hiring",
         "no_private_space",
+        "finance_unconstrained",
     ]
     assert (t["n_pairs"] == 2).all()
     s = pd.read_csv(out / "summary.csv")
@@ -224,7 +226,9 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
     seeds = replicate_seeds(4, 2)
     assert manifest["batch"]["seeds"] == seeds
     assert "hk_pilot_platform-no_matching" in manifest["batch"]["attribution"]["hk_pilot_platform"]
-    assert len(set(manifest["batch"]["runs"].values())) == 16  # 8 scenarios x 2 seeds
+    assert len(set(manifest["batch"]["runs"].values())) == 20  # 10 scenarios x 2 seeds
+    twins = manifest["batch"]["attribution_baselines"]
+    assert twins == {"hk_pilot_platform-finance_unconstrained": "baseline-finance_unconstrained"}
 
 
 def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> None:
@@ -232,7 +236,7 @@ def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> N
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
     )
-    assert rc == 0 and printed.startswith("16 runs: 0 run now, 16 already stored")
+    assert rc == 0 and printed.startswith("20 runs: 0 run now, 20 already stored")
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
         + ["--no-attribution"]
@@ -271,3 +275,64 @@ def test_bad_horizon_input_exits_2(
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.startswith("error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_market_failure_variant_is_a_difference_in_differences_with_its_baseline_twin() -> None:
+    """Switched off in both runs: the variant's effect is against its own baseline twin,
+    and what is attributed to the failure is (policy - base) - (variant - twin)."""
+    rows = []
+    noise = np.random.default_rng(1).normal(0, 30, size=(4, 6))
+    for i in range(4):
+        for k, y in enumerate(range(2024, 2030)):
+            on = y >= 2025
+            for lab, level, extra in (
+                ("baseline", 500.0, 0.0),
+                ("p", 500.0, 100.0 + i),
+                ("baseline-finance_unconstrained", 530.0, 0.0),
+                ("p-finance_unconstrained", 530.0, 40.0),
+            ):
+                va = level + noise[i, k] + extra * on
+                rows.append(
+                    {
+                        "label": lab, "replicate": i, "seed": i, "year": y,
+                        "hk_value_added_hkd_m": va, "total_value_added_hkd_m": 2 * va,
+                        "public_spend_hkd_m": 10.0 * on * (extra > 0),
+                        "hk_private_spend_hkd_m": 0.0, "private_spend_hkd_m": 0.0,
+                        "hk_site_private_spend_hkd_m": 0.0,
+                        "hk_outside_private_spend_hkd_m": 0.0,
+                        "hk_income_from_outside_hkd_m": 0.0,
+                    }
+                )  # fmt: skip
+    panel = pd.DataFrame(rows)
+    lab = "p-finance_unconstrained"
+    t = attribution_table(
+        panel, "baseline", "p", {lab: {"pipeline.finance_constraints": False}}, (2025, 2029),
+        discount_rate=0.0, baselines={lab: "baseline-finance_unconstrained"},
+    )  # fmt: skip
+    va = t[t["outcome"] == "hk_value_added_hkd_m"].set_index("variant")
+    assert va.loc["finance_unconstrained", "effect_mean"] == pytest.approx(200.0)  # 40 x 5
+    full = np.mean([(100.0 + i) * 5 for i in range(4)])
+    assert va.loc["full", "effect_mean"] == pytest.approx(full)
+    assert va.loc["finance_unconstrained", "attributed_mean"] == pytest.approx(full - 200.0)
+    # paired: the noise cancels, so the interval is that of (100 + i) x 5 - 200
+    d = np.array([(100.0 + i) * 5 - 200.0 for i in range(4)])
+    low, high = t_interval(d)[1:]
+    assert va.loc["finance_unconstrained", "attributed_low"] == pytest.approx(low)
+    assert va.loc["finance_unconstrained", "attributed_high"] == pytest.approx(high)
+    assert va.loc["finance_unconstrained", "switched_off"].endswith("(baseline too)")
+
+
+def test_market_failure_twins_join_the_batch() -> None:
+    from sim.experiments.workflows import add_market_failure_twins
+
+    base = load_scenario(SCENARIOS / "baseline.yaml", TINY)
+    pol = platform_spec()
+    specs = {"baseline": base, "hk_pilot_platform": pol}
+    sources = {"baseline": "baseline", "hk_pilot_platform": "hk_pilot_platform"}
+    variants, twins = add_market_failure_twins(specs, sources, "baseline", ["hk_pilot_platform"])
+    lab, twin = "hk_pilot_platform-finance_unconstrained", "baseline-finance_unconstrained"
+    assert twins == {lab: twin}
+    assert variants == {"hk_pilot_platform": {lab: {"pipeline.finance_constraints": False}}}
+    assert specs[twin].pipeline.finance_constraints is False
+    assert specs[lab].pipeline.finance_constraints is False and specs[lab].platform.enabled
+    assert specs["baseline"].pipeline.finance_constraints is True

@@ -537,6 +537,23 @@ def attribution_variants(spec: Any) -> dict[str, dict[str, Any]]:
     return variants
 
 
+#: Market failures switched off in the baseline *and* the policy (twins on the same seeds):
+#: the part of the policy's effect that depends on the failure is the difference in
+#: differences, (policy - baseline) - (policy twin - baseline twin). Suffix, overrides.
+MARKET_FAILURES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("finance_unconstrained", {"pipeline.finance_constraints": False}),
+)
+
+
+def market_failure_variants(spec: Any) -> dict[str, dict[str, Any]]:
+    """The market-failure variants of a platform policy (suffix -> overrides of both the
+    policy and the baseline); empty when the platform is off."""
+    platform = getattr(spec, "platform", None)
+    if platform is None or not getattr(platform, "enabled", False):
+        return {}
+    return {suffix: dict(over) for suffix, over in MARKET_FAILURES}
+
+
 def variant_label(policy: str, suffix: str) -> str:
     return f"{policy}-{suffix}"
 
@@ -549,13 +566,19 @@ def attribution_table(
     period: tuple[int, int],
     level: float = LEVEL,
     discount_rate: float = DEFAULT_DISCOUNT_RATE,
+    baselines: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Each variant's paired effect against ``base`` and the part of the full effect
-    attributed to what it switches off (``policy`` minus the variant, paired by replicate).
+    """Each variant's paired effect against its baseline and the part of the full effect
+    attributed to what it switches off, paired by replicate: ``policy`` minus the variant
+    for a service, and for a market failure switched off in both runs the difference in
+    differences, (policy - base) - (variant - its baseline twin).
 
     Args:
-        panel: annual panel holding ``base``, ``policy`` and the variants' labels.
+        panel: annual panel holding ``base``, ``policy``, the variants' labels and their
+            baseline twins.
         variants: label of each variant -> its overrides of ``policy``.
+        baselines: a variant's baseline twin (label), for the market-failure variants;
+            other variants are compared with ``base``.
 
     Returns:
         One row per variant (``full`` first) and outcome of ``ATTRIBUTION_OUTCOMES``:
@@ -566,13 +589,23 @@ def attribution_table(
         Ratios are not additive: their attributed columns are NaN.
     """
     outcomes = [OUTCOME_BY_NAME[n] for n in ATTRIBUTION_OUTCOMES]
+    twins = dict(baselines or {})
     labels = [policy, *variants]
-    effect = summarise(panel, base, labels, (), period, level, discount_rate, outcomes)
+    own = [lab for lab in labels if lab not in twins]
+    effect = summarise(panel, base, own, (), period, level, discount_rate, outcomes)
+    for lab, twin in twins.items():
+        effect = pd.concat(
+            [effect, summarise(panel, twin, [lab], (), period, level, discount_rate, outcomes)]
+        )
     rows = []
     full_effect = effect[effect["policy"] == policy].set_index("outcome")["diff_mean"]
     for lab in labels:
         overrides = variants.get(lab, {})
-        if lab != policy:
+        if lab in twins:
+            did = _difference_in_differences(panel, base, policy, twins[lab], lab)
+            part = summarise(did, lab, [policy], (), period, level, discount_rate, outcomes)
+            part = part.set_index("outcome")
+        elif lab != policy:
             part = summarise(panel, lab, [policy], (), period, level, discount_rate, outcomes)
             part = part.set_index("outcome")
         for _, e in effect[effect["policy"] == lab].iterrows():
@@ -581,13 +614,16 @@ def attribution_table(
                 "policy": policy,
                 "variant": "full" if lab == policy else lab.removeprefix(f"{policy}-"),
                 "label": lab,
-                "switched_off": ", ".join(
-                    k.removeprefix("platform.")
-                    if v is False
-                    else f"{k.removeprefix('platform.')}={v:g}"
-                    for k, v in overrides.items()
+                "switched_off": (
+                    ", ".join(
+                        k.removeprefix("platform.")
+                        if v is False
+                        else f"{k.removeprefix('platform.')}={v:g}"
+                        for k, v in overrides.items()
+                    )
+                    or "nothing"
                 )
-                or "nothing",
+                + (" (baseline too)" if lab in twins else ""),
                 "outcome": o,
                 "period": e["period"],
                 "unit": e["unit"],
@@ -613,6 +649,27 @@ def attribution_table(
                 )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _difference_in_differences(
+    panel: pd.DataFrame, base: str, policy: str, twin: str, variant: str
+) -> pd.DataFrame:
+    """A panel in which ``policy`` minus ``variant`` is, replicate by replicate and year by
+    year, (policy - base) - (variant - twin): ``variant`` is replaced by variant - twin +
+    base. Exact for outcomes linear in the annual columns (sums, means, present values);
+    ratios of such a panel mean nothing and are not read from it."""
+    keys = ["replicate", "year"]
+    parts = {
+        lab: panel[panel["label"] == lab].set_index(keys).sort_index()
+        for lab in (base, policy, twin, variant)
+    }
+    numeric = [
+        c for c in parts[policy].columns
+        if c not in ("label", "seed") and pd.api.types.is_numeric_dtype(parts[policy][c])
+    ]  # fmt: skip
+    shifted = parts[variant].copy()
+    shifted[numeric] = parts[variant][numeric] - parts[twin][numeric] + parts[base][numeric]
+    return pd.concat([parts[policy].reset_index(), shifted.reset_index()], ignore_index=True)
 
 
 def full_positive(table: pd.DataFrame, outcome: str) -> bool:

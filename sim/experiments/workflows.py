@@ -39,6 +39,7 @@ from sim.experiments.compare import (
     attribution_table,
     attribution_variants,
     format_table,
+    market_failure_variants,
     panel_from_frames,
     summarise,
     variant_label,
@@ -246,6 +247,38 @@ def add_attribution_variants(
     return out
 
 
+def add_market_failure_twins(
+    specs: dict[str, Scenario], sources: dict[str, str], base: str, policies: Sequence[str]
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, str]]:
+    """Add to ``specs`` each platform policy's market-failure variants
+    (``compare.market_failure_variants``) and the baseline's twin for each, the failure
+    switched off in both, on the policy's seeds.
+
+    Returns:
+        Per policy label, variant label -> its overrides; and variant label -> the label of
+        its baseline twin (``attribution_table``'s ``baselines``).
+    """
+    variants: dict[str, dict[str, dict[str, Any]]] = {}
+    twins: dict[str, str] = {}
+    for policy in policies:
+        failures = market_failure_variants(specs[policy])
+        for suffix, over in failures.items():
+            twin = variant_label(base, suffix)
+            if twin not in specs:
+                specs[twin] = with_overrides(specs[base], over).model_copy(update={"name": twin})
+                sources[twin] = f"{sources[base]}{VARIANT_SOURCE}" + ", ".join(
+                    f"{k}={str(v).lower()}" for k, v in over.items()
+                )
+            lab = _label_text(variant_label(policy, suffix), list(specs))
+            specs[lab] = with_overrides(specs[policy], over).model_copy(update={"name": lab})
+            sources[lab] = f"{sources[policy]}{VARIANT_SOURCE}" + ", ".join(
+                f"{k}={str(v).lower()}" for k, v in over.items()
+            )
+            variants.setdefault(policy, {})[lab] = dict(over)
+            twins[lab] = twin
+    return variants, twins
+
+
 def _label_text(label: str, taken: Sequence[str]) -> str:
     out, i = label, 2
     while out in taken:
@@ -348,6 +381,11 @@ def run_comparison(
     labels = list(specs)
     draws = _draws(posterior, n_seeds, root_seed, specs)
     variants = add_attribution_variants(specs, sources, labels[1:]) if attribution else {}
+    twins: dict[str, str] = {}
+    if attribution:
+        failures, twins = add_market_failure_twins(specs, sources, labels[0], labels[1:])
+        for p, vs in failures.items():
+            variants.setdefault(p, {}).update(vs)
     first = specs[labels[0]].run
     check_batch_size(
         len(specs) * n_seeds, f"{len(specs)} scenarios x {n_seeds:,} seeds",
@@ -366,6 +404,8 @@ def run_comparison(
     }
     if variants:
         b.settings["attribution"] = variants
+    if twins:
+        b.settings["attribution_baselines"] = twins
     if draws:
         b.settings["posterior"] = draws.describe()
     out = Path(out) if out is not None else default_out(labels, draws is not None)
@@ -381,8 +421,10 @@ def run_comparison(
         tables = {p: format_table(summary, p) for p in labels[1:]}
         attr = {
             p: attribution_table(
-                panel, labels[0], p, {v: o for v, o in vs.items() if v in present}, period,
-                discount_rate=rate,
+                panel, labels[0], p,
+                {v: o for v, o in vs.items() if v in present and twins.get(v, v) in present},
+                period, discount_rate=rate,
+                baselines={v: t for v, t in twins.items() if v in present and t in present},
             )
             for p, vs in variants.items()
         }  # fmt: skip
