@@ -288,6 +288,28 @@ OUTPUTS: tuple[Metric, ...] = (
         for i, f in enumerate(FUNCTIONS)
     ),
     Metric(
+        "product_value_added_hkd_m",
+        "HKD m",
+        "flow",
+        "value added of the products from HK research themselves, all places (without "
+        "adopted technology)",
+        lambda m: float(m.ledger.products.sum()),
+    ),
+    Metric(
+        "social_private_return_ratio",
+        "ratio",
+        "ratio",
+        "value added owed to HK research in all places (products and technology adopted by "
+        "firms that do not own them) / the products' own value added: the output ratio of "
+        "social to private returns that Bloom, Schankerman and Van Reenen (2013) and Lucking, "
+        "Bloom and Van Reenen (2019) put at about 2-4 (market_failure_evidence rows); the "
+        "model's only spillover channel is adoption",
+        extensive=False,
+        ratio_of=("total_value_added_hkd_m", "product_value_added_hkd_m"),
+        label="Social / private return ratio (value owed to HK research / products' own value)",
+        views={"compare": ""},
+    ),
+    Metric(
         "adoption_value_added_hkd_m",
         "HKD m",
         "flow",

@@ -201,3 +201,16 @@ def test_owners_weighing_their_own_returns_decline_more_and_start_fewer_losses()
     ):
         assert share(on, num, den) < share(off, num, den)
     assert on["projects_launched"].sum() < off["projects_launched"].sum()
+
+
+def test_social_private_return_ratio_is_all_value_over_the_products_own() -> None:
+    a = sim.run("baseline", seed=2, scale=0.1, until=2030).annual
+    a = a[a["year"] >= 2016]
+    ratio = a["total_value_added_hkd_m"] / a["product_value_added_hkd_m"]
+    assert np.allclose(a["social_private_return_ratio"], ratio, rtol=1e-9)
+    assert (a["social_private_return_ratio"] >= 1.0).all()  # adoption adds, never subtracts
+    assert np.allclose(
+        a["product_value_added_hkd_m"] + a["adoption_value_added_hkd_m"],
+        a["total_value_added_hkd_m"],
+        rtol=1e-9,
+    )

@@ -102,6 +102,8 @@ def _columns_needed() -> set[str]:
             cols.add(o.name)
         elif o.kind in ("ratio", "policy_share") and o.ratio_of:
             cols.update(o.ratio_of)
+            if o.kind == "ratio":  # a year's ratio is read from its own column
+                cols.add(o.name)
         cols.update(c for c, _ in o.terms)
     for terms in PV_HELPERS.values():
         cols.update(c for c, _ in terms)
