@@ -580,7 +580,6 @@ class Pipeline:
             m.ledger.add("pilots_declined", int(np.count_nonzero(declined)))
             go = ~declined
             rows, site, cash, u, avail, noise = (a[go] for a in (rows, site, cash, u, avail, noise))
-            capture = capture[go] if isinstance(capture, np.ndarray) else capture
             ev = ev[go]
         if spec.owner_returns:
             private = ev

@@ -517,3 +517,38 @@ def test_parameter_recovery_from_simulated_data(tmp_path: Path) -> None:
         assert lo <= TRUTH[p.key] <= hi, (p.key, lo, hi)
         q05, q95 = weighted_quantile(post[p.key].to_numpy(), w, [0.05, 0.95])
         assert q95 - q05 < 0.5 * (p.high - p.low), (p.key, q05, q95)
+
+
+def test_max_minutes_stops_inside_a_generation() -> None:
+    """Issue 25 point 5: the limit is checked while a generation's particles come in, not
+    only between generations (a huge population could otherwise run for hours)."""
+    import time
+    from concurrent.futures import Future
+
+    from sim.calibration.smc import OutOfTime, _make_sampler_class
+
+    class NeverDone:
+        """An executor whose tasks never finish (a generation that would take forever)."""
+
+        def submit(self, *args: object, **kwargs: object) -> Future:
+            return Future()
+
+    sampler = _make_sampler_class()(NeverDone(), seed=1)
+    sampler.deadline = time.monotonic() + 0.2
+    t0 = time.monotonic()
+    with pytest.raises(OutOfTime):
+        sampler.sample_until_n_accepted(5, None, 0)
+    assert time.monotonic() - t0 < 5
+
+
+def test_max_minutes_before_any_generation_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    priors = str(_small_priors(tmp_path))
+    args = [*QUICK_ARGS, *_short_burn_in(tmp_path), "--priors", priors, "--no-report"]
+    out = tmp_path / "c"
+    rc = main(["calibrate", *args, "--max-minutes", "0.0005", "--jobs", "1", "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--max-minutes 0.0005 ran out in the prior sample" in err
+    assert "before any generation finished: nothing is stored" in err

@@ -100,7 +100,8 @@ def add_calibrate_command(sub: Any) -> None:
         "--max-minutes",
         type=float,
         default=None,
-        help="stop after this wall time (checked between generations; default "
+        help="stop after this wall time (between generations, or inside one, whose "
+        "particles are then dropped and --resume redoes; default "
         f"{FULL['max_minutes']:g}, a guard: the default run took 13 to 25 minutes on 2 cores)",
     )
     c.add_argument("--resume", action="store_true", help="continue the run in OUT/abc.db")

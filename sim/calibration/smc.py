@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -74,6 +75,10 @@ def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[
     return out
 
 
+class OutOfTime(Exception):
+    """``--max-minutes`` ran out inside a generation (pyabc checks it only between them)."""
+
+
 def _make_sampler_class() -> type:
     from pyabc.sampler import Sampler
 
@@ -84,6 +89,8 @@ def _make_sampler_class() -> type:
             super().__init__()
             self.executor = executor
             self.seed = int(seed)
+            #: ``time.monotonic()`` past which a generation is abandoned (None: no limit).
+            self.deadline: float | None = None
 
         def sample_until_n_accepted(  # noqa: D401 - pyabc's interface
             self,
@@ -101,11 +108,26 @@ def _make_sampler_class() -> type:
             # One slot per task: a slot runs until it accepts, so slots differ in length
             # (geometric in the acceptance rate), and bigger tasks left a worker idle at the
             # end of each generation. Workers unpickle a generation's functions once (_load).
-            futures = [self.executor.submit(_fill_slots, blob, self.seed, t, [i]) for i in range(n)]
+            futures: list[Any] = []
+
+            def out_of_time() -> OutOfTime:
+                for g in futures:
+                    g.cancel()
+                return OutOfTime(t)
+
+            for i in range(n):  # an inline executor works here: the limit is checked too
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    raise out_of_time()
+                futures.append(self.executor.submit(_fill_slots, blob, self.seed, t, [i]))
             sample = self._create_empty_sample()
             total = 0
             for f in futures:  # in slot order: the result does not depend on timing
-                for part, k in f.result():
+                left = None if self.deadline is None else self.deadline - time.monotonic()
+                try:
+                    parts = f.result(timeout=None if left is None else max(left, 0.0))
+                except FutureTimeout:
+                    raise out_of_time() from None
+                for part, k in parts:
                     sample += part
                     total += k
             self.nr_evaluations_ = total
@@ -178,7 +200,9 @@ class SMCSettings:
         min_epsilon: stop once the threshold is below this distance.
         min_acceptance: stop once a generation's acceptance rate is below this.
         max_simulations: stop once this many model runs were done in total.
-        max_minutes: stop after this wall time (minutes), between generations.
+        max_minutes: stop after this wall time (minutes): between generations (pyabc),
+            and inside one, whose particles are then discarded (pyabc stores only whole
+            generations; ``--resume`` redoes it).
         quantile: epsilon of generation t+1 is this weighted quantile of generation t's
             distances.
     """
@@ -370,8 +394,24 @@ def run_smc(
         kwargs["max_total_nr_simulations"] = settings.max_simulations
     if settings.max_minutes is not None:
         kwargs["max_walltime"] = timedelta(minutes=settings.max_minutes)
+    if settings.max_minutes is not None:
+        sampler.deadline = time.monotonic() + settings.max_minutes * 60
     # pyabc runs at least one generation per call: a finished run is only read
-    history = abc.run(**kwargs) if settings.generations > done else abc.history
+    try:
+        history = abc.run(**kwargs) if settings.generations > done else abc.history
+    except OutOfTime as stop:
+        history = abc.history
+        if history.max_t < 0:
+            raise CalibrationError(
+                db,
+                f"--max-minutes {settings.max_minutes:g} ran out in "
+                + (
+                    f"generation {stop.args[0]}"
+                    if stop.args[0] >= 0
+                    else "the prior sample that sets the first threshold"
+                )
+                + ", before any generation finished: nothing is stored; allow more minutes",
+            ) from None
     seconds = time.perf_counter() - t0
     gens, frames, post = _history_frames(history, priors)
     return SMCResult(post, gens, frames, int(history.total_nr_simulations), seconds, db)
