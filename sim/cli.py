@@ -271,6 +271,37 @@ def storage_error(error: OSError, out: str | Path | None = None) -> str | None:
     return f"error: {where}{os.strerror(error.errno)}; {_STORAGE_ADVICE[error.errno]}"
 
 
+#: SQLite's words for the same refusals (pyabc's database, ``calibrate``): the errno each
+#: stands for.
+_SQLITE_STORAGE = {
+    "database or disk is full": errno.ENOSPC,
+    "attempt to write a readonly database": errno.EROFS,
+    "unable to open database file": errno.EACCES,
+}
+
+
+def sqlite_storage_error(error: BaseException, out: str | Path | None = None) -> str | None:
+    """One line for SQLite refusing a write (as ``storage_error``), found in ``error`` or
+    the errors it wraps (SQLAlchemy's ``.orig``, ``__cause__``, ``__context__``); None if
+    there is none."""
+    import sqlite3
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sqlite3.OperationalError):
+            for words, code in _SQLITE_STORAGE.items():
+                if words in str(e).lower():
+                    db = os.path.join(os.fsdecode(out), "abc.db") if out is not None else None
+                    return storage_error(OSError(code, os.strerror(code), db), out)
+        stack += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args: argparse.Namespace | None = None
@@ -282,6 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(e)
     except OSError as e:  # every sub-command's writes end here: one line, not a traceback
         message = storage_error(e, getattr(args, "out", None))
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # SQLite (pyabc's database) says the same in its own words
+        message = sqlite_storage_error(e, getattr(args, "out", None))
         if message is None:
             raise
         print(message, file=sys.stderr)

@@ -328,6 +328,42 @@ def test_calibrate_storage_errors_are_one_line_naming_its_folder(
     )
 
 
+def test_sqlite_refusing_pyabcs_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while pyabc writes abc.db reaches us as SQLAlchemy's wrapper of SQLite's
+    own error, not an OSError: one line too, naming the database."""
+    import sqlite3
+
+    from sim.calibration import smc
+
+    class Wrapped(Exception):  # the shape of sqlalchemy.exc.OperationalError
+        def __init__(self, orig: BaseException) -> None:
+            super().__init__(f"(sqlite3.OperationalError) {orig}")
+            self.orig = orig
+
+    for words, strerror in (
+        ("database or disk is full", "No space left on device"),
+        ("attempt to write a readonly database", "Read-only file system"),
+    ):
+
+        def refuse(*args: object, _w: str = words, **kwargs: object) -> None:
+            raise Wrapped(sqlite3.OperationalError(_w))
+
+        monkeypatch.setattr(smc, "run_smc", refuse)
+        out = tmp_path / "cal"
+        assert main(["calibrate", "--quick", "--quiet", "--jobs", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {out / 'abc.db'}: {strerror}; ") and err.count("\n") == 1
+
+    def other(*args: object, **kwargs: object) -> None:  # anything else still propagates
+        raise sqlite3.OperationalError("no such table: populations")
+
+    monkeypatch.setattr(smc, "run_smc", other)
+    with pytest.raises(sqlite3.OperationalError):
+        main(["calibrate", "--quick", "--quiet", "--jobs", "1", "--out", str(tmp_path / "c2")])
+
+
 # -------------------------------------------------- 3, 9. calibrations: lock and resume
 def _calibration_args(tmp_path: Path, generations: int) -> list[str]:
     """A tiny ABC-SMC calibration (2 parameters, 4 particles, scale 0.05, a 2-year burn-in,
