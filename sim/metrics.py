@@ -300,10 +300,11 @@ OUTPUTS: tuple[Metric, ...] = (
         "ratio",
         "ratio",
         "value added owed to HK research in all places (products and technology adopted by "
-        "firms that do not own them) / the products' own value added: the output ratio of "
-        "social to private returns that Bloom, Schankerman and Van Reenen (2013) and Lucking, "
-        "Bloom and Van Reenen (2019) put at about 2-4 (market_failure_evidence rows); the "
-        "model's only spillover channel is adoption",
+        "firms that do not own them) / the products' own value added: how much value "
+        "reaches firms other than the products' makers. Only a rough counterpart of the "
+        "social / private ratio of rates of return to R&D that Bloom, Schankerman and Van "
+        "Reenen (2013) and Lucking, Bloom and Van Reenen (2019) put at about 2-4 "
+        "(market_failure_evidence rows): the model's only spillover channel is adoption",
         extensive=False,
         ratio_of=("total_value_added_hkd_m", "product_value_added_hkd_m"),
         label="Social / private return ratio (value owed to HK research / products' own value)",
@@ -828,9 +829,11 @@ OUTPUTS: tuple[Metric, ...] = (
         "npv_net_benefit_hkd_m",
         "HKD m, present value",
         "npv",
-        "present value of the net benefit to Hong Kong residents (the headline; the Green "
-        "Book counts value to residents of the appraising jurisdiction): equal to "
-        "npv_net_benefit_resident_hkd_m",
+        "present value of the net benefit to Hong Kong residents (the headline): equal to "
+        "npv_net_benefit_resident_hkd_m. Residents, as the Green Book counts value to the "
+        "residents of the appraising jurisdiction; but gross of labour's alternative use "
+        "(shadow wage 0), where the Green Book's default of full employment is "
+        "npv_net_benefit_full_employment_hkd_m",
         terms=(*RESIDENT_BENEFIT, ("public_spend_hkd_m", -1.0)),
         label="NPV of net benefit to HK residents (headline: the resident frame)",
         period_only=True,

@@ -916,7 +916,10 @@ class Pipeline:
         private value, ``P(industrialise) x operating surplus share x V x d^T - cost`` at
         the buyer's site (the PRD for a Mainland buyer, overseas otherwise), and nothing
         for a project worth nothing to the buyer. V is the product's present value at
-        launch in its market as crowded as today, d the quarterly discount factor.
+        launch in its market as crowded as today, d the quarterly discount factor. A sold
+        project has no follow-up support, so a Mainland buyer's chance is the one it will
+        face: the unsupported fit (``north_fit_unsupported``) and the acclimatisation
+        hazard over the industrialisation (7.2 of the ODD).
         """
         spec = self.m.spec.pipeline
         t = spec.industrialisation_duration_mean_quarters * np.where(
@@ -925,8 +928,12 @@ class Pipeline:
         cost = spec.industrialisation_cost_hkd_m * np.where(
             abroad, spec.abroad_cost_factor, spec.prd_cost_factor
         )
+        north = spec.north_fit_unsupported * (1 - spec.acclimatisation_hazard_per_quarter) ** t
+        p = np.minimum(MAX_P, spec.industrialisation_success_probability) * np.where(
+            abroad, 1.0, north
+        )
         surplus = self.m.spec.value.operating_surplus_share * self._product_value(rows)
-        ev = spec.industrialisation_success_probability * surplus * self.disc_q**t - cost
+        ev = p * surplus * self.disc_q**t - cost
         return spec.sale_price_share * np.maximum(ev, 0.0)
 
     def _sell(self, rows: np.ndarray, u_abroad: np.ndarray) -> None:

@@ -52,15 +52,24 @@ def test_a_sold_project_goes_at_the_bargaining_price_and_the_seller_books_it() -
     cost = p.industrialisation_cost_hkd_m * np.where(
         abroad, p.abroad_cost_factor, p.prd_cost_factor
     )
-    ev = (
-        p.industrialisation_success_probability
-        * m.spec.value.operating_surplus_share
-        * v
-        * m.pipeline.disc_q**t
-        - cost
-    )
+    # a Mainland buyer faces the unsupported fit and the acclimatisation hazard over T
+    north = p.north_fit_unsupported * (1 - p.acclimatisation_hazard_per_quarter) ** t
+    chance = p.industrialisation_success_probability * np.where(abroad, 1.0, north)
+    ev = chance * m.spec.value.operating_surplus_share * v * m.pipeline.disc_q**t - cost
     expected = p.sale_price_share * np.maximum(ev, 0.0)
     assert m.pipeline.sale_price_hkd_m(sold, abroad) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_prices_stored_on_sold_projects_are_what_the_ledger_books() -> None:
+    # no warm start: every sale happens in the recorded quarters
+    m, f = stepped("baseline", seed=4, **{"run.warm_start_years": 0})
+    b = m.projects
+    sold = b["sold"][: b.n]
+    assert sold.sum() > 10
+    assert float(b["sale_price_hkd_m"][: b.n][sold].sum()) == pytest.approx(
+        f["sale_proceeds"], rel=1e-9
+    )
+    assert (b["sale_price_hkd_m"][: b.n][~sold] == 0).all()
 
 
 def test_sale_proceeds_are_paid_by_buyers_and_received_by_hk_sellers() -> None:
@@ -149,6 +158,33 @@ def test_follow_up_support_is_offered_only_where_a_place_is_left() -> None:
     assert calls and all(offered <= max(left, 0) for _, offered, left in calls)
     assert any(wanted > left for wanted, _, left in calls)  # rationing did bind
     assert any(offered > 0 for _, offered, _ in calls)
+
+
+def test_a_transfer_north_is_valued_as_supported_only_with_a_place_left() -> None:
+    """Issue 22 point 5 at the route choice itself: the results that value the transfer
+    north as supported are never more than the places left. (It failed when one flag,
+    "support is open", was set for every result of the quarter.)"""
+    import sys
+
+    spec = sim.load_scenario(
+        "hk_pilot_platform", {**SMALL, "platform.follow_up_capacity_per_year": 40.0}
+    )
+    m = PilotModel(spec, seed=6)
+    plat, values = m.platform, m.pipeline._pilot_values
+    seen: list[tuple[int, int, int]] = []
+
+    def watch(rows, cash, supported, *args, **kwargs):  # type: ignore[no-untyped-def]
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "_choose_route" and supported is caller.f_locals.get("offered"):
+            left = plat._follow_up.left() if plat.follow_up_open() else 0
+            seen.append((rows.size, int(np.count_nonzero(supported)), max(left, 0)))
+        return values(rows, cash, supported, *args, **kwargs)
+
+    m.pipeline._pilot_values = watch  # type: ignore[method-assign]
+    m.run()
+    assert seen, "the route choice never valued a transfer north"
+    assert all(valued <= left for _, valued, left in seen)
+    assert any(k > left > 0 for k, _, left in seen)  # places were scarce, not absent
 
 
 def test_no_platform_offers_no_follow_up() -> None:
