@@ -866,7 +866,8 @@ OUTPUTS: tuple[Metric, ...] = (
         label="NPV of net benefit, territorial frame (HK value added - public spend - "
         "private spend at HK sites)",
         period_only=True,
-        views={"compare": ""},
+        views={"analysis": "net benefit to HK, territorial (NPV)", "compare": ""},
+        order={"analysis": 7},
     ),
     Metric(
         "npv_net_benefit_resident_hkd_m",

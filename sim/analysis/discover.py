@@ -5,8 +5,8 @@ Futures are a Latin hypercube over every uncertainty of ``sim.analysis.space``; 
 platform and the baseline run with the same parameters and seeds, and the paired effects
 classify the future:
 
-- ``hk_net_benefit_negative``: the NPV of the net benefit to Hong Kong (HK value added minus
-  public spend minus HK private spend) falls, i.e. the benefit is below the cost;
+- ``hk_net_benefit_negative``: the NPV of the net benefit to Hong Kong
+  (``npv_net_benefit_hkd_m``, the resident frame) falls, i.e. the benefit is below the cost;
 - ``retention_falls``: the share of value added kept in Hong Kong falls;
 - ``fails``: either. ``succeeds`` is its complement.
 
@@ -48,7 +48,7 @@ POLICY = "platform"
 CRITERIA: dict[str, tuple[str, str]] = {
     "hk_net_benefit_negative": (
         "npv_net_benefit_hkd_m",
-        "net benefit to HK below zero (NPV of HK value added minus public and HK private spend)",
+        "net benefit to HK residents below zero (npv_net_benefit_hkd_m, the resident frame)",
     ),
     "retention_falls": ("local_retention_share", "the local retention share falls"),
 }

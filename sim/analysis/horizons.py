@@ -71,27 +71,24 @@ def horizon_table(
     panel: pd.DataFrame, labels: list[str], start: int, until: int, rate: float
 ) -> pd.DataFrame:
     """Cumulative effects from ``start`` to each horizon, and the NPV of net benefit to HK
-    discounted to ``start`` (HK value added - public spend - HK private spend)."""
+    discounted to ``start``, by the one definition of ``npv_net_benefit_hkd_m`` in
+    ``sim.metrics`` (its terms, the resident frame)."""
     from sim.experiments.compare import discount_factors, t_interval
+    from sim.metrics import OUTPUT_BY_NAME
 
+    terms = OUTPUT_BY_NAME["npv_net_benefit_hkd_m"].terms
+    columns = list(dict.fromkeys([*YEARLY, *(c for c, _ in terms)]))
     rows = []
     base = panel[panel["label"] == "baseline"].set_index(["replicate", "year"])
     for lab in labels:
         pol = panel[panel["label"] == lab].set_index(["replicate", "year"])
-        d = (
-            pol[list(YEARLY) + ["hk_private_spend_hkd_m"]]
-            - base.loc[pol.index, list(YEARLY) + ["hk_private_spend_hkd_m"]]
-        )
+        d = pol[columns] - base.loc[pol.index, columns]
         d = d.reset_index()
         for h in [y for y in HORIZONS if start <= y <= until]:
             sub = d[(d["year"] >= start) & (d["year"] <= h)]
             g = sub.groupby("replicate")
             disc = discount_factors(sub["year"], start, rate)
-            net = (
-                sub["hk_value_added_hkd_m"]
-                - sub["public_spend_hkd_m"]
-                - sub["hk_private_spend_hkd_m"]
-            ) * disc
+            net = sum(coef * sub[c] for c, coef in terms) * disc
             values = {
                 "hk_value_added_hkd_m": g["hk_value_added_hkd_m"].sum(),
                 "public_spend_hkd_m": g["public_spend_hkd_m"].sum(),
@@ -231,8 +228,8 @@ def _report(
         f"(`platform.end_year`), {size.seeds} paired seeds each, scale {size.scale:g}, to "
         f"{size.until}: {runs} runs ({ran} run now), {seconds / 60:.1f} min. Effects are paired "
         f"differences (policy minus baseline, same seeds) summed from {start} to each horizon, "
-        "with 90% t-intervals over seeds; the NPV of net benefit to HK (HK value added - public "
-        f"spend - HK private spend) is discounted to {start} at the social rate.",
+        "with 90% t-intervals over seeds; the NPV of net benefit to HK (`npv_net_benefit_hkd_m`, "
+        f"the resident frame) is discounted to {start} at the social rate.",
         "",
         "| horizon | scenario | HK value added, HKD m | public spend, HKD m "
         "| HK jobs in that year | NPV net benefit to HK, HKD m |",
