@@ -101,8 +101,9 @@ def test_compare_rerun_resumes_without_running(
         ["compare", "--seeds", "3", "--root-seed", "5", *SMALL, "--out", str(out), "--no-figures"]
     )
     assert rc == 0
-    # baseline and policy, and the policy's 6 attribution variants, x 3 seeds
-    assert capsys.readouterr().out.startswith("24 runs: 0 run now, 24 already stored, 0 failed")
+    # baseline and policy, the policy's 6 service variants, and a market-failure variant with
+    # its baseline twin, x 3 seeds
+    assert capsys.readouterr().out.startswith("30 runs: 0 run now, 30 already stored, 0 failed")
     assert (out / "summary.csv").read_text() == before
 
 
