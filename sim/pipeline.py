@@ -634,7 +634,6 @@ class Pipeline:
         m.ledger.add("hk_site_private_spend", float(amount[in_hk].sum()))
         m.ledger.add("hk_outside_private_spend", float(amount[hk_owner & ~in_hk].sum()))
         b["spent_hkd_m"][rows] += amount
-        b["spent_outside_hkd_m"][rows] += np.where(in_hk, 0.0, amount)
 
     def _begin_pilot(
         self, rows: np.ndarray, site: np.ndarray, cash: np.ndarray, terms: SiteTerms

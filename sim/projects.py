@@ -139,7 +139,6 @@ PROJECT_COLUMNS: dict[str, type | np.dtype] = {
     "started_q": np.int16,
     "value_hkd_m_per_q": np.float64,  # value added per quarter in market before crowding
     "spent_hkd_m": np.float64,
-    "spent_outside_hkd_m": np.float64,  # the part spent at sites outside Hong Kong
     "sale_price_hkd_m": np.float64,  # what an outside buyer paid for it (sold projects)
     "sold": np.bool_,  # sold outright to an outside firm because the owner could not pay
     "would_pilot_hk": np.bool_,  # platform client that would have piloted in HK without it
