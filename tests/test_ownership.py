@@ -157,3 +157,55 @@ def test_committed_output_folders_carry_their_record() -> None:
     for out in folders:
         assert (out / ownership.RECORD).is_file(), out
         assert ownership.foreign(out) == [], out
+
+
+def test_calibrate_never_overwrites_a_users_file_of_an_output_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # calibrate shares its folder with files it never writes (targets, priors, data), so it
+    # may write there, but only over files pilotsim wrote: a user's report.md stays
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.md").write_text("my report")
+    (out / "notes.txt").write_text("not an output name: allowed beside it")
+    argv = ["calibrate", "--quick", "--quiet", "--jobs", "1", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: holds report.md, which pilotsim did not write" in err
+    assert (out / "report.md").read_text() == "my report"
+    assert names(out) == {"report.md", "notes.txt"}
+
+
+def test_validate_model_never_overwrites_a_users_file_and_records_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "facts"
+    out.mkdir()
+    (out / "stylised_facts.md").write_text("mine")
+    argv = ["validate-model", "--seeds", "1", "--scale", "0.05", "--jobs", "1"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "holds stylised_facts.md, which pilotsim did not write" in capsys.readouterr().err
+    assert (out / "stylised_facts.md").read_text() == "mine"
+    (out / "stylised_facts.md").unlink()
+    assert main([*argv, "--out", str(out)]) == 0
+    assert ownership.owned(out) == {"stylised_facts.md", "stylised_facts.csv"}
+    assert main([*argv, "--out", str(out)]) == 0  # its own files: replaced without a word
+
+
+def test_the_committed_calibration_folder_records_its_outputs_only() -> None:
+    from sim.calibration.defaults import FACTS_NAMES, OUTPUT_NAMES
+
+    cal = ROOT / "calibration"
+    assert ownership.unowned(cal, [*OUTPUT_NAMES, *FACTS_NAMES]) == []
+    assert {"targets.yaml", "priors.yaml", "README.md", "data"}.isdisjoint(ownership.owned(cal))
+
+
+def test_a_record_half_written_by_a_killed_job_is_cleaned(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    stale = out / f".{ownership.RECORD}.tmp-999999-0badf00d.json"
+    stale.write_text("{half")
+    (out / ".mine.tmp-1-0badf00d.json").write_text("a user's, though it looks similar")
+    with claim_out_dir(out, JOB):
+        assert not stale.exists()
+    assert (out / ".mine.tmp-1-0badf00d.json").exists()

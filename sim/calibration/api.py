@@ -40,6 +40,7 @@ from sim.calibration.defaults import (
     DEFAULT_PRIORS,
     DEFAULT_TARGETS,
     FULL,
+    OUTPUT_NAMES,
     QUICK,
     QUICK_CANDIDATES,
     QUICK_REFINE_EVALS,
@@ -301,7 +302,7 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
 
     # held until the outputs are written: a second calibration (--resume or --fresh) on
     # this folder is refused before it reads or changes the database
-    with hold_out_dir(out):
+    with hold_out_dir(out, OUTPUT_NAMES):
         db = out / DB_NAME
         if s.method == "abc":
             if s.report_only or s.resume:

@@ -192,6 +192,10 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
     table = facts.evaluate(stats)
     text = facts.markdown(table, scenario=spec.name, seeds=args.seeds, scale=args.scale)
     print(text, end="")
-    written = facts.write(table, Path(args.out), text)
+    from sim.calibration.defaults import FACTS_NAMES
+    from sim.experiments.folder_lock import hold_out_dir
+
+    with hold_out_dir(Path(args.out), FACTS_NAMES) as out:  # never a user's file of that name
+        written = facts.write(table, out, text)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -39,3 +39,19 @@ QUICK = {
 QUICK_CANDIDATES = 3
 QUICK_REFINE_EVALS = 6
 DB_NAME = "abc.db"
+#: Everything ``pilotsim calibrate`` writes (or replaces) in its ``--out``.
+OUTPUT_NAMES: tuple[str, ...] = (
+    DB_NAME,
+    "abc.json",
+    "posterior.csv",
+    "generations.csv",
+    "calibrated.yaml",
+    "calibration.json",
+    "report.md",
+    "fit.csv",
+    "predictive.csv",
+    "baseline_selection.csv",
+    "figures",
+)
+#: What ``pilotsim validate-model`` writes in its ``--out``.
+FACTS_NAMES: tuple[str, ...] = ("stylised_facts.md", "stylised_facts.csv")

@@ -417,6 +417,30 @@ def _unlock(out: Path, fd: int) -> None:
 
 
 @contextmanager
+def locked_dir(out: Path) -> Iterator[Path]:
+    """Hold ``out``'s lock (``OUT/.lock``, ``flock``), creating the folder if needed; the
+    folders created here are removed again if the job leaves them empty.
+
+    Raises:
+        OutDirError: ``out`` cannot be created or written into, or another pilotsim process
+            holds it (the message names the folder and that process' pid).
+    """
+    if out.exists() and not out.is_dir():
+        raise OutDirError(f"--out {out}: exists and is not a directory")
+    created = _make_dirs(out)
+    try:
+        fd = _lock(out)
+    except BaseException:
+        _remove_if_empty(created)
+        raise
+    try:
+        yield out
+    finally:
+        _unlock(out, fd)
+        _remove_if_empty(created)
+
+
+@contextmanager
 def claim_out_dir(
     out: Path,
     job: Sequence[str],
@@ -446,15 +470,7 @@ def claim_out_dir(
         OutDirError: the message names the folder and what to do.
     """
     job = tuple(job)
-    if out.exists() and not out.is_dir():
-        raise OutDirError(f"--out {out}: exists and is not a directory")
-    created = _make_dirs(out)
-    try:
-        fd = _lock(out)
-    except BaseException:
-        _remove_if_empty(created)
-        raise
-    try:
+    with locked_dir(out):
         check_out_dir(out, "a run" if job[0] == "run" else "a batch")
         held = folder_job(out)
         other = _other_origins(out, origins or {})
@@ -473,9 +489,6 @@ def claim_out_dir(
             yield out
         finally:
             ownership.end(out)
-    finally:
-        _unlock(out, fd)
-        _remove_if_empty(created)
 
 
 def _other_origins(out: Path, origins: Mapping[str, str]) -> str:

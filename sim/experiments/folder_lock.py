@@ -1,45 +1,50 @@
 """Hold an output folder's lock without claiming the folder for a batch or a run.
 
-``pilotsim calibrate`` writes its pyabc database, the database's log and its reports into
-``--out``: by default the committed ``calibration/``, which also holds files that compare
-and run never write (targets, priors), so ``batch.claim_out_dir`` and its checks of what a
-folder holds do not apply. :func:`hold_out_dir` takes only the lock those jobs take
-(``OUT/.lock``, ``flock``, ``batch._lock``): two calibrations, or a calibration and a
-compare, never write into one folder at once, and the second is refused at once with the
-folder and the first one's pid, before it reads or writes anything there.
+``pilotsim calibrate`` and ``pilotsim validate-model`` write into ``--out``: by default the
+committed ``calibration/``, which also holds files they never write (targets, priors,
+data), so ``batch.claim_out_dir``'s rule (nothing but pilotsim's files) does not apply.
+:func:`hold_out_dir` takes only the lock those jobs take (``batch.locked_dir``): two
+calibrations, or a calibration and a compare, never write into one folder at once, and the
+second is refused at once with the folder and the first one's pid. The job names what it
+writes; a file of such a name that pilotsim's record (``sim.experiments.ownership``) does
+not list is refused before anything is written, so a user's ``report.md`` is never
+overwritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sim.experiments import batch
+from sim.experiments import ownership
+from sim.experiments.batch import OutDirError, locked_dir
 from sim.provenance import remove_temporaries
 
 
 @contextmanager
-def hold_out_dir(out: Path) -> Iterator[Path]:
-    """Hold ``out``'s lock (creating the folder if needed) for the duration of a job.
+def hold_out_dir(out: Path, names: Iterable[str]) -> Iterator[Path]:
+    """Hold ``out``'s lock for a job that writes (and may replace or delete) ``names``.
 
     Temporary files in ``out`` that a killed writer left (``provenance._temp_path``'s names
-    only) are removed once the lock is held: no live writer can own them. Folders created
-    here are removed again if the job leaves them empty.
+    only) are removed once the lock is held: no live writer can own them. What the job
+    creates is recorded as pilotsim's (``ownership.begin`` and ``end``).
 
     Raises:
-        OutDirError: ``out`` cannot be created or written into, or another pilotsim process
-            holds it (the message names the folder and that process' pid).
+        OutDirError: ``out`` cannot be created or written into, another pilotsim process
+            holds it, or it holds a file of one of ``names`` that pilotsim did not write.
     """
-    created = batch._make_dirs(out)
-    try:
-        fd = batch._lock(out)
-    except BaseException:
-        batch._remove_if_empty(created)
-        raise
-    try:
+    names = list(names)
+    with locked_dir(out):
         remove_temporaries(out)
-        yield out
-    finally:
-        batch._unlock(out, fd)
-        batch._remove_if_empty(created)
+        foreign = ownership.unowned(out, names)
+        if foreign:
+            raise OutDirError(
+                f"--out {out}: holds {', '.join(foreign)}, which pilotsim did not write and "
+                "would overwrite; choose another --out"
+            )
+        ownership.begin(out)  # a job killed here is adopted by the next one (ownership)
+        try:
+            yield out
+        finally:
+            ownership.end(out)

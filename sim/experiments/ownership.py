@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sim.provenance import atomic_write_text, temporary_of
+from sim.provenance import atomic_write_text, remove_temporaries, temporary_of
 
 #: The record, hidden and committed with each committed output folder.
 RECORD = ".pilotsim-owned.json"
@@ -90,7 +90,9 @@ def foreign(out: Path) -> list[str]:
 
 
 def begin(out: Path) -> None:
-    """Open a job on ``out`` (lock held): record what is there before it writes."""
+    """Open a job on ``out`` (lock held): record what is there before it writes. A copy of
+    the record a killed job was writing is removed (no live writer can hold it)."""
+    remove_temporaries(out, only=lambda name: name == RECORD)
     mine = owned(out)
     _write(out, mine, _entries(out))
 
@@ -102,6 +104,14 @@ def end(out: Path) -> None:
     _write(out, owned(out), None)
     if not _entries(out):  # nothing left to own: leave no record behind in an empty folder
         (out / RECORD).unlink(missing_ok=True)
+
+
+def unowned(out: Path, names: Iterable[str]) -> list[str]:
+    """Of ``names``, those present in ``out`` that pilotsim's record does not list: a job
+    that writes ``names`` into a shared folder (``calibrate`` into ``calibration/``) must
+    not overwrite them."""
+    mine = owned(out)
+    return sorted(n for n in names if (out / n).exists() and n not in mine)
 
 
 def remove(out: Path, names: Iterable[str]) -> None:
@@ -116,8 +126,9 @@ def clear(out: Path) -> None:
     """Remove everything pilotsim owns in ``out``, and its temporary files; keep the rest."""
     mine = owned(out)
     for p in list(out.iterdir()):
-        if p.name in mine or is_temp(p.name):
+        if p.name in mine:
             _delete(p)
+    remove_temporaries(out)
     if (out / RECORD).exists():
         _write(out, (), None)
 
@@ -171,4 +182,5 @@ __all__ = [
     "owned",
     "read",
     "remove",
+    "unowned",
 ]

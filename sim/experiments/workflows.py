@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,9 +240,7 @@ def add_attribution_variants(
         for suffix, over in variants.items():
             lab = _label_text(variant_label(policy, suffix), list(specs))
             specs[lab] = with_overrides(spec, over).model_copy(update={"name": lab})
-            sources[lab] = f"{sources[policy]}{VARIANT_SOURCE}" + ", ".join(
-                f"{k}={str(v).lower()}" for k, v in over.items()
-            )
+            sources[lab] = variant_source(sources[policy], over)
             out[policy][lab] = dict(over)
     return out
 
@@ -266,17 +264,20 @@ def add_market_failure_twins(
             twin = variant_label(base, suffix)
             if twin not in specs:
                 specs[twin] = with_overrides(specs[base], over).model_copy(update={"name": twin})
-                sources[twin] = f"{sources[base]}{VARIANT_SOURCE}" + ", ".join(
-                    f"{k}={str(v).lower()}" for k, v in over.items()
-                )
+                sources[twin] = variant_source(sources[base], over)
             lab = _label_text(variant_label(policy, suffix), list(specs))
             specs[lab] = with_overrides(specs[policy], over).model_copy(update={"name": lab})
-            sources[lab] = f"{sources[policy]}{VARIANT_SOURCE}" + ", ".join(
-                f"{k}={str(v).lower()}" for k, v in over.items()
-            )
+            sources[lab] = variant_source(sources[policy], over)
             variants.setdefault(policy, {})[lab] = dict(over)
             twins[lab] = twin
     return variants, twins
+
+
+def variant_source(source: str, overrides: Mapping[str, Any]) -> str:
+    """Where a variant came from: its scenario's source and what it overrides."""
+    return f"{source}{VARIANT_SOURCE}" + ", ".join(
+        f"{k}={str(v).lower()}" for k, v in overrides.items()
+    )
 
 
 def _label_text(label: str, taken: Sequence[str]) -> str:
