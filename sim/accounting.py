@@ -91,6 +91,24 @@ FLOWS: tuple[str, ...] = (
     "hk_sale_proceeds",
     "hk_owned_prd_value",
 )
+#: Owner types whose private spend and income are booked (``owner_spend_*``,
+#: ``owner_income_*``), in ``Owner`` code order from 1 (labs pay no pilot or production).
+OWNER_TYPES: tuple[str, ...] = ("startup", "local_manufacturer", "mainland_firm", "abroad_firm")
+OWNER_FLOWS: tuple[str, ...] = tuple(
+    f"owner_{kind}_{t}" for kind in ("spend", "income") for t in OWNER_TYPES
+)
+FLOWS = FLOWS + OWNER_FLOWS
+
+
+def book_by_owner(ledger: Ledger, kind: str, owner: np.ndarray, amount: np.ndarray) -> None:
+    """Add ``amount`` (HKD m per project) to the ``owner_<kind>_<type>`` flows by the
+    projects' ``owner`` codes; ``kind`` is ``spend`` or ``income``."""
+    if amount.size == 0:
+        return
+    totals = np.bincount(owner.astype(np.int64), weights=amount, minlength=len(Owner))
+    for code, name in enumerate(OWNER_TYPES, start=1):
+        if totals[code]:
+            ledger.add(f"owner_{kind}_{name}", float(totals[code]))
 
 
 class Ledger:
@@ -258,6 +276,11 @@ def _book_value(model: PilotModel, rows: np.ndarray) -> None:
     model.ledger.add("university_ip_income", university_royalties_hkd_m(model, rows))
     model.ledger.adoption += adoption_value_by_place(model)
     model.ledger.add("hk_owned_prd_value", hk_owned_prd_value_hkd_m(model, rows))
+    # Owners' income: the operating surplus of the functions they perform, as the choices
+    # weigh it (Pipeline.capture_of), by owner type.
+    owners = b["owner"][rows]
+    capture = model.pipeline.capture_of(owners)
+    book_by_owner(model.ledger, "income", owners, capture * market_value_hkd_m_per_q(model, rows))
     # Startup owners earn their IP and brand margin (assumption: the functions they perform).
     w = shares(model)
     own = rows[(b["owner"][rows] == Owner.STARTUP)]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.accounting import FUNCTIONS, Place
+from sim.accounting import FUNCTIONS, OWNER_TYPES, Place
 from sim.params import FIRST_YEAR
 from sim.projects import Stage, Status
 from sim.units import QUARTERS_PER_YEAR
@@ -734,6 +734,26 @@ OUTPUTS: tuple[Metric, ...] = (
         "flow",
         "the part of project_sale_proceeds received by sellers headquartered in Hong Kong",
         _flow("hk_sale_proceeds"),
+    ),
+    *(
+        Metric(
+            f"owner_{kind}_{owner}_hkd_m",
+            "HKD m",
+            "flow",
+            f"{what} {owner.replace('_', ' ')}s as owners of projects from Hong Kong research "
+            f"({detail})",
+            _flow(f"owner_{kind}_{owner}"),
+        )
+        for kind, what, detail in (
+            ("spend", "what", "pilots, industrialisation and projects bought; by owner type"),
+            (
+                "income",
+                "the income of",
+                "operating surplus of the functions they perform, Pipeline.capture_of, and "
+                "the price of projects they sold",
+            ),
+        )
+        for owner in OWNER_TYPES
     ),
     Metric(
         "hk_owned_prd_value_hkd_m",

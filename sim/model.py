@@ -26,6 +26,7 @@ from sim.policies import Policies
 from sim.policies.platform import NoPlatform
 from sim.projects import ProjectBook
 from sim.rng import Streams, check_seed
+from sim.spillovers import Spillovers
 from sim.units import QUARTERS_PER_YEAR
 
 
@@ -56,6 +57,7 @@ class PilotModel(mesa.Model):
         self.policies: Policies = Policies(self)
         self.platform: NoPlatform = self.policies.platform
         self.markets: Markets = Markets(self)
+        self.spillovers: Spillovers = Spillovers(self)
         self.pipeline: Pipeline = Pipeline(self)
         self.recorder: Recorder = Recorder(self)
         self._warm_start(self.spec.run.warm_start_years * QUARTERS_PER_YEAR)
@@ -84,6 +86,7 @@ class PilotModel(mesa.Model):
         self.ledger.reset()
         self.labs.set_budgets()
         self.markets.begin_quarter()
+        self.spillovers.begin_quarter()
         self.policies.begin_quarter()
 
     # Agent registry ------------------------------------------------------------------------

@@ -327,8 +327,10 @@ class PipelineSpec(Spec):
     )
     prd_cost_factor: float = param(
         0.6,
-        "x Hong Kong cost",
-        "assumption: lower wages and land in Shenzhen/PRD (CMA paper)",
+        "x the cost of a Hong Kong in-house pilot",
+        "assumption: lower wages and land in Shenzhen/PRD (CMA paper); a PRD pilot base is "
+        "a shared line, so the factor holds whether or not in-house lines are divisible "
+        "(pipeline.indivisible_lines)",
         gt=0.0,
     )
     abroad_cost_factor: float = param(
@@ -367,6 +369,35 @@ class PipelineSpec(Spec):
         "Hong Kong start-ups had VC or angel money, HKTDC 2021; hardware about 8-10% of VC "
         "deal value); false gives every owner unlimited finance, the attribution variant "
         "finance_unconstrained",
+    )
+    indivisible_lines: bool = param(
+        True,
+        "switch: an in-house pilot line is indivisible (its owner buys the whole line for one "
+        "project and must finance it), while a shared line (the platform, a PRD base) "
+        "spreads its fixed cost over its clients",
+        "a market failure of indivisible pilot equipment (market_failure_evidence rows "
+        "indivisibility: bioprocess pilot plant capex USD 15-25 m against opex of millions a "
+        "year, Pastor 2016; Hong Kong smart production lines HKD 54-70 m, ITC 2021 and "
+        "2023); false makes lines divisible (an in-house pilot costs what a shared line "
+        "charges, with no minimum finance), the attribution variant no_indivisibility",
+    )
+    line_fixed_share: float = param(
+        0.6,
+        "share of an in-house pilot's cost that is its line (equipment, installation, "
+        "commissioning), indivisible and sunk",
+        "assumption: capex dominates a pilot's cost (market_failure_evidence row bioprocess "
+        "pilot plant: capex USD 15-25 m against opex of a few million a year over an 18-24 "
+        "month pilot gives 0.6-0.8, weak); the lower end, as Hong Kong pilots are mostly "
+        "electronics and light engineering",
+        ge=0.0,
+        le=1.0,
+    )
+    line_pilots_per_life: float = param(
+        4.0,
+        "pilots one shared line serves over its life",
+        "assumption: an equipment life of about 8 years at 18-month pilots and "
+        "three-quarters utilisation (8 x 0.75 / 1.5 = 4)",
+        ge=1.0,
     )
     owner_returns: bool = param(
         False,
@@ -869,7 +900,10 @@ class PlatformSpec(Spec):
     slot_cost_hkd_m: float = param(
         8.0,
         "HKD m per pilot slot per year, full cost",
-        "assumption: equipment, engineers and space of one pilot line",
+        "assumption: a shared line, its engineers and space, and the engineering service's "
+        "testing, certification and supply-chain staff; the shared line alone costs 8 x "
+        "(0.4 + 0.6 / 4) / 1.5 = 2.9 a slot-year (pipeline.line_fixed_share, "
+        "line_pilots_per_life), the rest is the service",
         gt=0.0,
     )
     cost_recovery_share: float = param(
@@ -1003,7 +1037,10 @@ class ScarcitySpec(Spec):
         2400.0,
         "engineers available for pilot work at the going wage, 2015",
         "assumption: no Hong Kong count of pilot-scale engineers at hand; set so that "
-        "in-house pilots use about three quarters of them in the baseline",
+        "in-house pilots used about three quarters of them in the baseline while lines were "
+        "divisible (pipeline.indivisible_lines false: 1,920 of 2,400 in 2015Q1, seed 0); "
+        "held as a measure of Hong Kong's engineers when indivisible lines cut in-house "
+        "pilots (642 in 2015Q1), so the pool binds only when a platform adds demand",
         gt=0.0,
     )
     engineers_growth: float = param(
@@ -1023,7 +1060,9 @@ class ScarcitySpec(Spec):
     hk_pilot_lines_2015: float = param(
         450.0,
         "pilot lines (concurrent private pilots) Hong Kong's floor space holds, 2015",
-        "assumption: a little above the in-house pilots of the warm-started baseline",
+        "assumption: a little above the in-house pilots of the warm-started baseline while "
+        "lines were divisible (317 in 2015Q1, seed 0; 105 with indivisible lines), held as a "
+        "measure of Hong Kong's floor space",
         ge=0.0,
     )
     hk_pilot_lines_growth: float = param(
@@ -1118,6 +1157,42 @@ class MarketSpec(Spec):
         "assumption: real growth of demand for new products, near world GDP growth",
         ge=-0.2,
         le=0.3,
+    )
+
+
+class SpilloverSpec(Spec):
+    """Knowledge spillovers: pilots and products teach firms that do not own them."""
+
+    enabled: bool = param(
+        True,
+        "switch: firms adopt Hong Kong technology faster where more pilots and products "
+        "from Hong Kong research are under way near them, in their sector",
+        "a market failure: the social return to R&D exceeds the private one about 2-4x "
+        "(market_failure_evidence rows spillovers: Bloom, Schankerman and Van Reenen 2013; "
+        "Lucking, Bloom and Van Reenen 2019), and spillovers are local (Belenzon and "
+        "Schankerman 2013; Keller 2002); false holds adoption at its exogenous rates, the "
+        "attribution variant no_spillovers",
+    )
+    local_share: float = param(
+        0.5,
+        "share of firms' 2015 adoption of Hong Kong technology that comes from exposure to "
+        "nearby pilots and products (the rest is exogenous)",
+        "assumption: half; the evidence gives the size of spillovers relative to private "
+        "returns (social_private_return_ratio is checked against 2-4x, not fitted), not "
+        "their channel",
+        ge=0.0,
+        le=1.0,
+    )
+    cross_border_weight: float = param(
+        0.5,
+        "weight of a pilot or product across the Hong Kong-Shenzhen boundary, x one on the "
+        "same side",
+        "assumption: a border effect like the state-border effect on university spillovers "
+        "(Belenzon and Schankerman 2013, market_failure_evidence row decay of university "
+        "spillovers); distance alone would give about 0.95 (50-100 km against a half-life "
+        "of about 1,200 km, Keller 2002)",
+        ge=0.0,
+        le=1.0,
     )
 
 
@@ -1415,6 +1490,7 @@ class Scenario(Spec):
     scarcity: ScarcitySpec = ScarcitySpec()
     gba: GBASpec = GBASpec()
     markets: MarketSpec = MarketSpec()
+    spillovers: SpilloverSpec = SpilloverSpec()
     platform: PlatformSpec = PlatformSpec()
     mother_factory: MotherFactorySpec = MotherFactorySpec()
     traditional_upgrade: TraditionalUpgradeSpec = TraditionalUpgradeSpec()

@@ -15,7 +15,10 @@ choice uses the site choice's logsum (a nested logit). Leakage to the north is w
 choices add up to, nothing more.
 
 What is scarce binds the choices (``sim.markets``): a Hong Kong in-house pilot needs a free
-pilot line and engineers whose wage rises with use; a PRD pilot base needs a free line.
+pilot line and engineers whose wage rises with use; a PRD pilot base needs a free line. Pilot
+lines are indivisible (``pipeline.indivisible_lines``): an owner piloting in-house buys a
+whole line for one project and must be able to finance it, while a shared line (a PRD base,
+the platform) spreads its fixed cost over ``line_pilots_per_life`` pilots.
 Owners pay what they choose: startups from cash (a short purse lowers a pilot's success,
 and industrialisation needs a scale-up round), local plants up to their finance capacity;
 an owner who can afford no production site sells the project to an outside firm, and a
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from sim.accounting import book_by_owner
 from sim.agents.research_lab import UNIVERSITY
 from sim.projects import (
     G_DECLINE_PILOT,
@@ -283,9 +287,10 @@ class Pipeline:
         dur_f = np.array(
             [1.0, plat.duration_factor, spec.prd_duration_factor, spec.abroad_duration_factor]
         )
+        inhouse = 1.0 if spec.indivisible_lines else self.shared_line_factor()
         cost = spec.pilot_cost_hkd_m * np.array(
             [
-                mk.hk_engineering_cost_factor(),
+                mk.hk_engineering_cost_factor() * inhouse,
                 0.0,
                 spec.prd_cost_factor * (1 - mk.prd_subsidy_share()),
                 spec.abroad_cost_factor,
@@ -294,6 +299,21 @@ class Pipeline:
         dur_platform = spec.pilot_duration_mean_quarters * dur_f[PilotSite.HK_PLATFORM]
         cost[PilotSite.HK_PLATFORM] = plat.client_cost_hkd_m(dur_platform)
         return cost, dur_f
+
+    def shared_line_factor(self) -> float:
+        """A pilot's cost on a shared line over its cost on an owner's own line: the
+        variable part plus a ``1 / line_pilots_per_life`` share of the line."""
+        spec = self.m.spec.pipeline
+        f = spec.line_fixed_share
+        return 1.0 - f + f / spec.line_pilots_per_life
+
+    def line_minimum_hkd_m(self, terms: SiteTerms) -> float:
+        """What an owner must be able to finance to pilot in-house: the whole line
+        (``line_fixed_share`` of the in-house cost) when lines are indivisible, else 0."""
+        spec = self.m.spec.pipeline
+        if not spec.indivisible_lines:
+            return 0.0
+        return spec.line_fixed_share * float(terms.cost[PilotSite.HK_INHOUSE])
 
     def _product_value(self, rows: np.ndarray) -> np.ndarray:
         """Present value at launch (HKD m) of each project's product in today's market."""
@@ -402,12 +422,21 @@ class Pipeline:
         return asc
 
     def _pilot_availability(
-        self, owner: np.ndarray, owner_place: np.ndarray, sectors: np.ndarray
+        self,
+        owner: np.ndarray,
+        owner_place: np.ndarray,
+        sectors: np.ndarray,
+        cash: np.ndarray,
+        terms: SiteTerms,
     ) -> np.ndarray:
+        """Sites open to each owner: a Hong Kong in-house line needs a Hong Kong owner, a
+        free line, and finance for the whole line (``line_minimum_hkd_m``)."""
         mk = self.m.markets
         hk = owner_place == Place.HK
         avail = np.zeros((len(owner), N_SITES), dtype=bool)
-        avail[:, PilotSite.HK_INHOUSE] = hk & (mk.hk_lines_free >= 1)
+        avail[:, PilotSite.HK_INHOUSE] = (
+            hk & (mk.hk_lines_free >= 1) & (cash >= self.line_minimum_hkd_m(terms))
+        )
         avail[:, PilotSite.HK_PLATFORM] = hk & self.m.platform.available(sectors)
         mainland = owner == Owner.MAINLAND_FIRM  # own PRD lines, not the bases' capacity
         avail[:, PilotSite.PRD] = mainland | (
@@ -463,9 +492,11 @@ class Pipeline:
         offered = plat.follow_up_offers(np.ones(k, dtype=bool))
         ev_north = self._pilot_values(rows, funded, offered, terms, mainland)
         asc_hk = self._site_asc(yes)
-        avail_hk = self._pilot_availability(np.full(k, Owner.STARTUP), hk_place, sectors)
+        as_startup = np.full(k, Owner.STARTUP)
+        avail_firm = self._pilot_availability(as_startup, hk_place, sectors, funded, terms)
+        avail_start = self._pilot_availability(as_startup, hk_place, sectors, seed_cash, terms)
 
-        def inclusive(ev: np.ndarray) -> np.ndarray:
+        def inclusive(ev: np.ndarray, avail_hk: np.ndarray) -> np.ndarray:
             """Logsum of the new owner's pilot choice (with its outside option, if any)."""
             u_sites, a_sites = beta * ev + asc_hk, avail_hk
             if own:  # shelving is worth 0 to the new owner
@@ -473,8 +504,8 @@ class Pipeline:
                 a_sites = np.column_stack([a_sites, yes])
             return logsum(u_sites, a_sites)
 
-        iv_firm = inclusive(ev_firm)
-        iv_start = inclusive(ev_start)
+        iv_firm = inclusive(ev_firm, avail_firm)
+        iv_start = inclusive(ev_start, avail_start)
         outside = np.where(
             abroad_licensee,
             beta * ev_firm[:, PilotSite.ABROAD] + spec.asc_abroad,
@@ -554,7 +585,7 @@ class Pipeline:
         capture = self.decision_capture(owner)
         ev = self._pilot_values(rows, cash, b["supported"][rows], terms, capture)
         sectors = b["sector"][rows].astype(np.int64)
-        avail = self._pilot_availability(owner, place, sectors)
+        avail = self._pilot_availability(owner, place, sectors, cash, terms)
         if not allow_platform:
             avail[:, PilotSite.HK_PLATFORM] = False
         u = spec.value_sensitivity_per_hkd_m * ev + self._site_asc(place == Place.HK)
@@ -628,6 +659,7 @@ class Pipeline:
             owners = b["owner_row"][rows[st]]
             np.subtract.at(cash, owners, np.minimum(amount[st], np.maximum(cash[owners], 0.0)))
         m.ledger.add("private_spend", float(amount.sum()))
+        book_by_owner(m.ledger, "spend", b["owner"][rows], amount)
         hk_owner = b["owner_place"][rows] == Place.HK
         in_hk = site_place == Place.HK
         m.ledger.add("hk_private_spend", float(amount[hk_owner].sum()))
@@ -945,6 +977,9 @@ class Pipeline:
         price = self.sale_price_hkd_m(rows, abroad)
         m.ledger.add("sale_proceeds", float(price.sum()))
         m.ledger.add("hk_sale_proceeds", float(price[b["owner_place"][rows] == Place.HK].sum()))
+        book_by_owner(m.ledger, "income", b["owner"][rows], price)  # the seller's
+        buyer = np.where(abroad, Owner.ABROAD_FIRM, Owner.MAINLAND_FIRM)
+        book_by_owner(m.ledger, "spend", buyer, price)  # the buyer's
         st = b["owner"][rows] == Owner.STARTUP
         if st.any():
             np.add.at(m.startups.cols["income_hkd_m"], b["owner_row"][rows[st]], price[st])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 QUARTERS_PER_YEAR = 4  # MODEL.md: one step = one quarter
 FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (MODEL.md)
 #: Years with observed inputs and calibration targets.
 DATA_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019)
 
 
-def per_quarter(p_per_year: float) -> float:
-    """Convert an annual probability to the quarterly one with the same survival."""
+def per_quarter[P: (float, np.ndarray)](p_per_year: P) -> P:
+    """Convert an annual probability (or an array of them) to the quarterly one with the
+    same survival."""
     return 1.0 - (1.0 - p_per_year) ** (1 / QUARTERS_PER_YEAR)

@@ -184,8 +184,8 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) -> None:
     out, printed = compared
-    # baseline, policy, 6 service variants, a market-failure variant and its baseline twin
-    assert printed.startswith("20 runs: 20 run now")
+    # baseline, policy, 6 service variants, 3 market-failure variants and their baseline twins
+    assert printed.startswith("28 runs: 28 run now")
     t = pd.read_csv(out / "attribution.csv")
     assert list(dict.fromkeys(t["variant"])) == [
         "full",
@@ -196,6 +196,8 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
         "no_engineer_hiring",
         "no_private_space",
         "finance_unconstrained",
+        "no_indivisibility",
+        "no_spillovers",
     ]
     assert (t["n_pairs"] == 2).all()
     s = pd.read_csv(out / "summary.csv")
@@ -226,9 +228,13 @@ def test_compare_writes_attribution_and_net_benefit(compared: tuple[Path, str]) 
     seeds = replicate_seeds(4, 2)
     assert manifest["batch"]["seeds"] == seeds
     assert "hk_pilot_platform-no_matching" in manifest["batch"]["attribution"]["hk_pilot_platform"]
-    assert len(set(manifest["batch"]["runs"].values())) == 20  # 10 scenarios x 2 seeds
+    assert len(set(manifest["batch"]["runs"].values())) == 28  # 14 scenarios x 2 seeds
     twins = manifest["batch"]["attribution_baselines"]
-    assert twins == {"hk_pilot_platform-finance_unconstrained": "baseline-finance_unconstrained"}
+    assert twins == {
+        f"hk_pilot_platform-{v}": f"baseline-{v}"
+        for v in ("finance_unconstrained", "no_indivisibility", "no_spillovers")
+    }
+    assert "## Private returns by owner type, baseline, 2015-2028" in report
 
 
 def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> None:
@@ -236,7 +242,7 @@ def test_rerun_resumes_and_no_attribution_skips(compared: tuple[Path, str]) -> N
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
     )
-    assert rc == 0 and printed.startswith("20 runs: 0 run now, 20 already stored")
+    assert rc == 0 and printed.startswith("28 runs: 0 run now, 28 already stored")
     rc, printed = _compare(
         ["--seeds", "2", "--root-seed", "4", "--until", "2028", *SMALL, "--out", str(out)]
         + ["--no-attribution"]
@@ -331,8 +337,16 @@ def test_market_failure_twins_join_the_batch() -> None:
     sources = {"baseline": "baseline", "hk_pilot_platform": "hk_pilot_platform"}
     variants, twins = add_market_failure_twins(specs, sources, "baseline", ["hk_pilot_platform"])
     lab, twin = "hk_pilot_platform-finance_unconstrained", "baseline-finance_unconstrained"
-    assert twins == {lab: twin}
-    assert variants == {"hk_pilot_platform": {lab: {"pipeline.finance_constraints": False}}}
+    assert twins[lab] == twin and len(twins) == 3
+    assert variants["hk_pilot_platform"][lab] == {"pipeline.finance_constraints": False}
+    assert variants["hk_pilot_platform"]["hk_pilot_platform-no_indivisibility"] == {
+        "pipeline.indivisible_lines": False
+    }
+    assert variants["hk_pilot_platform"]["hk_pilot_platform-no_spillovers"] == {
+        "spillovers.enabled": False
+    }
     assert specs[twin].pipeline.finance_constraints is False
     assert specs[lab].pipeline.finance_constraints is False and specs[lab].platform.enabled
     assert specs["baseline"].pipeline.finance_constraints is True
+    assert specs["baseline-no_spillovers"].spillovers.enabled is False
+    assert specs["baseline-no_indivisibility"].pipeline.indivisible_lines is False

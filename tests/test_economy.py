@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import sim
+from sim.accounting import OWNER_TYPES
 from sim.model import PilotModel
+from sim.params import SECTORS
 from sim.projects import Owner, Place, Stage
 
 SMALL = {"run.scale": 0.1, "run.end_year": 2030}
@@ -250,3 +252,119 @@ def test_social_private_return_ratio_is_all_value_over_the_products_own() -> Non
         a["total_value_added_hkd_m"],
         rtol=1e-9,
     )
+
+
+# ------------------------------------------------------------------ indivisible pilot lines
+def test_an_owner_who_cannot_finance_the_line_cannot_pilot_in_house() -> None:
+    """Indivisible lines: in-house needs finance for the whole line; divisible lines have
+    no minimum and cost what a shared line charges."""
+    from sim.projects import PilotSite
+
+    m, _ = stepped("baseline", 0, **{"run.end_year": 2016})
+    p = m.pipeline
+    terms = p._site_terms()
+    spec = m.spec.pipeline
+    line = spec.line_fixed_share * terms.cost[PilotSite.HK_INHOUSE]
+    assert p.line_minimum_hkd_m(terms) == pytest.approx(line) and line > 0
+    k = 3
+    owner = np.full(k, Owner.STARTUP)
+    place = np.full(k, Place.HK)
+    sectors = np.zeros(k, dtype=np.int64)
+    cash = np.array([0.5 * line, 0.999 * line, 1.001 * line])
+    m.markets.hk_lines_free = 10.0
+    avail = p._pilot_availability(owner, place, sectors, cash, terms)
+    assert list(avail[:, PilotSite.HK_INHOUSE]) == [False, False, True]
+
+    d, _ = stepped("baseline", 0, **{"run.end_year": 2016, "pipeline.indivisible_lines": False})
+    dt = d.pipeline._site_terms()
+    assert d.pipeline.line_minimum_hkd_m(dt) == 0.0
+    d.markets.hk_lines_free = 10.0
+    avail = d.pipeline._pilot_availability(owner, place, sectors, cash, dt)
+    assert avail[:, PilotSite.HK_INHOUSE].all()
+    shared = 1 - spec.line_fixed_share + spec.line_fixed_share / spec.line_pilots_per_life
+    ratio = dt.cost[PilotSite.HK_INHOUSE] / terms.cost[PilotSite.HK_INHOUSE]
+    wage = d.markets.hk_engineering_cost_factor() / m.markets.hk_engineering_cost_factor()
+    assert ratio == pytest.approx(shared * wage)
+    assert dt.cost[PilotSite.PRD] == pytest.approx(terms.cost[PilotSite.PRD])  # shared already
+
+
+def test_indivisible_lines_move_pilots_out_of_house_on_the_same_seeds() -> None:
+    """Paired: with the line indivisible fewer pilots are done in-house in Hong Kong, and
+    more go to the PRD's shared bases."""
+    on = sim.run("baseline", seed=1, scale=0.1, until=2020).annual
+    off = sim.run(
+        "baseline", seed=1, scale=0.1, until=2020, **{"pipeline.indivisible_lines": False}
+    ).annual
+    assert on["projects_piloted_hk_private"].sum() < 0.7 * off["projects_piloted_hk_private"].sum()
+    assert on["projects_north"].sum() > off["projects_north"].sum()
+
+
+# ------------------------------------------------------------------ knowledge spillovers
+def test_spillover_factors_average_one_in_2015_and_follow_activity() -> None:
+    """In 2015Q1 the firm-weighted mean factor is 1 in each place (the reference); a
+    sector's factor is above 1 where its exposure per firm is above the average."""
+    m = PilotModel(sim.load_scenario("baseline", SMALL), seed=0)
+    m.spillovers.begin_quarter()  # 2015Q1, as the first step begins it
+    sp = m.spillovers
+    assert sp.reference is not None and (sp.reference > 0).all()
+    firms = [
+        np.bincount(m.manufacturers.cols["sector"][m.manufacturers.alive], minlength=len(SECTORS)),
+        np.bincount(m.prd.cols["sector"][: m.prd.cols.n], minlength=len(SECTORS)),
+    ]
+    for row, f in zip(sp.factor, firms, strict=True):
+        f = f[: row.size].astype(float)
+        assert (row * f).sum() / f.sum() == pytest.approx(1.0)
+        assert row.max() > 1.0 > row.min()  # sectors differ
+    off = PilotModel(
+        sim.load_scenario("baseline", {**SMALL, "spillovers.enabled": False}), seed=0
+    )
+    off.spillovers.begin_quarter()
+    assert (off.spillovers.factor == 1.0).all()
+
+
+def test_a_platform_raises_non_clients_adoption_only_through_spillovers() -> None:
+    """Paired over seeds: the platform's extra Hong Kong pilots raise local plants'
+    adoption of Hong Kong technology; with spillovers off that effect all but vanishes."""
+
+    def extra(**over: object) -> float:
+        d = 0.0
+        for seed in (0, 1):
+            kw = {"seed": seed, "scale": 0.25, "until": 2030, **over}
+            p = sim.run("hk_pilot_platform", **kw).annual.set_index("year")
+            b = sim.run("baseline", **kw).annual.set_index("year")
+            col = "manufacturers_using_hk_technology"
+            d += float(p.loc[2030, col] - b.loc[2030, col])
+        return d / 2
+
+    with_spill = extra()
+    without = extra(**{"spillovers.enabled": False})
+    assert with_spill > without + 10
+
+
+# ------------------------------------------------------------------ private returns by owner
+def test_owner_spend_adds_up_to_private_spend_plus_what_buyers_paid() -> None:
+    _, f = stepped("baseline", 2)
+    spend = sum(f[f"owner_spend_{o}"] for o in OWNER_TYPES)
+    assert spend == pytest.approx(f["private_spend"] + f["sale_proceeds"], rel=1e-9)
+    income = sum(f[f"owner_income_{o}"] for o in OWNER_TYPES)
+    assert income > f["sale_proceeds"] > 0
+
+
+def test_private_returns_table_discounts_and_divides() -> None:
+    import pandas as pd
+
+    from sim.experiments.compare import private_returns_table
+
+    rows = []
+    for rep in (0, 1):
+        for year in (2015, 2016):
+            r = {"label": "baseline", "replicate": rep, "year": year}
+            for o in OWNER_TYPES:
+                r[f"owner_spend_{o}_hkd_m"] = 10.0
+                r[f"owner_income_{o}_hkd_m"] = 5.0 if year == 2015 else 11.0
+            rows.append(r)
+    t = private_returns_table(pd.DataFrame(rows), "baseline", (2015, 2016), rate=0.1)
+    assert list(t["owner"]) == [o.replace("_", " ") for o in OWNER_TYPES]
+    assert t["pv_spend_hkd_m"].iloc[0] == pytest.approx(10 + 10 / 1.1)
+    assert t["pv_income_hkd_m"].iloc[0] == pytest.approx(5 + 11 / 1.1)
+    assert t["income_per_hkd_spent"].iloc[0] == pytest.approx(15 / (10 + 10 / 1.1))

@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
 from sim.params import SECTORS, TRADITIONAL_SECTORS
+from sim.projects import Place
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
@@ -87,9 +88,13 @@ class LocalManufacturers(Population):
         self.trend *= g
         self.cols["productivity"] *= g
 
-        # Adoption: a low base rate, plus the traditional-upgrade lever's extra rate.
+        # Adoption: a low base rate, raised or lowered by nearby pilots and products in the
+        # plant's sector (sim.spillovers), plus the traditional-upgrade lever's extra rate.
         upgrade = m.policies.traditional_upgrade
-        rate = per_quarter(spec.adoption_rate) + upgrade.extra_rate_per_quarter(self.cols["sector"])
+        sector = self.cols["sector"]
+        spill = m.spillovers.adoption_factor(Place.HK)[sector]
+        rate = per_quarter(np.minimum(1.0, spec.adoption_rate * spill))
+        rate = rate + upgrade.extra_rate_per_quarter(sector)
         draws = rng.random(n)
         new = self.adopt(np.flatnonzero(alive & (draws < rate)))
         upgrade.book_adoptions(self.cols["sector"][new])

@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
 from sim.params import SECTORS
+from sim.projects import Place
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
 if TYPE_CHECKING:
@@ -77,10 +78,14 @@ class PRDFactories(Population):
         rng = m.streams.prd
         n = self.cols.n
         mult = upgrade.adoption_multiplier()
-        rate_hq = per_quarter(min(1.0, spec.adoption_rate * spec.parent_link_multiplier * mult))
-        rate = np.where(
-            self.cols["hq_in_hk"], rate_hq, per_quarter(min(1.0, spec.adoption_rate * mult))
+        # Nearby pilots and products in the factory's sector scale its rate (sim.spillovers).
+        base = (
+            spec.adoption_rate
+            * mult
+            * m.spillovers.adoption_factor(Place.PRD)[self.cols["sector"][:n]]
         )
+        link = np.where(self.cols["hq_in_hk"][:n], spec.parent_link_multiplier, 1.0)
+        rate = per_quarter(np.minimum(1.0, base * link))
         draws = rng.random(n)
         hq_draws = rng.random(n)
         adopted = self.cols["adopted"]

@@ -135,6 +135,40 @@ def _present_value(
     return x.groupby([sub["label"], sub["replicate"]], sort=True).sum(min_count=1)
 
 
+def private_returns_table(
+    panel: pd.DataFrame, label: str, period: tuple[int, int], rate: float = DEFAULT_DISCOUNT_RATE
+) -> pd.DataFrame:
+    """Realised private return by owner type in the runs of ``label`` over ``period``.
+
+    One row per owner type (``sim.accounting.OWNER_TYPES``): the present values at the
+    period's first year of what owners of that type spent on projects (pilots,
+    industrialisation, projects bought) and of the income they earned from them (operating
+    surplus of the functions they perform, sale proceeds), means over replicates, and
+    income per HKD spent. These are flows of the same years, not the return of one cohort
+    of projects: income after the period from projects paid for in it is not counted.
+    """
+    from sim.accounting import OWNER_TYPES
+
+    lo, hi = period
+    sub = panel[(panel["label"] == label) & (panel["year"] >= lo) & (panel["year"] <= hi)]
+    rows = []
+    for owner in OWNER_TYPES:
+        spend, income = f"owner_spend_{owner}_hkd_m", f"owner_income_{owner}_hkd_m"
+        if spend not in sub or income not in sub:
+            continue
+        pv_s = _present_value(sub, ((spend, 1.0),), lo, rate).mean()
+        pv_i = _present_value(sub, ((income, 1.0),), lo, rate).mean()
+        rows.append(
+            {
+                "owner": owner.replace("_", " "),
+                "pv_spend_hkd_m": pv_s,
+                "pv_income_hkd_m": pv_i,
+                "income_per_hkd_spent": pv_i / pv_s if pv_s > 0 else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def period_values(
     panel: pd.DataFrame, period: tuple[int, int], rate: float = DEFAULT_DISCOUNT_RATE
 ) -> pd.DataFrame:
@@ -544,6 +578,8 @@ def attribution_variants(spec: Any) -> dict[str, dict[str, Any]]:
 #: differences, (policy - baseline) - (policy twin - baseline twin). Suffix, overrides.
 MARKET_FAILURES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("finance_unconstrained", {"pipeline.finance_constraints": False}),
+    ("no_indivisibility", {"pipeline.indivisible_lines": False}),
+    ("no_spillovers", {"spillovers.enabled": False}),
 )
 
 

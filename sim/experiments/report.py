@@ -400,6 +400,7 @@ def markdown_report(
     figure_names: Sequence[str],
     level: float = LEVEL,
     attribution: Mapping[str, pd.DataFrame] | None = None,
+    private_returns: pd.DataFrame | None = None,
 ) -> str:
     """The text of ``report.md``.
 
@@ -411,6 +412,7 @@ def markdown_report(
             ``versions``, ``command``; optional ``variants`` (attribution labels) and
             ``discount_rate``.
         attribution: per platform policy, ``compare.attribution_table``.
+        private_returns: ``compare.private_returns_table`` of the baseline, 2015 to the end.
     """
     base, policies = meta["base"], list(meta["policies"])
     period = tuple(meta["period"])
@@ -485,6 +487,8 @@ def markdown_report(
         lines += net_benefit_section(summary, policy, period, level)
         if policy in attribution:
             lines += attribution_section(attribution[policy], policy, base, period, level)
+    if private_returns is not None and not private_returns.empty:
+        lines += private_returns_section(private_returns, base, meta["until"])
     lines += evaluations_section(summary, policies, period)
     lines += ["## Figures", ""]
     captions = {
@@ -799,6 +803,38 @@ def net_benefit_section(
     elif cl is not None:
         lines += ["Deadweight and displacement: the platform had no clients in this period.", ""]
     return lines
+
+
+def private_returns_section(table: pd.DataFrame, base: str, until: int) -> list[str]:
+    """Realised private return by owner type in the baseline, and whether it is plausible."""
+    lines = [
+        f"## Private returns by owner type, {base}, 2015-{until}",
+        "",
+        "Present values at the start of 2015 (mean per run) of what owners of each type spent "
+        "on projects from Hong Kong research and of the income those projects earned them "
+        "(the operating surplus of the functions they perform, sale proceeds). Flows of the "
+        f"same years: income after {until} from projects paid for before is not counted.",
+        "",
+        "| owner | spent, HKD m (PV) | income, HKD m (PV) | income per HKD spent |",
+        "|---|--:|--:|--:|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.owner} | {r.pv_spend_hkd_m:,.0f} | {r.pv_income_hkd_m:,.0f} "
+            f"| {r.income_per_hkd_spent:.2f} |"
+        )
+    low = table[table["income_per_hkd_spent"] < 1]
+    verdict = (
+        "Owners of these types earn back less than they spend: "
+        + ", ".join(f"{r.owner} {r.income_per_hkd_spent:.2f}" for r in low.itertuples())
+        + ". Investors who kept losing money would stop, so this is not plausible as a "
+        "steady state: the choices weigh the product's whole value added, not what the "
+        "owner captures, unless `pipeline.owner_returns` is on (off by default until the "
+        "refit of issue 24)."
+        if not low.empty
+        else "Every owner type earns back at least what it spends."
+    )
+    return [*lines, "", verdict, ""]
 
 
 def attribution_section(

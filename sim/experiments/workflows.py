@@ -41,6 +41,7 @@ from sim.experiments.compare import (
     format_table,
     market_failure_variants,
     panel_from_frames,
+    private_returns_table,
     summarise,
     variant_label,
 )
@@ -495,7 +496,10 @@ def write_comparison(
         "discount_rate": b.settings.get("discount_rate", DEFAULT_DISCOUNT_RATE),
     }
     attr = pd.concat(attribution.values(), ignore_index=True) if attribution else None
-    text = report.markdown_report(summary, meta, names, attribution=attribution)
+    returns = private_returns_table(panel, labels[0], (FIRST_YEAR, b.until))
+    text = report.markdown_report(
+        summary, meta, names, attribution=attribution, private_returns=returns
+    )
     writers: dict[str, Any] = {
         "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
