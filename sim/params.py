@@ -400,15 +400,15 @@ class PipelineSpec(Spec):
         ge=1.0,
     )
     owner_returns: bool = param(
-        False,
+        True,
         "switch: choices weigh the owner's own expected income, not the product's whole "
         "value added",
         "issue 22 point 1: owners weigh what they capture (Pipeline.private_capture: the "
         "operating surplus of the functions they perform) net of their costs, against an "
         "outside option (shelve) at every pilot and production choice, and labs value "
-        "routes by the new owners' private values; assumption: off by default until the "
-        "product value and costs are refitted on it (issue 24), since at today's fitted "
-        "values most pilots have a negative private value",
+        "routes by the new owners' private values; the calibration is fitted with it on. "
+        "False is model 4's rule (every choice weighs the product's whole value added, and "
+        "no owner declines), kept for comparison",
     )
     value_sensitivity_per_hkd_m: float = param(
         0.08,

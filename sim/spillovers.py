@@ -14,9 +14,10 @@ sector ``s``::
 
 where ``reference[P]`` is the exposure per firm of all sectors together in 2015Q1, at the
 end of the burn-in, so the firm-weighted mean factor is 1 then: 2015 adoption equals the
-base rates on average and the calibration is unchanged at its start. A platform that brings pilots to Hong Kong thereby raises Hong Kong plants'
-adoption of its clients' sectors' technology, whoever the clients are: value to firms that
-are not clients, which is what makes the social return exceed the private one
+base rates on average and the calibration is unchanged at its start. A platform that
+brings pilots to Hong Kong thereby raises Hong Kong plants' adoption of its clients'
+sectors' technology, whoever the clients are: value to firms that are not clients, which is
+what makes the social return exceed the private one
 (``social_private_return_ratio``). Off, or before 2015, or where there is no reference
 activity, every factor is 1.
 """

@@ -827,10 +827,10 @@ def private_returns_section(table: pd.DataFrame, base: str, until: int) -> list[
     verdict = (
         "Owners of these types earn back less than they spend: "
         + ", ".join(f"{r.owner} {r.income_per_hkd_spent:.2f}" for r in low.itertuples())
-        + ". Investors who kept losing money would stop, so this is not plausible as a "
-        "steady state: the choices weigh the product's whole value added, not what the "
-        "owner captures, unless `pipeline.owner_returns` is on (off by default until the "
-        "refit of issue 24)."
+        + ". Owners that kept losing money would stop, so as a steady state this is only "
+        "plausible where the loss is a few years of spend ahead of income (a growing "
+        "pipeline, income after the horizon uncounted) or the owner earns elsewhere (a "
+        "plant's own production, a startup's later rounds)."
         if not low.empty
         else "Every owner type earns back at least what it spends."
     )
