@@ -33,7 +33,7 @@ def test_space_has_every_kind_and_the_posterior_as_one_factor(space) -> None:
 
     kinds = space.table()["kind"].value_counts().to_dict()
     pr = load_priors()
-    assert kinds == {"fitted": 1, "evidence": len(pr.evidence), "structural": 6}
+    assert kinds == {"fitted": 1, "evidence": len(pr.evidence), "structural": 10}
     for p in pr.evidence:
         assert (space[p.key].low, space[p.key].high) == (p.low, p.high)
     # a draw sets every fitted parameter to one particle's values (correlations kept)

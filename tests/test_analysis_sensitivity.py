@@ -178,7 +178,7 @@ def test_sensitivity_end_to_end_and_resume(tmp_path) -> None:
 
     morris = pd.read_csv(out / "morris.csv")
     keys = load_space().keys
-    assert len(keys) == 21  # the calibrated world as one factor, 14 evidence, 6 structural
+    assert len(keys) == 25  # the calibrated world as one factor, 14 evidence, 10 structural
     assert len(morris) == len(keys) * 3
     assert set(morris["parameter"]) == set(keys)
     assert set(morris["measure"]) == set(MEASURES)

@@ -184,8 +184,8 @@ SPECS: dict[str, dict[str, Any]] = _specs()
 
 
 #: Uncertainties in the default space (``space.load_space``: the calibrated world as one
-#: factor, 14 evidence-ranged, 6 structural); counted here so that planning reads no file.
-N_UNCERTAINTIES = 21
+#: factor, 14 evidence-ranged, 10 structural); counted here so that planning reads no file.
+N_UNCERTAINTIES = 25
 
 
 def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
