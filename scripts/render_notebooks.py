@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import io
 import os
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -32,6 +35,9 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 RENDER = {"PILOTSIM_SCALE": "0.05", "PILOTSIM_SEEDS": "4"}
 #: Resolution of the embedded PNG figures (Jupyter's inline default is 72-100).
 DPI = 72
+#: Wider embedded PNGs (figures a notebook shows from a report folder, 150 dpi) are scaled
+#: down to this width; every PNG is stored with a 256-colour palette.
+MAX_WIDTH_PX = 1100
 CELL_TIMEOUT_S = 600
 CONCURRENT_KERNELS = 2
 
@@ -40,6 +46,27 @@ def _matplotlibrc(folder: Path) -> Path:
     rc = folder / "matplotlibrc"
     rc.write_text(f"figure.dpi: {DPI}\nsavefig.dpi: {DPI}\n", encoding="utf-8")
     return rc
+
+
+def _shrink_png(data: str) -> str:
+    """A base64 PNG scaled to at most MAX_WIDTH_PX wide and stored with a palette."""
+    img = Image.open(io.BytesIO(base64.b64decode(data)))
+    if img.width > MAX_WIDTH_PX:
+        height = round(img.height * MAX_WIDTH_PX / img.width)
+        img = img.resize((MAX_WIDTH_PX, height), Image.Resampling.LANCZOS)
+    img = img.convert("RGBA").quantize(256, method=Image.Quantize.FASTOCTREE)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _shrink_figures(nb: nbformat.NotebookNode) -> None:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                data["image/png"] = _shrink_png(data["image/png"])
+                output.get("metadata", {}).pop("image/png", None)  # stale width/height
 
 
 async def _render(paths: list[Path]) -> list[str]:
@@ -69,10 +96,14 @@ async def _render(paths: list[Path]) -> list[str]:
                 print(f"FAILED {path.name} after {time.perf_counter() - t0:.0f} s", flush=True)
                 return
             seconds = time.perf_counter() - t0
+        _shrink_figures(nb)
         nb.metadata["pilotsim"] = {"rendered_with": dict(RENDER)}
         nbformat.write(nb, path)
-        print(f"rendered {path.relative_to(ROOT)} in {seconds:.0f} s "
-              f"({path.stat().st_size / 1024:.0f} KiB)", flush=True)
+        print(
+            f"rendered {path.relative_to(ROOT)} in {seconds:.0f} s "
+            f"({path.stat().st_size / 1024:.0f} KiB)",
+            flush=True,
+        )
 
     await asyncio.gather(*(one(p) for p in paths))
     return failures
@@ -89,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MATPLOTLIBRC"] = str(_matplotlibrc(Path(tmp)))
         t0 = time.perf_counter()
         failures = asyncio.run(_render(paths))
-    print(f"{len(paths) - len(failures)} of {len(paths)} notebooks rendered "
-          f"in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{len(paths) - len(failures)} of {len(paths)} notebooks rendered "
+        f"in {time.perf_counter() - t0:.0f} s"
+    )
     for f in failures:
         print(f"error: {f}", file=sys.stderr)
     return 1 if failures else 0
