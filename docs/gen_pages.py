@@ -4,9 +4,10 @@ Run by ``mkdocs build`` (``plugins: gen-files`` in mkdocs.yml), never by hand: i
 nothing into the repository, only into the build's virtual file set, so each page has one
 committed copy. Brought in: the README as the home page, the committed reports with their
 figures (``results/*/report.md``, ``results/policy_analysis/*/report.md``,
-``calibration/report.md``, ``calibration/stylised_facts.md``), the notebooks with their
-committed outputs (rendered by mkdocs-jupyter, not executed) and one API reference page per
-public module of ``sim`` (rendered from docstrings by mkdocstrings).
+``calibration/report.md``, ``calibration/stylised_facts.md``), the changelog, the notebooks
+(their README, and each notebook with its committed outputs, rendered by mkdocs-jupyter and
+not executed) and one API reference page per public module of ``sim`` (from docstrings, by
+mkdocstrings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import mkdocs_gen_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Public modules of the API reference, in the order of the navigation.
+#: Public modules of the API reference, in the order of the navigation (mkdocs.yml).
 API_MODULES = [
     "sim",
     "sim.run",
@@ -33,6 +34,8 @@ API_MODULES = [
     "sim.experiments.compare",
     "sim.calibration.api",
 ]
+#: Packages whose page also documents their submodules (one module per lever).
+WITH_SUBMODULES = {"sim.policies"}
 
 
 def copy(src: Path, dest: str, text: str | None = None) -> None:
@@ -65,9 +68,11 @@ for report in sorted(ROOT.glob("results/*/report.md")):
 for report in sorted(ROOT.glob("results/policy_analysis/*/report.md")):
     report_folder(report.parent)
 report_folder(ROOT / "calibration", ("report.md", "stylised_facts.md"))
+copy(ROOT / "CHANGELOG.md", "changelog.md")
 for png in sorted((ROOT / "calibration" / "figures").glob("*.png")):
     copy(png, f"calibration/figures/{png.name}")
 
+copy(ROOT / "notebooks" / "README.md", "notebooks/index.md")
 for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
     copy(nb, f"notebooks/{nb.name}")
 
@@ -76,4 +81,5 @@ for module in API_MODULES:
     source = ROOT / (path + ".py")
     if not source.is_file():
         source = ROOT / path / "__init__.py"
-    copy(source, f"reference/{module}.md", f"# `{module}`\n\n::: {module}\n")
+    options = "    options:\n      show_submodules: true\n" if module in WITH_SUBMODULES else ""
+    copy(source, f"reference/{module}.md", f"# `{module}`\n\n::: {module}\n{options}")
