@@ -37,7 +37,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/dev.sh -nt 
    [ "$lock" -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >&2
   .venv/bin/python -m pip install --quiet -r "$lock" >&2
-  .venv/bin/python -m pip install --quiet --no-deps -e ".[test,dask,viz,notebooks,calibration,analysis]" >&2
+  .venv/bin/python -m pip install --quiet --no-deps -e ".[test,dask,viz,notebooks,calibration,analysis,docs]" >&2
   # a requirement the lock lacks (pyproject.toml changed without scripts/upgrade_lock.sh, or
   # a platform the lock was not made on) stops here, named, rather than at import time
   .venv/bin/python -m pip check >&2 ||

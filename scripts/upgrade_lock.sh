@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 bash scripts/dev.sh python -m venv "$tmp/venv"   # dev.sh finds Python >= 3.12 first
 py="$tmp/venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet -e ".[test,dask,viz,notebooks,calibration,analysis]"
+"$py" -m pip install --quiet -e ".[test,dask,viz,notebooks,calibration,analysis,docs]"
 "$py" -m pip check
 PATH="$tmp/venv/bin:$PATH" "$py" -m pytest "$@"
 "$py" scripts/write_lock.py

@@ -1,7 +1,11 @@
-"""The student notebooks run top to bottom at a small scale, and are committed without outputs.
+"""The student notebooks run top to bottom at a small scale, and are committed with outputs.
 
 All notebooks execute concurrently (one Jupyter kernel each) in a module fixture, with
 ``PILOTSIM_SCALE`` and ``PILOTSIM_SEEDS`` set small; each test then checks one notebook.
+The committed copies carry the outputs of ``bash scripts/render_notebooks.sh`` at the same
+size (so a reader sees tables and figures without running anything, on GitHub and on the
+documentation site): every code cell ran, in order, none raised, each notebook that plots
+holds a figure, and the outputs stay small.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import importlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +36,12 @@ SMALL = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures become outputs
 }
 CELL_TIMEOUT_S = 300
+# A notebook whose code draws (matplotlib, a figure a report wrote) must show a figure.
+PLOTS = re.compile(r"\bplt\.|\.plot\(|\bImage\(")
+# Committed outputs stay small: PNGs are palette images at most 1100 px wide
+# (scripts/render_notebooks.py); a notebook file of more than this is a mistake.
+MAX_NOTEBOOK_BYTES = 250_000
+MAX_OUTPUT_CHARS = 100_000
 CONCURRENT_KERNELS = 2  # CI has 2 cores
 
 
@@ -101,15 +112,42 @@ def test_all_expected_notebooks_exist() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_committed_without_outputs(path: Path) -> None:
-    """Stale outputs would disagree with the code; the test run regenerates them instead."""
+def test_notebook_committed_with_outputs(path: Path) -> None:
+    """The committed copy was rendered top to bottom by scripts/render_notebooks.sh at the
+    test's size: every code cell ran, in order, no output is an error, and a notebook that
+    plots shows a figure."""
     raw = json.loads(path.read_text(encoding="utf-8"))
-    dirty = [
-        i
-        for i, cell in enumerate(raw["cells"])
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
-    ]
-    assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
+    code = [c for c in raw["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert all(counts), f"{path.name}: cells without outputs; run bash scripts/render_notebooks.sh"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), (
+        f"{path.name}: cells ran out of order {counts}; run bash scripts/render_notebooks.sh"
+    )
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert outputs, f"{path.name} has no outputs"
+    errors = [o.get("ename") for o in outputs if o["output_type"] == "error"]
+    assert not errors, f"{path.name}: error outputs {errors}"
+    stderr = ["".join(o["text"]) for o in outputs if o.get("name") == "stderr"]
+    assert not any("Traceback" in s for s in stderr), stderr
+    source = "".join("".join(c["source"]) for c in code)
+    if PLOTS.search(source):
+        figures = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert figures, f"{path.name} plots but its committed outputs hold no figure"
+    rendered = raw["metadata"].get("pilotsim", {}).get("rendered_with")
+    assert rendered == {k: SMALL[k] for k in ("PILOTSIM_SCALE", "PILOTSIM_SEEDS")}, (
+        f"{path.name} rendered with {rendered}, not the test's size"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_outputs_stay_small(path: Path) -> None:
+    assert path.stat().st_size <= MAX_NOTEBOOK_BYTES, f"{path.name} is too large"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    for cell in raw["cells"]:
+        for output in cell.get("outputs", []):
+            for mime, value in output.get("data", {}).items():
+                size = len(value) if isinstance(value, str) else len("".join(value))
+                assert size <= MAX_OUTPUT_CHARS, f"{path.name}: a {mime} output of {size} chars"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
