@@ -1036,11 +1036,11 @@ class ScarcitySpec(Spec):
     engineers_2015: float = param(
         2400.0,
         "engineers available for pilot work at the going wage, 2015",
-        "assumption: no Hong Kong count of pilot-scale engineers at hand; set so that "
-        "in-house pilots used about three quarters of them in the baseline while lines were "
-        "divisible (pipeline.indivisible_lines false: 1,920 of 2,400 in 2015Q1, seed 0); "
-        "held as a measure of Hong Kong's engineers when indivisible lines cut in-house "
-        "pilots (642 in 2015Q1), so the pool binds only when a platform adds demand",
+        "assumption: no Hong Kong count of pilot-scale engineers at hand; set in model 3 so "
+        "that in-house pilots used about three quarters of them; held as a measure of Hong "
+        "Kong's engineers since in-house pilots fell (model 5, owners on their own returns "
+        "with indivisible lines: 234 engineers in 2015Q1, seed 0, scale 1), so the pool binds "
+        "only when a platform or production adds demand",
         gt=0.0,
     )
     engineers_growth: float = param(
@@ -1060,9 +1060,9 @@ class ScarcitySpec(Spec):
     hk_pilot_lines_2015: float = param(
         450.0,
         "pilot lines (concurrent private pilots) Hong Kong's floor space holds, 2015",
-        "assumption: a little above the in-house pilots of the warm-started baseline while "
-        "lines were divisible (317 in 2015Q1, seed 0; 105 with indivisible lines), held as a "
-        "measure of Hong Kong's floor space",
+        "assumption: set in model 3 a little above the in-house pilots of the warm-started "
+        "baseline; held as a measure of Hong Kong's floor space since in-house pilots fell "
+        "(model 5: 39 in 2015Q1, seed 0, scale 1; 113 with divisible lines)",
         ge=0.0,
     )
     hk_pilot_lines_growth: float = param(
