@@ -406,9 +406,10 @@ class PipelineSpec(Spec):
         "issue 22 point 1: owners weigh what they capture (Pipeline.private_capture: the "
         "operating surplus of the functions they perform) net of their costs, against an "
         "outside option (shelve) at every pilot and production choice, and labs value "
-        "routes by the new owners' private values; the calibration is fitted with it on. "
-        "False is model 4's rule (every choice weighs the product's whole value added, and "
-        "no owner declines), kept for comparison",
+        "routes by the new owners' private values; assumption: owners maximise their own "
+        "expected profit (the calibration is fitted with it on). False is model 4's rule "
+        "(every choice weighs the product's whole value added, and no owner declines), kept "
+        "for comparison",
     )
     value_sensitivity_per_hkd_m: float = param(
         0.08,
@@ -1145,10 +1146,11 @@ class MarketSpec(Spec):
         le=1.0,
     )
     reference_products: float = param(
-        350.0,
+        55.0,
         "products in market, all sectors, at which a product earns its full value (2015)",
         "derived: products in market in 2015Q1 of the warm-started baseline (pilotsim run "
-        "baseline, seed 0, scale 1)",
+        "baseline, seed 0, scale 1; 50, 61 and 43 with seeds 1-3), re-derived for model 5 "
+        "(350 before owners weighed their own returns)",
         gt=0.0,
     )
     demand_growth: float = param(

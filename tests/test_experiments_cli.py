@@ -101,9 +101,9 @@ def test_compare_rerun_resumes_without_running(
         ["compare", "--seeds", "3", "--root-seed", "5", *SMALL, "--out", str(out), "--no-figures"]
     )
     assert rc == 0
-    # baseline and policy, the policy's 6 service variants, and a market-failure variant with
-    # its baseline twin, x 3 seeds
-    assert capsys.readouterr().out.startswith("30 runs: 0 run now, 30 already stored, 0 failed")
+    # baseline and policy, the policy's 6 service variants, and 3 market-failure variants with
+    # their baseline twins, x 3 seeds
+    assert capsys.readouterr().out.startswith("42 runs: 0 run now, 42 already stored, 0 failed")
     assert (out / "summary.csv").read_text() == before
 
 

@@ -84,13 +84,19 @@ def test_different_seed_differs(baseline_run: sim.Result) -> None:
 #: written for it.
 WORLDS = {"crowded_world": ("platform_crowds_out",)}
 BASE_OF = {p: w for w, ps in WORLDS.items() for p in ps}
+#: Levers whose users are rare: few owners industrialise in Hong Kong (model 5: 2 of about
+#: 300 projects started from 2025, seed 0, scale 1), so at scale 0.1 the RFS-style grant
+#: may find no line to pay; a larger sample gives it some.
+RARE_USE_SCALE = {"rfs_matching_grant": 0.3}
 
 
 @pytest.mark.parametrize("name", [s for s in ALL_SCENARIOS if s != "baseline" and s not in WORLDS])
 def test_policy_identical_to_baseline_before_it_starts(name: str, baseline_run: sim.Result) -> None:
-    policy = sim.run(SCENARIOS / f"{name}.yaml", seed=11, scale=0.1)
-    if name in BASE_OF:
-        baseline_run = sim.run(SCENARIOS / f"{BASE_OF[name]}.yaml", seed=11, scale=0.1)
+    scale = RARE_USE_SCALE.get(name, 0.1)
+    policy = sim.run(SCENARIOS / f"{name}.yaml", seed=11, scale=scale)
+    if name in BASE_OF or scale != 0.1:
+        base = BASE_OF.get(name, "baseline")
+        baseline_run = sim.run(SCENARIOS / f"{base}.yaml", seed=11, scale=scale)
     start = 2025
     assert all(
         getattr(policy.scenario, g).start_year == start

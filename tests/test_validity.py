@@ -153,11 +153,17 @@ def test_footprint_overstates_a_real_run() -> None:
 
 
 # --- point 7: utilisation ---------------------------------------------------------------------
+#: A pool of engineers short enough that the platform's hiring raises their wage, so the
+#: budget buys fewer slots than are in use (model 5's baseline leaves the default pool slack).
+SHORT_POOL = {"scarcity.engineers_2015": 600.0}
+
+
 @pytest.mark.parametrize("seed", [0, 1, 3])
 def test_platform_utilisation_never_exceeds_one(seed: int) -> None:
     """At scale 0.05 the wage-driven capacity fell below the slots in use (1.2 before)."""
     spec = sim.load_scenario(
-        SCENARIOS / "hk_pilot_platform.yaml", {"run.scale": 0.05, "run.end_year": 2035}
+        SCENARIOS / "hk_pilot_platform.yaml",
+        {"run.scale": 0.05, "run.end_year": 2035, **SHORT_POOL},
     )
     from sim.model import PilotModel
 
@@ -175,7 +181,8 @@ def test_platform_utilisation_never_exceeds_one(seed: int) -> None:
 
 def test_occupied_slots_beyond_the_budget_are_paid_and_admit_nobody() -> None:
     spec = sim.load_scenario(
-        SCENARIOS / "hk_pilot_platform.yaml", {"run.scale": 0.05, "run.end_year": 2035}
+        SCENARIOS / "hk_pilot_platform.yaml",
+        {"run.scale": 0.05, "run.end_year": 2035, **SHORT_POOL},
     )
     from sim.model import PilotModel
 
