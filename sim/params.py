@@ -1040,7 +1040,7 @@ class ScarcitySpec(Spec):
         "assumption: no Hong Kong count of pilot-scale engineers at hand; set in model 3 so "
         "that in-house pilots used about three quarters of them; held as a measure of Hong "
         "Kong's engineers since in-house pilots fell (model 5, owners on their own returns "
-        "with indivisible lines: 234 engineers in 2015Q1, seed 0, scale 1), so the pool binds "
+        "with indivisible lines: 216 engineers in 2015Q1, seed 0, scale 1), so the pool binds "
         "only when a platform or production adds demand",
         gt=0.0,
     )
@@ -1063,7 +1063,7 @@ class ScarcitySpec(Spec):
         "pilot lines (concurrent private pilots) Hong Kong's floor space holds, 2015",
         "assumption: set in model 3 a little above the in-house pilots of the warm-started "
         "baseline; held as a measure of Hong Kong's floor space since in-house pilots fell "
-        "(model 5: 39 in 2015Q1, seed 0, scale 1; 113 with divisible lines)",
+        "(model 5: 36 in 2015Q1, seed 0, scale 1; 122 with divisible lines)",
         ge=0.0,
     )
     hk_pilot_lines_growth: float = param(
@@ -1426,8 +1426,8 @@ class RDFundingSpec(LeverSpec):
         1.0336,
         "x baseline research budget (universities and government R&D centres)",
         "derived: 1 + 9,421 / 280,170, the hk_pilot_platform scenario's extra public spend "
-        "2025-2035 (committed comparison, 30 seeds, full scale, model 5) over the baseline research budget "
-        "2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
+        "2025-2035 (committed comparison, 30 seeds, full scale, model 5) over the baseline "
+        "research budget 2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
         "budget_growth_after_2019), so the two levers cost about the same; the extra is "
         "counted as public spend. At least 1 (assumption: the lever models extra funding; "
         "public_spend_hkd_m is the levers' outlay and the benefit-cost ratios divide by it, "
