@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sim.analysis import horizons
 from sim.analysis.command import Options
@@ -21,6 +22,7 @@ QUICK = Settings(scale=0.05, until=2030, period=(2025, 2030))
 CLI = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
+@pytest.mark.slow
 def test_dask_gives_the_same_analysis_as_the_process_pool(tmp_path: Path) -> None:
     size = QUICKS["horizons"]
     horizons.run(tmp_path / "pool", size, QUICK, Options(jobs=2, progress=False))
@@ -38,6 +40,7 @@ def _stored(out: Path) -> int:
     return sum(not is_temporary(p) for p in (out / "runs").glob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_a_killed_analysis_resumes_from_its_stored_runs(tmp_path: Path) -> None:
     out = tmp_path / "h"
     cmd = [

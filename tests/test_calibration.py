@@ -265,6 +265,7 @@ QUICK_ARGS = [
 ]
 
 
+@pytest.mark.slow
 def test_quick_mode_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "cal"
     priors = _small_priors(tmp_path)

@@ -392,6 +392,7 @@ class Dashboard:
         return [e["message"] for e in logs if e["level"] == "SEVERE"]
 
 
+@pytest.mark.slow
 def test_browser_toggle_platform_step_and_see_charts_change(dashboard_url, browser, tmp_path):
     page = Dashboard(browser, dashboard_url)
     page.wait_status("2015Q1 (0 quarters simulated)")

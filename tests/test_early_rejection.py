@@ -118,6 +118,7 @@ def test_a_hopeless_run_stops_at_the_first_year(
     assert seen == [4]  # one check, after 2015's four quarters
 
 
+@pytest.mark.slow
 def test_posterior_is_the_same_with_and_without_early_rejection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

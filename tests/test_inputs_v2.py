@@ -174,6 +174,7 @@ def test_scenario_of_the_wrong_type_says_what_is_accepted(scenario: object) -> N
 
 
 # --- 14. the YAML reader ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_long_plain_list_is_not_an_alias_bomb(tmp_path: Path) -> None:
     assert len(loads("[" + ", ".join(["1"] * 150_000) + "]")) == 150_000
     assert len(loads("- &a [x, y]\n" + "- *a\n" * 10 + "".join(["- 1\n"] * 150_000))) == 150_011

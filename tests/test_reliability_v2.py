@@ -470,6 +470,7 @@ def test_a_running_calibration_is_not_disturbed_by_a_second_one(
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
