@@ -279,14 +279,14 @@ def _book_value(model: PilotModel, rows: np.ndarray) -> None:
     # Owners' income: the operating surplus of the functions they perform, as the choices
     # weigh it (Pipeline.capture_of), by owner type.
     owners = b["owner"][rows]
-    capture = model.pipeline.capture_of(owners)
-    book_by_owner(model.ledger, "income", owners, capture * market_value_hkd_m_per_q(model, rows))
+    value = market_value_hkd_m_per_q(model, rows)
+    book_by_owner(model.ledger, "income", owners, model.pipeline.capture_of(owners) * value)
     # Startup owners earn their IP and brand margin (assumption: the functions they perform).
     w = shares(model)
-    own = rows[(b["owner"][rows] == Owner.STARTUP)]
-    if own.size:
+    startup = owners == Owner.STARTUP
+    if startup.any():
         np.add.at(
             model.startups.cols["income_hkd_m"],
-            b["owner_row"][own],
-            market_value_hkd_m_per_q(model, own) * (w[IP] + w[HQ]),
+            b["owner_row"][rows[startup]],
+            value[startup] * (w[IP] + w[HQ]),
         )
