@@ -33,9 +33,10 @@ API_MODULES = [
     "sim.policies",
     "sim.experiments.compare",
     "sim.calibration.api",
+    "sim.evaluation",
 ]
-#: Packages whose page also documents their submodules (one module per lever).
-WITH_SUBMODULES = {"sim.policies"}
+#: Packages whose page also documents their submodules (one module per lever; the designs).
+WITH_SUBMODULES = {"sim.policies", "sim.evaluation"}
 
 
 def copy(src: Path, dest: str, text: str | None = None) -> None:

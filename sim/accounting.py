@@ -280,6 +280,7 @@ def _book_value(model: PilotModel, rows: np.ndarray) -> None:
     # weigh it (Pipeline.capture_of), by owner type.
     owners = b["owner"][rows]
     value = market_value_hkd_m_per_q(model, rows)
+    model.firm_panel.book_products(rows, value)
     book_by_owner(model.ledger, "income", owners, model.pipeline.capture_of(owners) * value)
     # Startup owners earn their IP and brand margin (assumption: the functions they perform).
     w = shares(model)

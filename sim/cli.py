@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.analysis.command import add_analyse_command  # analyse
 
     add_analyse_command(sub)
+
+    from sim.evaluation.command import add_evaluate_command  # evaluate
+
+    add_evaluate_command(sub)
     return p
 
 

@@ -18,6 +18,7 @@ import mesa
 
 from sim.accounting import Ledger, book_quarter
 from sim.agents import LocalManufacturers, PRDFactories, ResearchLabs, Startups
+from sim.evaluation.panel import NoFirmPanel
 from sim.markets import Markets
 from sim.metrics import Recorder
 from sim.params import FIRST_YEAR, Scenario
@@ -60,6 +61,7 @@ class PilotModel(mesa.Model):
         self.spillovers: Spillovers = Spillovers(self)
         self.pipeline: Pipeline = Pipeline(self)
         self.recorder: Recorder = Recorder(self)
+        self.firm_panel: NoFirmPanel = NoFirmPanel()  # sim.evaluation attaches a FirmPanel
         self._warm_start(self.spec.run.warm_start_years * QUARTERS_PER_YEAR)
 
     def _warm_start(self, n_quarters: int) -> None:
@@ -160,6 +162,7 @@ class PilotModel(mesa.Model):
         self.manufacturers.step()
         self.prd.step()
         self.recorder.record()
+        self.firm_panel.end_quarter()
         self.t += 1
         if self.t >= self.n_quarters:
             self.running = False

@@ -746,6 +746,7 @@ class Pipeline:
         b["status"][rows] = Status.ACTIVE
         b["stage"][rows] = Stage.PILOT
         b["platform_piloted"][rows] = on_platform
+        m.firm_panel.pilots_started(rows, on_platform)
         mk = m.markets
         mk.take_hk_lines(int(np.count_nonzero(site == PilotSite.HK_INHOUSE)))
         prd_bases = (site == PilotSite.PRD) & (b["owner"][rows] != Owner.MAINLAND_FIRM)

@@ -31,6 +31,7 @@ EXPECTED = {
     "03_your_own_scenario.ipynb",
     "04_calibration.ipynb",
     "05_policy_analysis.ipynb",
+    "06_virtual_evaluation.ipynb",
 }
 SMALL = {
     "PILOTSIM_SCALE": "0.05",

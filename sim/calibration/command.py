@@ -168,6 +168,12 @@ def add_validate_model_command(sub: Any) -> None:
     v.add_argument("--scale", type=float, default=0.5, help="population scale (default 0.5)")
     v.add_argument("--out", default=str(CALIBRATION_DIR), help="output folder (calibration/)")
     v.add_argument("--jobs", type=int, default=None, help="parallel runs (default: all cores)")
+    v.add_argument(
+        "--no-client-studies",
+        action="store_true",
+        help="skip the published client studies (pilotsim evaluate, on hk_pilot_platform "
+        "with the same seeds and scale)",
+    )
     v.set_defaults(func=cmd_validate_model)
 
 
@@ -190,6 +196,13 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
         ]
         stats = [f.result() for f in futures]
     table = facts.evaluate(stats)
+    if not args.no_client_studies:
+        import pandas as pd
+
+        from sim.evaluation.evaluate import evaluate
+
+        ev = evaluate(seeds=args.seeds, scale=args.scale, jobs=args.jobs)
+        table = pd.concat([table, facts.client_study_rows(ev)], ignore_index=True)
     text = facts.markdown(table, scenario=spec.name, seeds=args.seeds, scale=args.scale)
     print(text, end="")
     from sim.calibration.defaults import FACTS_NAMES

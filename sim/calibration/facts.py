@@ -236,9 +236,41 @@ def evaluate(stats: Sequence[RunStats]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def client_study_rows(ev: Any) -> pd.DataFrame:
+    """The published client studies as facts (``sim.evaluation``): each design rerun on the
+    platform scenario's firms against its published band; *fitted* marks the rows the
+    platform's service parameters were fitted to (``sim.evaluation.fit.FIT_ROWS``)."""
+    from sim.evaluation.fit import FIT_ROWS
+
+    t = ev.table
+    seeds = ev.by_seed.groupby(["study", "outcome"])["simulated"]
+    lo, hi = seeds.min(), seeds.max()
+    pub = ev.published_text()
+    rows = []
+    for r in t.itertuples():
+        key = (r.study, r.outcome)
+        mean = float(r.simulated)
+        rows.append(
+            {
+                "fact": f"client study {r.study}: {r.outcome}",
+                "observed": pub[key],
+                "model": mean,
+                "model_low": float(lo.get(key, np.nan)),
+                "model_high": float(hi.get(key, np.nan)),
+                "pass_low": float(r.band_low),
+                "pass_high": float(r.band_high),
+                "unit": str(r.unit),
+                "fitted": key in FIT_ROWS,
+                "verdict": "pass" if r.band_low <= mean <= r.band_high else "miss",
+                "source": str(r.source),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _fmt(x: float) -> str:
     if not np.isfinite(x):
-        return "n/a"
+        return "n/a" if np.isnan(x) else ("no limit" if x > 0 else "-inf")
     a = abs(x)
     if a >= 1e5:
         return f"{x / 1e6:.2f} m"

@@ -1,0 +1,225 @@
+"""Fit the platform's engineering service to what the published client studies measured.
+
+A point fit on an emulator, with a stated distance. The three service parameters
+(``platform.success_uplift``, ``platform.industrialisation_success_probability``,
+``platform.duration_factor``) are drawn over their evidence ranges in
+``calibration/priors.yaml`` (section ``evidence``, the priors) by a Latin hypercube. Each
+point is evaluated with the same seeds (common random numbers, so points differ by their
+parameters, not their luck). Single points are too noisy to rank (a design's estimate moves
+by tens of percent between seeds), so each fitted row's estimate is regressed on a quadratic
+in the three parameters over all points (the emulator, whose R^2 says how far the row is
+identified by them), and the fitted values minimise the emulated distance over a grid of the
+prior box. ``verify`` then reruns the fitted point with more seeds.
+
+Distance: the sum over ``FIT_ROWS`` of ``((estimate - centre) / scale)^2``, with the centre
+of each row's acceptance band (``studies.published``: the published range, or a factor of
+two around a published point) and ``scale^2 = half-width^2 + se^2``, the band's half-width
+and the standard error of the row's mean over seeds (so a row the model cannot pin down
+does not dominate). The rows are the designs whose outcome the service moves (value added,
+employment, jobs); productivity and survival rows are left out because the service has no
+channel to them (``sim.evaluation.report.WHY_MISS``). The estimates are what the designs
+measure, selection included, never the true effects: the fit makes the model's clients
+look, through the studies' own lenses, like the clients the studies saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.evaluation import studies
+
+PARAMETERS = (
+    "platform.success_uplift",
+    "platform.industrialisation_success_probability",
+    "platform.duration_factor",
+)
+FIT_ROWS: tuple[tuple[str, str], ...] = (
+    ("fraunhofer", "value_added"),
+    ("to2", "value_added_during"),
+    ("to2", "value_added_year_after"),
+    ("tno", "value_added"),
+    ("innovate_uk", "employment"),
+    ("innovate_uk", "value_added"),
+    ("erdf", "counterfactual_to_monitored_jobs"),
+)
+
+
+#: Grid points per parameter on which the emulated distance is minimised (assumption: a
+#: 1/24 step of each prior range is finer than the emulator's precision).
+GRID_STEPS = 25
+
+
+def row_stats(by_seed: pd.DataFrame, rows: tuple[tuple[str, str], ...] = FIT_ROWS) -> pd.DataFrame:
+    """Mean and standard error over seeds of each fitted row's estimate."""
+    g = by_seed.groupby(["study", "outcome"])["simulated"]
+    out = pd.DataFrame({"mean": g.mean(), "se": g.std(ddof=1) / np.sqrt(g.count())})
+    return out.reindex(list(rows))
+
+
+def bands(rows: tuple[tuple[str, str], ...] = FIT_ROWS) -> pd.DataFrame:
+    """Centre and half-width of each row's acceptance band."""
+    p = studies.published().set_index(["study", "outcome"]).loc[list(rows)]
+    return pd.DataFrame(
+        {
+            "centre": (p["band_low"] + p["band_high"]) / 2,
+            "half": (p["band_high"] - p["band_low"]) / 2,
+        }
+    )
+
+
+def distance(
+    estimate: pd.Series, se: pd.Series, rows: tuple[tuple[str, str], ...] = FIT_ROWS
+) -> float:
+    """The fit's distance of estimates (indexed by study and outcome) with their standard
+    errors (module docstring); a row without an estimate adds nothing."""
+    b = bands(rows)
+    e = estimate.reindex(b.index)
+    s = se.reindex(b.index).fillna(0.0)
+    z = ((e - b["centre"]) / np.sqrt(b["half"] ** 2 + s**2)).to_numpy(float)
+    return float(np.nansum(z**2))
+
+
+def features(x: np.ndarray) -> np.ndarray:
+    """Quadratic terms of the parameters (constant, linear, squares and products)."""
+    x = np.atleast_2d(x)
+    cols = [np.ones(len(x))] + [x[:, i] for i in range(x.shape[1])]
+    cols += [x[:, i] * x[:, j] for i in range(x.shape[1]) for j in range(i, x.shape[1])]
+    return np.column_stack(cols)
+
+
+def prior_ranges(priors: str | Path | None = None) -> dict[str, tuple[float, float]]:
+    """The evidence ranges of ``PARAMETERS`` in ``priors.yaml`` (the fit's priors)."""
+    from sim.calibration.config import load_priors
+    from sim.calibration.defaults import DEFAULT_PRIORS
+    from sim.errors import CalibrationError
+
+    path = Path(priors) if priors is not None else Path(DEFAULT_PRIORS)
+    found = {p.key: (p.low, p.high) for p in load_priors(path).evidence}
+    missing = [k for k in PARAMETERS if k not in found]
+    if missing:
+        raise CalibrationError(path, "the service fit needs an evidence range", key=missing[0])
+    return {k: found[k] for k in PARAMETERS}
+
+
+def design_points(ranges: dict[str, tuple[float, float]], n: int, seed: int) -> pd.DataFrame:
+    """``n`` Latin-hypercube points over ``ranges``."""
+    from scipy.stats import qmc
+
+    u = qmc.LatinHypercube(d=len(ranges), seed=seed).random(n)
+    lo = np.array([r[0] for r in ranges.values()])
+    hi = np.array([r[1] for r in ranges.values()])
+    return pd.DataFrame(lo + u * (hi - lo), columns=list(ranges))
+
+
+@dataclass
+class ServiceFit:
+    """The points tried with their per-seed estimates, the emulator and the fitted point."""
+
+    points: pd.DataFrame  # one row per point: parameters, and distance of its own estimates
+    by_seed: pd.DataFrame  # every point's per-seed estimates (column ``point``)
+    ranges: dict[str, tuple[float, float]]
+
+    def _xy(self) -> tuple[np.ndarray, pd.DataFrame]:
+        stats = self.by_seed.groupby(["point", "study", "outcome"])["simulated"].mean()
+        y = stats.unstack(["study", "outcome"]).reindex(columns=list(FIT_ROWS))
+        x = self.points.loc[y.index, list(PARAMETERS)].to_numpy(float)
+        return x, y
+
+    def emulator(self) -> dict[tuple[str, str], np.ndarray]:
+        """Least-squares quadratic coefficients of each fitted row on the parameters."""
+        x, y = self._xy()
+        f = features(self._unit(x))
+        coefs = {}
+        for row in FIT_ROWS:
+            v = y[row].to_numpy(float)
+            ok = np.isfinite(v)
+            coefs[row] = np.linalg.lstsq(f[ok], v[ok], rcond=None)[0]
+        return coefs
+
+    def r2(self) -> pd.Series:
+        """Share of each row's variance over points the emulator explains."""
+        x, y = self._xy()
+        f = features(self._unit(x))
+        out = {}
+        for row, c in self.emulator().items():
+            v = y[row].to_numpy(float)
+            ok = np.isfinite(v)
+            res = v[ok] - f[ok] @ c
+            out[row] = 1 - res.var() / v[ok].var() if v[ok].var() > 0 else float("nan")
+        return pd.Series(out)
+
+    def _unit(self, x: np.ndarray) -> np.ndarray:
+        lo = np.array([self.ranges[k][0] for k in PARAMETERS])
+        hi = np.array([self.ranges[k][1] for k in PARAMETERS])
+        return (x - lo) / (hi - lo)
+
+    def emulated(self, x: np.ndarray) -> pd.DataFrame:
+        """Emulated estimates of the fitted rows at parameter points ``x``."""
+        f = features(self._unit(np.atleast_2d(x)))
+        return pd.DataFrame({row: f @ c for row, c in self.emulator().items()})
+
+    def noise(self) -> pd.Series:
+        """Mean standard error of each row's estimate at one point (seed noise)."""
+        g = self.by_seed.groupby(["point", "study", "outcome"])["simulated"]
+        se = (g.std(ddof=1) / np.sqrt(g.count())).groupby(["study", "outcome"]).mean()
+        return se.reindex(list(FIT_ROWS))
+
+    @property
+    def best(self) -> dict[str, float]:
+        """The grid point of the prior box with the smallest emulated distance."""
+        axes = [np.linspace(*self.ranges[k], GRID_STEPS) for k in PARAMETERS]
+        grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(PARAMETERS), -1).T
+        est = self.emulated(grid)
+        b = bands()
+        scale = np.sqrt(b["half"] ** 2 + self.noise().reindex(b.index).fillna(0.0) ** 2)
+        z = (est[list(b.index)] - b["centre"].to_numpy()) / scale.to_numpy()
+        i = int(np.nanargmin(np.nansum(z.to_numpy() ** 2, axis=1)))
+        return {k: float(grid[i, j]) for j, k in enumerate(PARAMETERS)}
+
+
+def fit(
+    *,
+    points: pd.DataFrame | None = None,
+    n_points: int = 24,
+    seeds: int = 6,
+    scale: float = 1.0,
+    jobs: int | None = None,
+    design_seed: int = 0,
+    priors: str | Path | None = None,
+    include: dict[str, float] | None = None,
+) -> ServiceFit:
+    """Evaluate each point (``points``, or ``n_points`` Latin-hypercube points over the
+    priors, plus ``include`` if given) with ``seeds`` seeds; the result ranks the points by
+    their own distance and carries the emulator (module docstring)."""
+    from sim.evaluation.evaluate import evaluate
+
+    ranges = prior_ranges(priors)
+    if points is None:
+        points = design_points(ranges, n_points, design_seed)
+    if include is not None:
+        points = pd.concat([points, pd.DataFrame([include])], ignore_index=True)
+    frames, dist = [], []
+    for i, row in points.iterrows():
+        ev = evaluate(seeds=seeds, scale=scale, jobs=jobs, overrides=row.to_dict())
+        stats = row_stats(ev.by_seed)
+        dist.append(distance(stats["mean"], stats["se"]))
+        frames.append(ev.by_seed.assign(point=int(i)))
+    out = points.copy()
+    out["distance"] = dist
+    return ServiceFit(out, pd.concat(frames, ignore_index=True), ranges)
+
+
+def summary(result: ServiceFit) -> dict[str, Any]:
+    own = int(result.points["distance"].idxmin())
+    return {
+        "fitted": result.best,
+        "r2": {f"{s}: {o}": round(float(v), 3) for (s, o), v in result.r2().items()},
+        "best_point_tried": {k: float(result.points.loc[own, k]) for k in PARAMETERS},
+        "best_point_distance": float(result.points.loc[own, "distance"]),
+        "points": len(result.points),
+    }

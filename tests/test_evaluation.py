@@ -1,0 +1,266 @@
+"""Virtual evaluations (sim.evaluation): each design recovers a planted effect on synthetic
+firms before it meets the model; the firm panel is faithful to the run; the fit moves a wrong
+service toward the published effects; ``pilotsim evaluate`` writes its files or nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.evaluation import designs as d
+from sim.evaluation import studies
+
+YEARS = np.arange(2019, 2046)
+COHORTS = (2025, 2029)
+
+
+def synthetic_panel(
+    n: int = 6000,
+    effect: float = 0.0,
+    survival_gain: float = 0.0,
+    select_on_size: bool = False,
+    seed: int = 1,
+    small_extra: float = 0.0,
+    size_sigma: float = 0.8,
+    staff_growth: float = 0.0,
+) -> pd.DataFrame:
+    """Firms with common growth; clients (first use in 2025-2029) get ``effect`` on value
+    added and staff from their first year on, ``small_extra`` more on value added if they
+    have fewer than 20 staff, and ``survival_gain`` lower yearly exit probability. With
+    ``select_on_size`` larger firms are likelier clients (selection on an observable level,
+    which differences in differences remove and a plain comparison does not)."""
+    rng = np.random.default_rng(seed)
+    size = rng.lognormal(0, size_sigma, n)
+    staff = np.maximum(1, 10 * size * rng.lognormal(0, 0.3, n))
+    p_client = 0.15 * (size / size.mean() if select_on_size else np.ones(n))
+    client = rng.random(n) < np.minimum(p_client, 0.9)
+    t0 = np.where(client, rng.integers(COHORTS[0], COHORTS[1] + 1, n), 0)
+    rd_alone = ~client & (rng.random(n) < 0.3)
+    u_exit = rng.random((n, YEARS.size))
+    rows = []
+    alive = np.ones(n, dtype=bool)
+    for j, y in enumerate(YEARS):
+        treated_now = client & (y >= t0)
+        hazard = np.where(treated_now, 0.05 * (1 - survival_gain), 0.05)
+        leaving = alive & (u_exit[:, j] < hazard) & (y > 2019)
+        gain = np.where(treated_now, 1 + effect + small_extra * (staff < 20), 1.0)
+        emp_gain = np.where(treated_now, 1 + effect, 1.0)
+        va = 3.0 * size * 1.02 ** (y - 2019) * gain
+        emp = staff * emp_gain * (1 + staff_growth) ** (y - 2019)
+        show = alive | leaving
+        idx = np.flatnonzero(alive)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "year": y,
+                    "kind": "manufacturer",
+                    "firm": idx,
+                    "sector": idx % 3,
+                    "born_q": -1,
+                    "alive": ~leaving[idx],
+                    "value_added_hkd_m": va[idx],
+                    "product_value_hkd_m": 0.0,
+                    "employees": emp[idx],
+                    "pilots": (((y == t0) & client) | (rd_alone & (y == 2026)))[idx].astype(int),
+                    "platform_pilots": ((y == t0) & client)[idx].astype(int),
+                }
+            )
+        )
+        del show
+        alive = alive & ~leaving
+    return pd.concat(rows, ignore_index=True)
+
+
+def _wide(**kw: object) -> tuple[d.Wide, pd.Series]:
+    w = d.wide(synthetic_panel(**kw))
+    return w, d.treated(w, COHORTS, present_in=2024)
+
+
+@pytest.fixture(scope="module")
+def random_assignment() -> tuple[d.Wide, pd.Series]:
+    return _wide(effect=0.2, size_sigma=0.3)
+
+
+def test_wide_panel_marks_exits_and_first_use(random_assignment) -> None:
+    w, t0 = random_assignment
+    assert len(t0) > 500
+    assert t0.between(*COHORTS).all()
+    # after the year a firm leaves, it is not alive and its flows are zero, not missing
+    left = w.alive.index[(~w.alive[2044]).to_numpy() & w.observed[2019].to_numpy()]
+    assert len(left) > 0
+    assert (w.va.loc[left, 2045] == 0).all() and not w.alive.loc[left, 2045].any()
+
+
+def test_matched_and_panel_designs_recover_a_planted_effect(random_assignment) -> None:
+    w, t0 = random_assignment
+    for e in (0, 1, 3):
+        assert d.matched_did(w, t0, "va", e) == pytest.approx(20.0, abs=1.0)
+        assert d.to2_panel(w, t0, e) == pytest.approx(20.0, abs=1.0)
+    assert d.matched_did(w, t0, "emp", 3) == pytest.approx(20.0, abs=1.5)
+    # random assignment: even the plain comparison is right
+    assert d.tno_naive(w, t0, 1) == pytest.approx(20.0, abs=6.0)
+
+
+def test_no_effect_means_no_estimate() -> None:
+    w, t0 = _wide(effect=0.0, seed=3)
+    assert abs(d.matched_did(w, t0, "va", 3)) < 1.0
+    assert abs(d.to2_panel(w, t0, 1)) < 1.0
+
+
+def test_selection_on_size_fools_the_plain_comparison_not_the_did() -> None:
+    w, t0 = _wide(effect=0.1, select_on_size=True, seed=4)
+    assert d.to2_panel(w, t0, 1) == pytest.approx(10.0, abs=1.0)
+    assert d.matched_did(w, t0, "va", 3) == pytest.approx(10.0, abs=1.5)
+    assert d.tno_naive(w, t0, 1) > 40.0  # larger firms are the clients: a large bias
+
+
+def test_survival_and_size_gradient_are_recovered() -> None:
+    w, t0 = _wide(effect=0.0, survival_gain=0.6, seed=5)
+    # survive 4 more years (t0..t0+3) at 0.95 vs 0.98 a year: 78.3 vs 92.2 percent
+    expected = 100 * (0.98**4 - 0.95**4)
+    assert d.matched_did(w, t0, "alive", 3) == pytest.approx(expected, abs=4.0)
+    w, t0 = _wide(effect=0.0, small_extra=0.2, seed=6)
+    assert d.mep_small_minus_large(w, t0, 3) == pytest.approx(20.0, abs=3.0)
+
+
+def test_true_effect_and_jobs_from_twins() -> None:
+    pol = d.wide(synthetic_panel(effect=0.25, seed=7, staff_growth=0.05))
+    twin = d.wide(synthetic_panel(effect=0.0, seed=7, staff_growth=0.05))
+    t0 = d.treated(pol, COHORTS, present_in=2024)
+    # the twins share every draw, and clients' exits do not change here: exact
+    assert d.true_effect(pol, twin, t0, "va", 3) == pytest.approx(25.0, rel=1e-9)
+    assert d.true_effect(pol, twin, t0, "alive", 3) == pytest.approx(0.0)
+    jobs = d.true_jobs(pol, twin, t0, 3)
+    monitored = d.monitored_jobs(pol, t0, 3)
+    # monitored gross change also counts the growth the clients would have had anyway
+    assert 0 < jobs < 0.8 * monitored
+
+
+def test_published_bands() -> None:
+    p = studies.published().set_index(["study", "outcome"])
+    assert set(studies.ESTIMATORS) == set(p.index)
+    row = p.loc[("to2", "value_added_year_after")]
+    assert (row["band_low"], row["band_high"]) == (9, 14)
+    point = p.loc[("fraunhofer", "value_added")]  # a point: within a factor of two
+    assert (point["band_low"], point["band_high"]) == (9, 36)
+    sign = p.loc[("mep", "productivity_small_minus_large")]
+    assert sign["band_low"] == 0 and sign["band_high"] == np.inf
+
+
+@pytest.fixture(scope="module")
+def twin_runs():
+    from sim.evaluation.evaluate import panel_run, horizon_specs
+    from sim.run import resolve
+
+    base, pol = horizon_specs(resolve("baseline"), resolve("hk_pilot_platform"), 0.25)
+    return panel_run(base, 1, 2020), panel_run(pol, 1, 2020)
+
+
+def test_panel_twins_share_history_until_the_platform(twin_runs) -> None:
+    (base, _), (pol, _) = twin_runs
+    key = ["year", "kind", "firm"]
+    b = base[base["year"] < 2025].set_index(key).sort_index()
+    p = pol[pol["year"] < 2025].set_index(key).sort_index()
+    pd.testing.assert_frame_equal(b, p)
+    assert pol.loc[pol["year"] >= 2025, "platform_pilots"].sum() > 0
+    assert base["platform_pilots"].sum() == 0
+
+
+def test_panel_counts_match_the_projects(twin_runs) -> None:
+    _, (pol, projects) = twin_runs
+    # every platform pilot of a startup or a plant appears once in its owner's panel rows
+    hk_owned = projects["owner"].isin([1, 2])
+    assert pol["platform_pilots"].sum() <= int((projects["platform_piloted"]).sum())
+    assert pol["platform_pilots"].sum() >= int((projects["platform_piloted"] & hk_owned).sum())
+    assert (pol["value_added_hkd_m"] >= pol["product_value_hkd_m"] - 1e-9).all()
+
+
+def test_distance_weighs_bands_and_noise() -> None:
+    from sim.evaluation import fit
+
+    b = fit.bands()
+    at_centre = fit.distance(b["centre"], b["centre"] * 0)
+    assert at_centre == 0.0
+    off = b["centre"] + b["half"]  # every row at the edge of its band: one unit each
+    assert fit.distance(off, off * 0) == pytest.approx(len(b))
+    # a noisy estimate counts for less than a precise one at the same place
+    assert fit.distance(off, b["half"]) == pytest.approx(len(b) / 2)
+
+
+def test_emulator_recovers_a_known_surface() -> None:
+    from sim.evaluation import fit
+
+    ranges = fit.prior_ranges()
+    pts = fit.design_points(ranges, 30, seed=2)
+    u = (pts.to_numpy() - [r[0] for r in ranges.values()]) / [r[1] - r[0] for r in ranges.values()]
+    b = fit.bands()
+    # each row is at its band's centre when the first two parameters are mid-range: half the
+    # rows move with the first, half with the second (with curvature), so the minimum is unique
+    rows = []
+    for i, x in enumerate(u):
+        for k, ((study, outcome), centre) in enumerate(b["centre"].items()):
+            if k % 2:
+                value = centre + 15 * (x[1] - 0.5) + 10 * (x[1] - 0.5) ** 2
+            else:
+                value = centre + 20 * (x[0] - 0.5)
+            for seed in range(2):
+                rows.append(
+                    {
+                        "point": i,
+                        "study": study,
+                        "outcome": outcome,
+                        "simulated": value,
+                        "seed": seed,
+                    }
+                )
+    result = fit.ServiceFit(pts.assign(distance=0.0), pd.DataFrame(rows), ranges)
+    assert result.r2().min() == pytest.approx(1.0)
+    best = result.best
+    mid = {k: (lo + hi) / 2 for k, (lo, hi) in ranges.items()}
+    for k in ("platform.success_uplift", "platform.industrialisation_success_probability"):
+        step = (ranges[k][1] - ranges[k][0]) / (fit.GRID_STEPS - 1)
+        assert abs(best[k] - mid[k]) <= step / 2 + 1e-12
+
+
+@pytest.mark.slow
+def test_fit_moves_a_wrong_uplift_toward_the_published_effects() -> None:
+    from sim.evaluation import fit
+
+    wrong = {
+        "platform.success_uplift": 3.0,
+        "platform.industrialisation_success_probability": 0.95,
+        "platform.duration_factor": 0.7,
+    }
+    modest = {
+        **wrong,
+        "platform.success_uplift": 0.05,
+        "platform.industrialisation_success_probability": 0.5,
+    }
+    result = fit.fit(points=pd.DataFrame([wrong, modest]), seeds=2, scale=0.5, jobs=1)
+    d_wrong, d_modest = result.points["distance"]
+    assert d_wrong > d_modest
+    assert fit.summary(result)["best_point_tried"]["platform.success_uplift"] == 0.05
+
+
+@pytest.mark.slow
+def test_evaluate_command_writes_its_files(tmp_path) -> None:
+    from sim.cli import main
+    from sim.evaluation.evaluate import COLUMNS, NAMES
+
+    out = tmp_path / "ev"
+    assert main(["evaluate", "--quick", "--seeds", "1", "--out", str(out), "--jobs", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(NAMES)
+    csv = pd.read_csv(out / "evaluations.csv")
+    assert tuple(csv.columns) == COLUMNS
+    assert len(csv) == len(studies.ESTIMATORS)
+    assert "## Additionality and deadweight" in (out / "report.md").read_text()
+
+
+def test_evaluate_refuses_a_bad_scenario(tmp_path, capsys) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "ev"
+    assert main(["evaluate", "--scenario", "no_such_scenario", "--out", str(out)]) == 2
+    assert "no_such_scenario" in capsys.readouterr().err
+    assert not out.exists()
