@@ -876,6 +876,14 @@ class PRDSpec(Spec):
     )
 
 
+#: Source of the platform's engineering-service defaults (virtual evaluations, issue 23).
+SERVICE_FIT = (
+    "fitted to the published client studies (calibration/data/client_studies.csv) by "
+    "sim.evaluation.fit; prior: the evidence range in calibration/priors.yaml; "
+    "results/evaluation/service_fit.md"
+)
+
+
 class PlatformSpec(Spec):
     """The Hong Kong pilot-scale platform (港版中試). Off in the baseline."""
 
@@ -922,21 +930,26 @@ class PlatformSpec(Spec):
         le=1.0,
     )
     success_uplift: float = param(
-        0.3,
+        0.36,
         "relative increase of pilot success probability",
-        "assumption: engineering, testing and certification support",
+        "engineering, testing and certification support; " + SERVICE_FIT + " (0.357, rounded)",
         ge=0.0,
         le=5.0,
     )
     industrialisation_success_probability: float = param(
-        0.8,
+        0.56,
         "probability after a platform pilot",
-        "priors row pilot_stage_industrialisation_success_with_pilot (weak)",
+        SERVICE_FIT + " (0.560, rounded); the weak 0.8 claim (priors row "
+        "pilot_stage_industrialisation_success_with_pilot) was the previous default",
         gt=0.0,
         lt=1.0,
     )
     duration_factor: float = param(
-        0.7, "x pilot duration", "assumption: supply-chain know-how", gt=0.0, le=2.0
+        0.42,
+        "x pilot duration",
+        "supply-chain know-how; " + SERVICE_FIT + " (0.417, rounded)",
+        gt=0.0,
+        le=2.0,
     )
     sectors: tuple[str, ...] = param(
         SECTORS, "sectors served", "assumption: all sectors unless a scenario narrows them"

@@ -150,7 +150,7 @@ def test_published_bands() -> None:
 
 @pytest.fixture(scope="module")
 def twin_runs():
-    from sim.evaluation.evaluate import panel_run, horizon_specs
+    from sim.evaluation.evaluate import horizon_specs, panel_run
     from sim.run import resolve
 
     base, pol = horizon_specs(resolve("baseline"), resolve("hk_pilot_platform"), 0.25)
@@ -264,3 +264,26 @@ def test_evaluate_refuses_a_bad_scenario(tmp_path, capsys) -> None:
     assert main(["evaluate", "--scenario", "no_such_scenario", "--out", str(out)]) == 2
     assert "no_such_scenario" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_evaluate_fit_writes_the_fit_and_its_race(tmp_path, monkeypatch) -> None:
+    from sim.cli import main
+    from sim.evaluation import command, fit
+
+    monkeypatch.setattr(command, "QUICK_FIT_POINTS", 2)  # a smoke run of both stages
+    monkeypatch.setattr(fit, "RACE_TOP", 1)
+    out = tmp_path / "fit"
+    argv = ["evaluate", "--fit", "--quick", "--seeds", "1", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 0
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == set(fit.FIT_NAMES)
+    raced = pd.read_csv(out / "service_fit_race.csv")
+    # the best stage-one point, the emulator's optimum and the scenario's own values
+    assert len(raced) == 3
+    assert raced["distance"].is_monotonic_increasing
+    last = raced[raced["candidate"].str.contains("last tried")].iloc[0]
+    from sim.scenario import load_scenario
+
+    spec = load_scenario("hk_pilot_platform")
+    assert last["platform.success_uplift"] == pytest.approx(spec.platform.success_uplift)
+    assert "Stage two" in (out / "service_fit.md").read_text()

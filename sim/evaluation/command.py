@@ -15,6 +15,12 @@ SCALE = 1.0
 #: ``--quick``: a smoke run for trying the command (assumption: seconds, not a result).
 QUICK_SEEDS = 2
 QUICK_SCALE = 0.5
+#: ``--fit``: Latin-hypercube points and seeds per point (assumption: enough points for a
+#: quadratic emulator in three parameters, 10 terms, with room to spare; ``--quick`` uses
+#: ``QUICK_FIT_POINTS``).
+FIT_POINTS = 24
+FIT_SEEDS = 6
+QUICK_FIT_POINTS = 12
 
 
 def add_evaluate_command(sub: Any) -> None:
@@ -49,6 +55,13 @@ def add_evaluate_command(sub: Any) -> None:
         default=None,
         help="parallel runs (default: all cores)",
     )
+    e.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the platform's engineering service to the studies (sim.evaluation.fit: "
+        f"{FIT_POINTS} points x {FIT_SEEDS} seeds, then the fitted point with --seeds): "
+        "writes service_fit.md and its tables; about 10 min on 2 cores at scale 1",
+    )
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -60,6 +73,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     seeds = args.seeds or (QUICK_SEEDS if args.quick else SEEDS)
     scale = args.scale or (QUICK_SCALE if args.quick else SCALE)
     policy = resolve(args.scenario)  # a bad scenario fails here, before any run
+    if args.fit:
+        return _fit(args, seeds, scale)
     ev = evaluate(policy, seeds=seeds, scale=scale, jobs=args.jobs)
     with hold_out_dir(Path(args.out), NAMES) as out:
         written = ev.write(out)
@@ -68,5 +83,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{int(t['within'].sum())} of {len(t)} published figures met, in "
         f"{t.loc[t['within'], 'study'].nunique()} of {t['study'].nunique()} studies"
     )
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _fit(args: argparse.Namespace, seeds: int, scale: float) -> int:
+    from sim.evaluation import fit
+    from sim.experiments.folder_lock import hold_out_dir
+    from sim.run import resolve
+
+    spec = resolve(args.scenario)
+    current = {k: float(getattr(spec.platform, k.split(".")[1])) for k in fit.PARAMETERS}
+    result = fit.fit(
+        spec,
+        n_points=QUICK_FIT_POINTS if args.quick else FIT_POINTS,
+        seeds=QUICK_SEEDS if args.quick else FIT_SEEDS,
+        scale=scale,
+        jobs=args.jobs,
+        include=current,
+    )
+    raced = fit.race(result, spec, seeds=seeds, scale=scale, jobs=args.jobs)
+    with hold_out_dir(Path(args.out), fit.FIT_NAMES) as out:
+        written = fit.write(result, raced, out)
+    print("fitted: " + ", ".join(f"{k}={v:.3f}" for k, v in fit.fitted(raced).items()))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -107,6 +107,27 @@ def wide(panel: pd.DataFrame) -> Wide:
     )
 
 
+def incumbents(w: Wide, year: int) -> Wide:
+    """The panel of the firms in it in ``year`` (the register before the policy): every
+    design compares clients with firms of the same register, as a panel study does."""
+    if year not in w.observed.columns:
+        return w
+    keep = w.observed.index[w.observed[year].to_numpy()]
+
+    def sub(f: pd.DataFrame) -> pd.DataFrame:
+        return f.loc[keep]
+
+    return Wide(
+        va=sub(w.va),
+        emp=sub(w.emp),
+        pilots=sub(w.pilots),
+        platform=sub(w.platform),
+        alive=sub(w.alive),
+        observed=sub(w.observed),
+        sector=w.sector.loc[keep],
+    )
+
+
 def _at(frame: pd.DataFrame, firms: pd.Index, years: np.ndarray) -> np.ndarray:
     """``frame[firm, year]`` for each pair (NaN where the year is outside the panel)."""
     cols = {y: i for i, y in enumerate(frame.columns)}

@@ -197,8 +197,10 @@ def evaluate(
     scale: float = 1.0,
     jobs: int | None = None,
     overrides: dict[str, Any] | None = None,
+    first_seed: int = 0,
 ) -> Evaluation:
-    """Run ``seeds`` pairs (seeds 0..N-1) and apply every design (module docstring).
+    """Run ``seeds`` pairs (seeds ``first_seed`` onward) and apply every design (module
+    docstring).
 
     ``overrides`` apply to the policy scenario only (the platform's parameters).
     """
@@ -209,7 +211,10 @@ def evaluate(
     p = resolve(policy, **(overrides or {}))
     b, p = horizon_specs(b, p, scale)
     with open_executor(jobs) as engine:
-        futures = [engine.executor.submit(evaluate_seed, b, p, s) for s in range(seeds)]
+        futures = [
+            engine.executor.submit(evaluate_seed, b, p, s)
+            for s in range(first_seed, first_seed + seeds)
+        ]
         results = [f.result() for f in futures]
     return Evaluation(
         by_seed=pd.DataFrame([r for res in results for r in res["rows"]]),

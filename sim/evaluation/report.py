@@ -22,6 +22,16 @@ WHY_MISS: dict[tuple[str, str], str] = {
         "same reason as Fraunhofer productivity: the model has no process-productivity "
         "service, so a size gradient in productivity is noise"
     ),
+    ("to2", "value_added_during"): (
+        "a client gains value added only when a product piloted on the platform reaches the "
+        "market, after the pilot (four to six quarters), industrialisation and ramp-up; "
+        "TO2's partners gain during the collaboration, from contract research on their "
+        "current business, a channel the model does not have"
+    ),
+    ("to2", "value_added_year_after"): (
+        "as during the collaboration: the year after a client's first platform pilot, its "
+        "product has rarely reached the market yet"
+    ),
     ("innovate_uk", "survival"): (
         "the evaluated clients are established local plants, whose exit hazard the platform "
         "touches only through adoption; Innovate UK's grantees are young firms. The model's "

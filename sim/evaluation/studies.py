@@ -142,11 +142,14 @@ def make_pair(
     base_projects: pd.DataFrame,
     cohort_years: tuple[int, int],
 ) -> Pair:
-    policy = d.wide(policy_panel)
+    """One seed's pair, the designs' view restricted to the firms in the panel the year
+    before the first cohort (``designs.incumbents``: the firms a baseline run shares row for
+    row, so each client has its twin, and the register every comparison group comes from)."""
+    policy = d.incumbents(d.wide(policy_panel), cohort_years[0] - 1)
     return Pair(
         policy=policy,
         twin=d.wide(base_panel),
-        t0=d.treated(policy, cohort_years, present_in=cohort_years[0] - 1),
+        t0=d.treated(policy, cohort_years),
         projects=policy_projects,
         twin_projects=base_projects,
     )
