@@ -4,7 +4,8 @@ Run by ``mkdocs build`` (``plugins: gen-files`` in mkdocs.yml), never by hand: i
 nothing into the repository, only into the build's virtual file set, so each page has one
 committed copy. Brought in: the README as the home page, the committed reports with their
 figures (``results/*/report.md``, ``results/policy_analysis/*/report.md``,
-``calibration/report.md``, ``calibration/stylised_facts.md``), the changelog, the notebooks
+``calibration/report.md``, ``calibration/stylised_facts.md``), the changelog, the
+contributing guide (beside the home page, so the README's link to it works), the notebooks
 (their README, and each notebook with its committed outputs, rendered by mkdocs-jupyter and
 not executed) and one API reference page per public module of ``sim`` (from docstrings, by
 mkdocstrings).
@@ -70,6 +71,7 @@ for report in sorted(ROOT.glob("results/policy_analysis/*/report.md")):
     report_folder(report.parent)
 report_folder(ROOT / "calibration", ("report.md", "stylised_facts.md"))
 copy(ROOT / "CHANGELOG.md", "changelog.md")
+copy(ROOT / "CONTRIBUTING.md", "CONTRIBUTING.md")
 for png in sorted((ROOT / "calibration" / "figures").glob("*.png")):
     copy(png, f"calibration/figures/{png.name}")
 

@@ -37,6 +37,7 @@ import numpy as np
 from sim.projects import (
     PILOT_SITE_PLACE,
     PRODUCTION_SITE_PLACE,
+    UNIVERSITY,
     Owner,
     Place,
     ProductionSite,
@@ -221,8 +222,6 @@ def university_royalties_hkd_m(model: PilotModel, rows: np.ndarray) -> float:
     inside Hong Kong's value added, so ``product_value_by_place`` books only royalties from
     outside). Compared with hk_pipeline_evidence row hk_university_ip_income.
     """
-    from sim.agents.research_lab import UNIVERSITY  # agents load Mesa: only when a model runs
-
     b = model.projects
     route = b["route"][rows]
     licensed = rows[(route == Route.LICENSE) | (route == Route.NORTH)]

@@ -226,11 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("columns", help="list output columns with units")
     c.set_defaults(func=cmd_columns)
 
-    from sim.experiments.commands import add_commands  # compare, sweep
+    from sim.experiments.command import add_commands  # compare, sweep
 
     add_commands(sub)
 
-    from sim.viz.cli import add_dashboard_command  # dashboard (serves with the viz extra)
+    from sim.viz.command import add_dashboard_command  # dashboard (serves with the viz extra)
 
     add_dashboard_command(sub)
 

@@ -119,12 +119,16 @@ class RunSpec(Spec):
     """Horizon and scale of one run."""
 
     end_year: int = param(
-        2035, "year", "MODEL.md: default horizon runs to 2035Q4", ge=FIRST_YEAR, le=2060
+        2035,
+        "year",
+        "docs/ODD.md 2 (Time): default horizon runs to 2035Q4",
+        ge=FIRST_YEAR,
+        le=2060,
     )
     scale: float = param(
         1.0,
         "fraction of the full economy",
-        "MODEL.md: default 1:1 with Hong Kong; smaller for tests and students",
+        "docs/ODD.md 2 (Scale): default 1:1 with Hong Kong; smaller for tests and students",
         gt=0.0,
         le=5.0,
     )
@@ -887,7 +891,7 @@ SERVICE_FIT = (
 class PlatformSpec(Spec):
     """The Hong Kong pilot-scale platform (港版中試). Off in the baseline."""
 
-    enabled: bool = param(False, "switch", "MODEL.md: off in the baseline")
+    enabled: bool = param(False, "switch", "docs/ODD.md 7.7: off in the baseline")
     start_year: int = param(
         2025, "year", "assumption: earliest plausible opening", ge=FIRST_YEAR, le=2060
     )
@@ -957,11 +961,11 @@ class PlatformSpec(Spec):
     engineering: bool = param(
         True,
         "switch",
-        "MODEL.md: engineering, testing and certification support for the platform's clients "
-        "(success_uplift, duration_factor, industrialisation_success_probability)",
+        "docs/ODD.md 7.7: engineering, testing and certification support for the platform's "
+        "clients (success_uplift, duration_factor, industrialisation_success_probability)",
     )
     matching: bool = param(
-        True, "switch", "MODEL.md: matching service to local and PRD manufacturers"
+        True, "switch", "docs/ODD.md 7.7: matching service to local and PRD manufacturers"
     )
     matching_search_factor: float = param(
         3.0,
@@ -1214,7 +1218,7 @@ class SpilloverSpec(Spec):
 class LeverSpec(Spec):
     """A policy lever other than the platform: off in the baseline, on from a start year."""
 
-    enabled: bool = param(False, "switch", "MODEL.md: scenario lever, off in the baseline")
+    enabled: bool = param(False, "switch", "docs/ODD.md 7.16: scenario lever, off in the baseline")
     start_year: int = param(
         2025,
         "year",
@@ -1262,10 +1266,10 @@ class MotherFactorySpec(LeverSpec):
     demand_threshold: float = param(
         0.3,
         "x mean product value: test-market sales below which a product is not scaled up",
-        "assumption: the antenna's signal (MODEL.md: child factories 'once demand passes a "
-        "threshold'); a product selling under about a third of the mean in Hong Kong's test "
-        "market does not justify a child-factory line (about a quarter of products at "
-        "pipeline.product_value_sigma 1)",
+        "assumption: the antenna's signal (docs/ODD.md 7.16: a product is scaled up to a PRD "
+        "child factory only if its Hong Kong test-market sales pass a threshold); a product "
+        "selling under about a third of the mean in Hong Kong's test market does not justify "
+        "a child-factory line (about a quarter of products at pipeline.product_value_sigma 1)",
         ge=0.0,
         le=10.0,
     )

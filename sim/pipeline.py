@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.accounting import book_by_owner
-from sim.agents.research_lab import UNIVERSITY
 from sim.projects import (
     G_DECLINE_PILOT,
     G_DECLINE_PRODUCTION,
@@ -44,6 +43,7 @@ from sim.projects import (
     NO_SITE,
     PILOT_SITE_PLACE,
     PRODUCTION_SITE_PLACE,
+    UNIVERSITY,
     Owner,
     PilotSite,
     Place,

@@ -1,8 +1,10 @@
 """Research projects: the unit that moves through 0-1, 1-10, 10-100 and market life.
 
 Projects are rows of one ``Columns`` table (the ``ProjectBook``); codes below are the values
-of its small-integer columns. A project is never deleted: it ends in a terminal status, so
-projects are conserved and every start can be traced to its end.
+of its small-integer columns, and the institution codes those of the ``institution`` column of
+the research labs where projects start (``sim.agents.research_lab``). A project is never
+deleted: it ends in a terminal status, so projects are conserved and every start can be
+traced to its end.
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ from enum import IntEnum
 import numpy as np
 
 from sim.columns import Columns
+
+#: Institution codes of a research lab (its ``institution`` column): a project's origin
+#: institution is that of its ``origin_lab``.
+UNIVERSITY, RD_CENTRE, INNOHK = 0, 1, 2
+INSTITUTIONS = ("university", "rd_centre", "innohk_centre")
+#: Institutions whose budgets follow the GERD rows (InnoHK-style centres have their own).
+FUNDED_INSTITUTIONS = (UNIVERSITY, RD_CENTRE)
 
 
 class Stage(IntEnum):

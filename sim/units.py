@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-QUARTERS_PER_YEAR = 4  # MODEL.md: one step = one quarter
-FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (MODEL.md)
+QUARTERS_PER_YEAR = 4  # docs/ODD.md 2 (Time): one step = one quarter
+FIRST_YEAR = 2015  # the model's clock starts at 2015Q1 (docs/ODD.md 2, Time)
 #: Years with observed inputs and calibration targets.
 DATA_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019)
 

@@ -13,7 +13,6 @@ import yaml
 
 import sim
 from sim.accounting import university_royalties_hkd_m
-from sim.agents.research_lab import UNIVERSITY
 from sim.agents.startup import venture_investment_hkd_m
 from sim.calibration import facts
 from sim.calibration.config import (
@@ -26,7 +25,7 @@ from sim.calibration.select import score, seed_mean_points
 from sim.cli import main
 from sim.experiments.compare import spread_width_interval
 from sim.experiments.uncertainty import draw_posterior
-from sim.projects import Route, Stage, Status
+from sim.projects import UNIVERSITY, Route, Stage, Status
 from sim.scenario import load_scenario
 
 SMALL = {"scale": 0.1}

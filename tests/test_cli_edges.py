@@ -24,7 +24,7 @@ import pytest
 
 from sim.cli import build_parser, main, plain_text, summary_table
 from sim.errors import BatchError
-from sim.experiments.commands import table_heading
+from sim.experiments.command import table_heading
 from sim.experiments.compare import format_markdown, format_table, summarise
 from sim.experiments.report import provenance_lines, result_command, short_commit
 from sim.experiments.workflows import (
@@ -220,7 +220,7 @@ def test_taken_dashboard_port_is_refused_before_the_url(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("solara")
-    import sim.viz.cli as vcli
+    import sim.viz.command as vcli
 
     monkeypatch.setattr(vcli, "_exec", lambda cmd, env: pytest.fail("server started"))
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -237,7 +237,7 @@ def test_dashboard_port_0_prints_the_port_it_serves_on(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("solara")
-    import sim.viz.cli as vcli
+    import sim.viz.command as vcli
 
     seen: dict[str, list[str]] = {}
     monkeypatch.setattr(vcli, "_exec", lambda cmd, env: seen.update(cmd=cmd) or 0)

@@ -89,7 +89,7 @@ def test_stepping_past_the_horizon_does_nothing() -> None:
 
 
 def test_dashboard_command_serves_the_app_on_loopback(monkeypatch, capsys) -> None:
-    import sim.viz.cli as vcli
+    import sim.viz.command as vcli
 
     _require("solara")
     seen = {}
@@ -110,7 +110,7 @@ def test_dashboard_command_rejects_a_bad_port(capsys) -> None:
 
 
 def test_dashboard_command_without_the_extra_says_how_to_install(monkeypatch, capsys) -> None:
-    import sim.viz.cli as vcli
+    import sim.viz.command as vcli
 
     real = vcli.importlib.util.find_spec
     monkeypatch.setattr(

@@ -33,10 +33,10 @@ TEXT = ODD.read_text(encoding="utf-8")
 
 # A source cites data or literature if it names one of these, or gives a year.
 CITATION = re.compile(
-    r"\.csv|\brows?\b|MODEL\.md|\bpaper\b|\bderived\b|\bsurvey\b|\bpriors\b|\b(19|20)\d\d\b",
+    r"\.csv|\brows?\b|ODD\.md|\bpaper\b|\bderived\b|\bsurvey\b|\bpriors\b|\b(19|20)\d\d\b",
     re.IGNORECASE,
 )
-# Parameters whose source is the bare word "assumption", without the "why" MODEL.md asks for.
+# Parameters whose source is the bare word "assumption", without saying why.
 # Known gaps (reported for sim/params.py); a new parameter must not join them.
 BARE_ASSUMPTION_KNOWN = frozenset(
     {

@@ -1,4 +1,5 @@
-"""``sim.ema``: the analyses' space as an EMA Workbench model, and a tiny EMA experiment."""
+"""``sim.analysis.ema``: the analyses' space as an EMA Workbench model, and a tiny EMA
+experiment."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from ema_workbench import (
     perform_experiments,
 )
 
+from sim.analysis.ema import KEY_OF, NAME_OF, _design, _future, model
 from sim.analysis.space import MEASURES, PLATFORM_LEVERS, SECTOR_GROUPS, load_space
-from sim.ema import KEY_OF, NAME_OF, _design, _future, model
 from sim.errors import BatchError
 
 QUICK = {"scale": 0.05, "until": 2030, "period": (2025, 2030), "seeds": 1}

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.agents.research_lab import FUNDED_INSTITUTIONS, INNOHK, UNIVERSITY, sector_weights
+from sim.agents.research_lab import sector_weights
 from sim.model import PilotModel
 from sim.params import SECTORS, TRADITIONAL_SECTORS
 from sim.policies import Policies
 from sim.policies.base import Lever
 from sim.policies.innohk import allocate
+from sim.projects import FUNDED_INSTITUTIONS, INNOHK, RD_CENTRE, UNIVERSITY
 from sim.scenario import ScenarioError, load_scenario, with_overrides
 
 from .conftest import SCENARIOS
@@ -138,8 +139,6 @@ def test_switched_on_identical_to_the_baseline_before_its_start_year(group: str)
 
 # --- (c) costs are public spend -------------------------------------------------------------------
 def test_rd_funding_books_the_extra_research_budget() -> None:
-    from sim.agents.research_lab import RD_CENTRE
-
     extra = extra_spend("rd_funding", 3)
     spec = run_on("rd_funding", 3).scenario
     r = spec.research

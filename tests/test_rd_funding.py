@@ -12,6 +12,7 @@ import pytest
 
 import sim
 from sim.params import DATA_YEARS, Scenario
+from sim.projects import RD_CENTRE, UNIVERSITY
 from sim.scenario import ScenarioError, load_scenario
 from sim.units import QUARTERS_PER_YEAR
 
@@ -93,8 +94,6 @@ def test_disabled_or_multiplier_one_is_the_baseline() -> None:
 
 def test_every_lab_type_gets_the_multiplied_budget() -> None:
     """Budgets of the last quarter (2026Q4) sum to multiplier x each institution's row."""
-    from sim.agents.research_lab import RD_CENTRE, UNIVERSITY
-
     year = 2026
     for multiplier in (1.0, MULTIPLIER):
         m = rd_run(1, multiplier=multiplier, keep_model=True, until=year).model

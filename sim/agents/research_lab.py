@@ -16,15 +16,11 @@ import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
 from sim.params import DATA_YEARS, FIRST_YEAR, HIGH_END_SECTORS, SECTORS, TRADITIONAL_SECTORS
+from sim.projects import FUNDED_INSTITUTIONS, INSTITUTIONS, RD_CENTRE, UNIVERSITY
 from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
-
-UNIVERSITY, RD_CENTRE, INNOHK = 0, 1, 2
-INSTITUTIONS = ("university", "rd_centre", "innohk_centre")
-#: Institutions whose budgets follow the GERD rows (InnoHK-style centres have their own).
-FUNDED_INSTITUTIONS = (UNIVERSITY, RD_CENTRE)
 
 
 class ResearchLab(PopulationAgent):

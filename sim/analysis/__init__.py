@@ -6,5 +6,6 @@
   resumable store per analysis (``open_lab``);
 - ``sensitivity`` (Morris, Sobol), ``discover`` (PRIM), ``instruments`` (equal cost,
   regret), ``design`` (NSGA-II frontier), ``horizons`` (2030/2035/2050, sunset);
-- ``sizes``: default and quick sample sizes; ``command``: the CLI; ``report``: the index.
+- ``sizes``: default and quick sample sizes; ``command``: the CLI; ``report``: the index;
+- ``ema``: the same space as an EMA Workbench model (``model()``).
 """

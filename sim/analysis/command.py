@@ -53,7 +53,7 @@ def module(name: str) -> Any:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    from sim.experiments.commands import _non_negative_int, _period, _scale, add_executor_options
+    from sim.experiments.command import _non_negative_int, _period, _scale, add_executor_options
     from sim.experiments.defaults import MAX_RUNS_WITHOUT_YES
 
     p.add_argument("--quick", action="store_true", help="the small size (tests, notebooks)")
@@ -151,7 +151,7 @@ def _check_runs(name: str, size: Any, settings: Any, args: argparse.Namespace) -
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from sim.experiments.commands import _run_guarded
+    from sim.experiments.command import _run_guarded
 
     def go() -> int:
         names = list(ANALYSES) if args.analysis == "all" else [args.analysis]

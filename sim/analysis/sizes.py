@@ -14,7 +14,7 @@ from typing import Any
 
 
 def _pos(name: str) -> Any:
-    from sim.experiments.commands import _positive_int
+    from sim.experiments.command import _positive_int
 
     return _positive_int(name)
 

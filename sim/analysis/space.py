@@ -451,8 +451,8 @@ PLATFORM_LEVERS: tuple[Lever, ...] = (
         0.0,
         1.0,
     ),
-    Lever("platform.engineering", "switch", "MODEL.md: the engineering service on or off"),
-    Lever("platform.matching", "switch", "MODEL.md: the matching service on or off"),
+    Lever("platform.engineering", "switch", "docs/ODD.md 7.7: the engineering service on or off"),
+    Lever("platform.matching", "switch", "docs/ODD.md 7.7: the matching service on or off"),
     Lever("platform.follow_up_support", "switch", "CMA paper: follow-up support on or off"),
     Lever(
         "platform.sectors",

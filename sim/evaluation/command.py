@@ -24,7 +24,7 @@ QUICK_FIT_POINTS = 12
 
 
 def add_evaluate_command(sub: Any) -> None:
-    from sim.experiments.commands import _positive_int, _scale
+    from sim.experiments.command import _positive_int, _scale
 
     e = sub.add_parser(
         "evaluate",

@@ -62,7 +62,6 @@ _NOT_MODEL_CODE = (
     "analysis",
     "viz",
     "cli.py",
-    "ema.py",
     "dashboard",
     "__main__.py",
 )
@@ -82,7 +81,7 @@ def run_key(scenario_hash: str, seed: int) -> str:
 
 def code_fingerprint() -> str:
     """A short hash of the model's source (``sim/`` without experiments, calibration, analysis,
-    viz, CLI, the EMA interface).
+    viz, the CLI).
 
     Taken once, when this module is imported (just after the model's modules), so it
     describes the code this process runs even if the files change later. Two processes

@@ -3,7 +3,7 @@
 InnoHK (2018 Policy Address: HKD 10,000 m; 28 laboratories in two clusters, Health@InnoHK
 and AIR@InnoHK) funds collaborative research centres that are meant to be closer to
 application than university research. From ``start_year`` this lever founds research
-groups of a new institution type (``INNOHK`` in ``sim.agents.research_lab``), rows appended
+groups of a new institution type (``INNOHK`` in ``sim.projects``), rows appended
 to ``model.labs``:
 
 - their number is the annual budget over ``research.budget_per_lab_hkd_m`` (groups the size
@@ -29,6 +29,7 @@ from scipy.stats import beta
 
 from sim.params import SECTORS, InnoHKSpec
 from sim.policies.base import Lever
+from sim.projects import INNOHK
 from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -69,8 +70,6 @@ class InnoHKCentres(NoInnoHK):
 
     def found(self) -> np.ndarray:
         """Append the centres' research groups to ``model.labs``; returns their rows."""
-        from sim.agents.research_lab import INNOHK
-
         m, spec = self.model, self.spec
         budget_q = spec.budget_hkd_m_per_year * m.scale / QUARTERS_PER_YEAR  # sample units
         per_group_year = m.spec.research.budget_per_lab_hkd_m

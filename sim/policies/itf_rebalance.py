@@ -23,6 +23,7 @@ import numpy as np
 
 from sim.params import ITFRebalanceSpec
 from sim.policies.base import Lever
+from sim.projects import FUNDED_INSTITUTIONS
 
 if TYPE_CHECKING:
     from sim.model import PilotModel
@@ -56,8 +57,6 @@ class ITFRebalance(NoITFRebalance):
     def itf_share(self, year: int) -> float:
         if not self.active(year):
             return 0.0
-        from sim.agents.research_lab import FUNDED_INSTITUTIONS
-
         labs = self.model.labs
         total = sum(labs.total_budget_hkd_m(year, i) for i in FUNDED_INSTITUTIONS)
         return min(1.0, self.spec.itf_hkd_m_per_year / total) if total > 0 else 0.0

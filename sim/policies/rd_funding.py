@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sim.params import RDFundingSpec
 from sim.policies.base import Lever
+from sim.projects import FUNDED_INSTITUTIONS
 from sim.units import QUARTERS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ class RDFunding(NoRDFunding):
         m = self.model
         if not self.active(m.year):
             return 0.0
-        from sim.agents.research_lab import FUNDED_INSTITUTIONS
-
         baseline = sum(m.labs.total_budget_hkd_m(m.year, i) for i in FUNDED_INSTITUTIONS)
         return baseline * m.scale / QUARTERS_PER_YEAR * (self.spec.budget_multiplier - 1.0)
 

@@ -36,7 +36,7 @@ Example (a run at scale 0.25 to 2035 costs about a second per scenario and seed)
     from ema_workbench import SequentialEvaluator, perform_experiments
     from ema_workbench.analysis import feature_scoring, prim
 
-    from sim.ema import KEY_OF, model
+    from sim.analysis.ema import KEY_OF, model
 
     m = model(scale=0.05, until=2030, period=(2025, 2030))
     experiments, outcomes = perform_experiments(
@@ -115,7 +115,7 @@ NAME_OF: dict[str, str] = {k: k.replace(".", SEP) for k in [*_all_keys(), POSTER
 #: Dotted key of every EMA parameter name (the inverse of ``NAME_OF``).
 KEY_OF: dict[str, str] = {v: k for k, v in NAME_OF.items()}
 if len(KEY_OF) != len(NAME_OF):  # a "__" inside a parameter name would make names ambiguous
-    raise RuntimeError("two parameter keys share an EMA name; change sim.ema.SEP")
+    raise RuntimeError("two parameter keys share an EMA name; change sim.analysis.ema.SEP")
 
 
 @dataclass(frozen=True)
