@@ -278,6 +278,7 @@ def test_score_and_seed_mean_points() -> None:
 def test_validate_model_writes_the_facts_table(tmp_path: Path) -> None:
     out = tmp_path / "facts"
     args = ["validate-model", "--seeds", "1", "--scale", "0.1", "--out", str(out), "--jobs", "1"]
+    args += ["--client-seeds", "1", "--client-scale", "0.1"]
     assert main(args) == 0
     table = pd.read_csv(out / "stylised_facts.csv")
     n = len(facts.FACTS)

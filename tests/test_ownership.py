@@ -183,6 +183,7 @@ def test_validate_model_never_overwrites_a_users_file_and_records_its_own(
     out.mkdir()
     (out / "stylised_facts.md").write_text("mine")
     argv = ["validate-model", "--seeds", "1", "--scale", "0.05", "--jobs", "1"]
+    argv += ["--no-client-studies"]
     assert main([*argv, "--out", str(out)]) == 2
     assert "holds stylised_facts.md, which pilotsim did not write" in capsys.readouterr().err
     assert (out / "stylised_facts.md").read_text() == "mine"

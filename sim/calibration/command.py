@@ -171,8 +171,19 @@ def add_validate_model_command(sub: Any) -> None:
     v.add_argument(
         "--no-client-studies",
         action="store_true",
-        help="skip the published client studies (pilotsim evaluate, on hk_pilot_platform "
-        "with the same seeds and scale)",
+        help="skip the published client studies (pilotsim evaluate on hk_pilot_platform)",
+    )
+    v.add_argument(
+        "--client-seeds",
+        type=int,
+        default=None,
+        help="pairs of runs for the client studies (default: pilotsim evaluate's, 16)",
+    )
+    v.add_argument(
+        "--client-scale",
+        type=float,
+        default=None,
+        help="population scale of the client studies (default: pilotsim evaluate's, 1)",
     )
     v.set_defaults(func=cmd_validate_model)
 
@@ -196,14 +207,28 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
         ]
         stats = [f.result() for f in futures]
     table = facts.evaluate(stats)
+    client_size = None
     if not args.no_client_studies:
         import pandas as pd
 
+        from sim.evaluation import command as evaluate_command
         from sim.evaluation.evaluate import evaluate
 
-        ev = evaluate(seeds=args.seeds, scale=args.scale, jobs=args.jobs)
+        # The client studies need many client firms: they run at the evaluation's own size,
+        # not the facts' (a handful of clients per seed at scale 0.5 is noise).
+        c_seeds = args.client_seeds or evaluate_command.SEEDS
+        c_scale = args.client_scale or evaluate_command.SCALE
+        if c_seeds < 1 or not 0 < c_scale <= 3:
+            raise UsageError(
+                f"validate-model: --client-seeds must be >= 1 and --client-scale in (0, 3], "
+                f"got {c_seeds} and {c_scale}"
+            )
+        ev = evaluate(seeds=c_seeds, scale=c_scale, jobs=args.jobs)
         table = pd.concat([table, facts.client_study_rows(ev)], ignore_index=True)
-    text = facts.markdown(table, scenario=spec.name, seeds=args.seeds, scale=args.scale)
+        client_size = (c_seeds, c_scale)
+    text = facts.markdown(
+        table, scenario=spec.name, seeds=args.seeds, scale=args.scale, client_size=client_size
+    )
     print(text, end="")
     from sim.calibration.defaults import FACTS_NAMES
     from sim.experiments.folder_lock import hold_out_dir

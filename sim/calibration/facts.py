@@ -281,15 +281,31 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def markdown(table: pd.DataFrame, *, scenario: str, seeds: int, scale: float) -> str:
+def markdown(
+    table: pd.DataFrame,
+    *,
+    scenario: str,
+    seeds: int,
+    scale: float,
+    client_size: tuple[int, float] | None = None,
+) -> str:
     n_pass = int((table["verdict"] == "pass").sum())
+    clients = (
+        f" The *client study* rows rerun the published evaluations of technology centres' "
+        f"clients on `hk_pilot_platform` (`pilotsim evaluate`, {client_size[0]} pairs of runs "
+        f"at scale {client_size[1]:g}; *fitted* there: the platform's service was fitted to "
+        "them, `results/evaluation/service_fit.md`)."
+        if client_size
+        else ""
+    )
     lines = [
         "# Stylised facts",
         "",
         f"Scenario `{scenario}`, {seeds} seeds at scale {scale}, run to {FACTS_UNTIL} "
         f"(`pilotsim validate-model`). Model: mean over seeds, with the lowest and highest "
         f"seed. **{n_pass} of {len(table)} facts pass.** Facts marked *fitted* are also "
-        "calibration targets (the check shows the fit held); the others are out-of-sample.",
+        "calibration targets (the check shows the fit held); the others are out-of-sample."
+        + clients,
         "",
         "| fact | observed | model (seed range) | pass range | unit | | source |",
         "|---|---|--:|--:|---|---|---|",

@@ -32,6 +32,13 @@ WHY_MISS: dict[tuple[str, str], str] = {
         "as during the collaboration: the year after a client's first platform pilot, its "
         "product has rarely reached the market yet"
     ),
+    ("tno", "value_added"): (
+        "in the model, platform clients and firms doing R&D alone are incumbent plants of "
+        "similar size (both have a project at the pilot stage), so a plain comparison of "
+        "their value added shows little premium; TNO's 14-17% carries the Dutch partners' "
+        "own selection (the study has no counterfactual), which the model's clients do not "
+        "share"
+    ),
     ("innovate_uk", "survival"): (
         "the evaluated clients are established local plants, whose exit hazard the platform "
         "touches only through adoption; Innovate UK's grantees are young firms. The model's "
