@@ -329,13 +329,14 @@ def race(
     seeds: int,
     scale: float = 1.0,
     jobs: int | None = None,
-    top: int = RACE_TOP,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """Stage two: rerun the ``top`` points of stage one, the emulator's optimum and the last
     point tried (the previous defaults, when ``include`` gave them) with ``seeds`` fresh seeds
     (``RACE_FIRST_SEED`` on, the same for all); the smallest distance is the fitted service."""
     from sim.evaluation.evaluate import evaluate
 
+    top = RACE_TOP if top is None else top
     pts = result.points.sort_values("distance")
     candidates: dict[str, dict[str, float]] = {}
     for i, row in pts.head(top).iterrows():
