@@ -33,6 +33,7 @@ API_MODULES = [
     "sim.metrics",
     "sim.policies",
     "sim.experiments.compare",
+    "sim.reporting",
     "sim.calibration.api",
     "sim.evaluation",
 ]

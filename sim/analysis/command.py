@@ -53,14 +53,19 @@ def module(name: str) -> Any:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    from sim.experiments.command import _non_negative_int, _period, _scale, add_executor_options
+    from sim.experiments.command import (
+        add_executor_options,
+        non_negative_int,
+        period_arg,
+        scale_arg,
+    )
     from sim.experiments.defaults import MAX_RUNS_WITHOUT_YES
 
     p.add_argument("--quick", action="store_true", help="the small size (tests, notebooks)")
-    p.add_argument("--scale", type=_scale, help="population scale of every run (default 0.25)")
+    p.add_argument("--scale", type=scale_arg, help="population scale of every run (default 0.25)")
     p.add_argument("--until", type=int, help="last simulated year (default 2035)")
-    p.add_argument("--period", type=_period, help="START-END of effects (default 2025-2035)")
-    p.add_argument("--root-seed", type=_non_negative_int, help="root of seeds and designs (0)")
+    p.add_argument("--period", type=period_arg, help="START-END of effects (default 2025-2035)")
+    p.add_argument("--root-seed", type=non_negative_int, help="root of seeds and designs (0)")
     p.add_argument("--out", help=f"output folder (default {DEFAULT_ROOT}/<analysis>)")
     p.add_argument("--force", action="store_true", help="--out holds another job: clear it first")
     p.add_argument(
@@ -151,7 +156,7 @@ def _check_runs(name: str, size: Any, settings: Any, args: argparse.Namespace) -
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from sim.experiments.command import _run_guarded
+    from sim.experiments.command import run_guarded
 
     def go() -> int:
         names = list(ANALYSES) if args.analysis == "all" else [args.analysis]
@@ -176,7 +181,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return _run_guarded(go)
+        return run_guarded(go)
     except BrokenPipeError:
         sys.stderr.close()
         return 0

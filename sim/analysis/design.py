@@ -33,6 +33,7 @@ import pandas as pd
 
 from sim.analysis.space import PLATFORM_LEVERS, SECTOR_GROUPS, Lever, design_overrides
 from sim.errors import BatchError
+from sim.reporting import markdown_frame
 
 NAME = "design"
 
@@ -416,9 +417,9 @@ def _plain(v: Any) -> Any:
 
 
 def _figure(out: Path, designs: pd.DataFrame) -> None:
-    from sim.experiments.report import _plt
+    from sim.reporting import pyplot
 
-    plt = _plt()  # the house style, whichever analysis drew before in this process
+    plt = pyplot()  # the house style, whichever analysis drew before in this process
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
     ret = designs["retention"].to_numpy(float) * 100
@@ -474,6 +475,7 @@ def _figure(out: Path, designs: pd.DataFrame) -> None:
 
 
 def _cell(v: Any) -> str:
+    """A value of a Markdown table: on/off, ``-`` for NaN, 2 decimals below 10."""
     if isinstance(v, (bool, np.bool_)):
         return "on" if v else "off"
     if isinstance(v, (float, np.floating)):
@@ -482,13 +484,6 @@ def _cell(v: Any) -> str:
             return "-"
         return f"{x:,.2f}" if abs(x) < 10 else f"{x:,.0f}"
     return str(v)
-
-
-def _md_table(df: pd.DataFrame) -> list[str]:
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    return lines
 
 
 def _front_view(p: pd.DataFrame, robust: bool) -> pd.DataFrame:
@@ -582,7 +577,7 @@ def _report(
         "",
         "### Levers",
         "",
-        *_md_table(pd.DataFrame(lever_rows)),
+        *markdown_frame(pd.DataFrame(lever_rows), _cell),
         "",
     ]
     for s in SEARCHES:
@@ -592,7 +587,7 @@ def _report(
         lines += [
             f"### Pareto set, {s} search ({len(p)} of {info['designs']} designs)",
             "",
-            *_md_table(_front_view(p, s == "robust")),
+            *markdown_frame(_front_view(p, s == "robust"), _cell),
             "",
             f"**In common.** {_common(p)}",
             "",

@@ -580,9 +580,9 @@ def near_zero(effects: pd.DataFrame, noise: pd.Series, n_seeds: int) -> dict[str
 def plot(boxes: Mapping[str, list[Box]], path: Path) -> None:
     """For each box: its peeling trajectory (coverage against density, the chosen point
     circled) and its limits as bars over each restricted parameter's full range."""
-    from sim.experiments.report import _plt
+    from sim.reporting import pyplot
 
-    plt = _plt()  # the house style, whichever analysis drew before in this process
+    plt = pyplot()  # the house style, whichever analysis drew before in this process
     from matplotlib.ticker import MaxNLocator
 
     found = [b for bs in boxes.values() for b in bs]

@@ -120,9 +120,9 @@ def persistence(yearly: pd.DataFrame, sunset: int) -> dict[str, Any]:
 
 
 def figure(yearly: pd.DataFrame, out: Path, sunset: int, start: int) -> Path:
-    from sim.experiments.report import _plt, _save
+    from sim.reporting import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     colours = {"kept": "#1f6fb4", "sunset": "#d1495b"}
     names = {"kept": "platform kept", "sunset": f"closed after {sunset}"}
@@ -142,7 +142,7 @@ def figure(yearly: pd.DataFrame, out: Path, sunset: int, start: int) -> Path:
     axes[0].legend(loc="upper left")
     fig.suptitle("Paired effects with 90% intervals over seeds", fontsize=11)
     path = out / "horizons.png"
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import BatchError
+from sim.reporting import markdown_frame
 
 NAME = "instruments"
 
@@ -521,9 +522,9 @@ JITTER_SEED = 0
 
 
 def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> None:
-    from sim.experiments.report import _plt
+    from sim.reporting import pyplot
 
-    plt = _plt()  # the house style, whichever analysis drew before in this process
+    plt = pyplot()  # the house style, whichever analysis drew before in this process
 
     names = list(dict.fromkeys(effects["policy"]))
     data = [effects.loc[effects["policy"] == n, NET].to_numpy(float) for n in names]
@@ -564,22 +565,16 @@ def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame
     plt.close(fig)
 
 
-def _md_table(df: pd.DataFrame) -> list[str]:
-    def cell(v: Any) -> str:
-        if isinstance(v, (bool, np.bool_)):
-            return "yes" if v else "no"
-        if isinstance(v, (float, np.floating)):
-            x = float(v)
-            if math.isnan(x):
-                return "-"
-            return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.0f}"
-        return str(v)
-
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |"]
-    lines.append("|" + "---|" * len(df.columns))
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return lines
+def _cell(v: Any) -> str:
+    """A value of a Markdown table: yes/no, ``-`` for NaN, 3 decimals below 10."""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        if math.isnan(x):
+            return "-"
+        return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.0f}"
+    return str(v)
 
 
 def _report(
@@ -638,7 +633,7 @@ def _report(
         "",
         f"### Equal cost (target: PV public cost {target:,.0f} HKD m)",
         "",
-        *_md_table(ct),
+        *markdown_frame(ct, _cell),
         "",
         "ratio: the instrument's PV cost over the target at the nominal future. Every "
         "evaluation of the search is in `equal_cost_search.csv`. In other futures costs "
@@ -654,7 +649,7 @@ def _report(
         lines += [
             f"### Regret, {choice}",
             "",
-            *_md_table(view),
+            *markdown_frame(view, _cell),
             "",
             f"Best mean net benefit: {_label(pick['best_mean_net_benefit'])}; most often "
             f"best: {_label(pick['most_often_best'])}; minimax regret: "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.experiment import Settings
+from sim.reporting import markdown_table
 
 NAME = "sensitivity"
 
@@ -412,16 +413,6 @@ def _g(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    """A markdown table; ``align`` is one of ``l``/``r`` per column."""
-    sep = ["---" if a == "l" else "--:" for a in align]
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(sep) + "|",
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
-
-
 def report(
     morris: pd.DataFrame,
     ranking: pd.DataFrame,
@@ -504,7 +495,7 @@ def report(
                 f"{n_above} of {morris['parameter'].nunique()}",
             ]
         )
-    lines += _table(
+    lines += markdown_table(
         ["measure", "seed sd of the effect", "noise floor of mu*", "parameters above"],
         rows,
         "lrrr",
@@ -528,7 +519,7 @@ def report(
             cells.append(f"**{txt}**" if row["above_noise"] else txt)
         cells += [f"{float(r.score):.2f}", "yes" if p in info["selected"] else "no"]
         rows.append(cells)
-    lines += _table(
+    lines += markdown_table(
         ["parameter", "kind", *(_label(m) for m in measures), "score", "to Sobol"],
         rows,
         "llrrrrl",
@@ -557,7 +548,9 @@ def report(
                 f"{_g(row['S1'])} +- {_g(row['S1_conf'])} / {_g(row['ST'])} +- {_g(row['ST_conf'])}"
             )
         rows.append(cells)
-    lines += _table(["parameter", *(f"{_label(m)}: S1 / ST" for m in measures)], rows, "lrrr")
+    lines += markdown_table(
+        ["parameter", *(f"{_label(m)}: S1 / ST" for m in measures)], rows, "lrrr"
+    )
     lines += [
         "",
         "![Sobol indices](sobol.png)",
@@ -577,7 +570,7 @@ def report(
         "bound; s is measured at the nominal future only.",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["measure", "noise share"],
         [[_label(m), _g(info["noise_share"][m])] for m in measures],
         "lr",
@@ -622,9 +615,9 @@ def _short(key: str) -> str:
 def plot_morris(path: Path, morris: pd.DataFrame, floors: Mapping[str, float]) -> None:
     """mu* against sigma per measure, coloured by kind, the top parameters labelled and the
     noise floor dashed."""
-    from sim.experiments.report import _plt, _save
+    from sim.reporting import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 5), layout="constrained")
     for ax, m in zip(axes, SENSITIVITY_MEASURES, strict=True):
         t = morris[morris["measure"] == m]
@@ -645,14 +638,14 @@ def plot_morris(path: Path, morris: pd.DataFrame, floors: Mapping[str, float]) -
         ax.set_ylabel("sigma")
     axes[0].legend(loc="upper left")
     fig.suptitle("Morris screening of the platform's paired effect")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_sobol(path: Path, sobol: pd.DataFrame) -> None:
     """S1 and ST bars with 90% bootstrap intervals, per measure."""
-    from sim.experiments.report import _plt, _save
+    from sim.reporting import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     params = list(dict.fromkeys(sobol["parameter"]))
     h = max(3.5, 0.45 * len(params) + 1.5)
     fig, axes = plt.subplots(1, 3, figsize=(15, h), layout="constrained", sharey=True)
@@ -668,14 +661,14 @@ def plot_sobol(path: Path, sobol: pd.DataFrame) -> None:
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower right")
     fig.suptitle("Sobol indices of the platform's paired effect")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_convergence(path: Path, convergence: pd.DataFrame) -> None:
     """ST (solid) and S1 (dashed) against the number of base samples, per parameter."""
-    from sim.experiments.report import _plt, _save
+    from sim.reporting import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     params = list(dict.fromkeys(convergence["parameter"]))
     cmap = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained", sharex=True)
@@ -695,4 +688,4 @@ def plot_convergence(path: Path, convergence: pd.DataFrame) -> None:
         ax.set_ylabel("ST (solid), S1 (dashed)")
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.suptitle("Convergence of the Sobol indices")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -14,9 +14,9 @@ from typing import Any
 
 
 def _pos(name: str) -> Any:
-    from sim.experiments.command import _positive_int
+    from sim.experiments.command import positive_int
 
-    return _positive_int(name)
+    return positive_int(name)
 
 
 def _unit(text: str) -> float:

@@ -219,14 +219,14 @@ def _value_of(spec: Scenario, key: str) -> Any:
 
 def _read_ranges(path: Path) -> list[Uncertainty]:
     """The structural uncertainties of ``analysis_ranges.yaml`` (nominal filled later)."""
-    from sim.calibration.config import _bounds, _field, _read_yaml
+    from sim.calibration.config import param_bounds, param_field, read_yaml
     from sim.errors import CalibrationError
 
-    data = _read_yaml(path, "analysis ranges")
+    data = read_yaml(path, "analysis ranges")
     out = []
     allowed = {"range", "source", "balanced", "switch"}
     for key, spec in data.items():
-        found = _field(str(key))
+        found = param_field(str(key))
         if found is None:
             raise CalibrationError(path, "not a parameter of sim/params.py", key=str(key))
         if not isinstance(spec, dict) or "range" not in spec or "source" not in spec:
@@ -260,7 +260,7 @@ def _read_ranges(path: Path) -> list[Uncertainty]:
                 key=str(key),
             )
         if not switch:
-            lo, hi, _, _ = _bounds(field)
+            lo, hi, _, _ = param_bounds(field)
             if r[0] < lo or r[1] > hi:
                 raise CalibrationError(
                     path,
@@ -268,7 +268,7 @@ def _read_ranges(path: Path) -> list[Uncertainty]:
                     key=f"{key}.range",
                 )
         balanced = spec.get("balanced")
-        if balanced is not None and _field(str(balanced)) is None:
+        if balanced is not None and param_field(str(balanced)) is None:
             raise CalibrationError(path, f"{balanced!r} is not a parameter", key=f"{key}.balanced")
         out.append(
             Uncertainty(

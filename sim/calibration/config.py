@@ -28,7 +28,9 @@ LAST_FIT_YEAR = DATA_YEARS[-1]
 FIRST_FIT_YEAR = DATA_YEARS[0]
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file holding a mapping; ``what`` names the file in the ``CalibrationError``
+    raised when it is missing, malformed or not a mapping."""
     if not path.is_file():
         raise CalibrationError(path, f"{what} file not found")
     try:
@@ -242,7 +244,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
     from sim.metrics import describe
 
     path = Path(path)
-    data = _read_yaml(path, "targets")
+    data = read_yaml(path, "targets")
     _check_keys(path, data, _TARGET_TOP, {"data", "series"}, " at the top level")
     fit_years = data.get("fit_years", [FIRST_FIT_YEAR, LAST_FIT_YEAR])
     if (
@@ -440,7 +442,9 @@ class Prior:
     default: float
 
 
-def _field(key: str) -> tuple[Any, Any] | None:
+def param_field(key: str) -> tuple[Any, Any] | None:
+    """``(field, spec class)`` of the dotted parameter ``key`` (``group.name``) of
+    ``sim.params.Scenario``, or ``None`` when it is not one."""
     group, _, name = key.partition(".")
     gf = Scenario.model_fields.get(group)
     if gf is None or not (isinstance(gf.annotation, type) and issubclass(gf.annotation, Spec)):
@@ -449,7 +453,9 @@ def _field(key: str) -> tuple[Any, Any] | None:
     return (f, gf.annotation) if f is not None else None
 
 
-def _bounds(field: Any) -> tuple[float, float, bool, bool]:
+def param_bounds(field: Any) -> tuple[float, float, bool, bool]:
+    """``(low, high, low_open, high_open)``: the bounds a parameter's field declares
+    (``ge``/``gt``/``le``/``lt``), infinite where it declares none."""
     lo, hi, lo_open, hi_open = -math.inf, math.inf, False, False
     for m in field.metadata:
         for attr, is_lo, is_open in (
@@ -516,7 +522,7 @@ def load_priors(path: str | Path = DEFAULT_PRIORS) -> Priors:
             leaves the parameter's allowed bounds, a missing source, a key in both sections.
     """
     path = Path(path)
-    data = _read_yaml(path, "priors")
+    data = read_yaml(path, "priors")
     _check_keys(path, data, {"parameters", "evidence"}, {"parameters"}, " at the top level")
     allowed = numeric_parameters()
     sections: dict[str, tuple[Prior, ...]] = {}
@@ -539,7 +545,7 @@ def load_priors(path: str | Path = DEFAULT_PRIORS) -> Priors:
 
 
 def _parse_prior(path: Path, where: str, key: str, spec: Any, allowed: list[str]) -> Prior:
-    found = _field(key)
+    found = param_field(key)
     if found is None or key not in allowed:
         raise CalibrationError(
             path,
@@ -559,7 +565,7 @@ def _parse_prior(path: Path, where: str, key: str, spec: Any, allowed: list[str]
         raise CalibrationError(
             path, f"low must be < high, got [{low}, {high}]", key=f"{where}.range"
         )
-    blo, bhi, lo_open, hi_open = _bounds(field)
+    blo, bhi, lo_open, hi_open = param_bounds(field)
     bad_lo = low < blo or (lo_open and low <= blo)
     bad_hi = high > bhi or (hi_open and high >= bhi)
     if bad_lo or bad_hi:

@@ -135,13 +135,13 @@ def posterior_overrides(
 
 def draw_overrides(posterior: pd.DataFrame, n: int, seed: int) -> list[dict[str, float]]:
     """:func:`posterior_overrides` from a posterior frame already loaded."""
-    from sim.calibration.config import _field
+    from sim.calibration.config import param_field
 
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     df = posterior
     cols = parameter_columns(df)
-    ints = {c for c in cols if (f := _field(c)) is not None and f[0].annotation is int}
+    ints = {c for c in cols if (f := param_field(c)) is not None and f[0].annotation is int}
     w = df["weight"].to_numpy(float)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9E3779B9]))
     rows = rng.choice(len(df), size=int(n), replace=True, p=w / w.sum())

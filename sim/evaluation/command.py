@@ -24,7 +24,7 @@ QUICK_FIT_POINTS = 12
 
 
 def add_evaluate_command(sub: Any) -> None:
-    from sim.experiments.command import _positive_int, _scale
+    from sim.experiments.command import positive_int, scale_arg
 
     e = sub.add_parser(
         "evaluate",
@@ -38,10 +38,10 @@ def add_evaluate_command(sub: Any) -> None:
     )
     e.add_argument("--scenario", default="hk_pilot_platform", help="platform scenario")
     e.add_argument(
-        "--seeds", type=_positive_int("--seeds"), default=None, help=f"pairs (default {SEEDS})"
+        "--seeds", type=positive_int("--seeds"), default=None, help=f"pairs (default {SEEDS})"
     )
     e.add_argument(
-        "--scale", type=_scale, default=None, help=f"population scale (default {SCALE:g})"
+        "--scale", type=scale_arg, default=None, help=f"population scale (default {SCALE:g})"
     )
     e.add_argument(
         "--quick",
@@ -51,7 +51,7 @@ def add_evaluate_command(sub: Any) -> None:
     e.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (results/evaluation)")
     e.add_argument(
         "--jobs",
-        type=_positive_int("--jobs"),
+        type=positive_int("--jobs"),
         default=None,
         help="parallel runs (default: all cores)",
     )

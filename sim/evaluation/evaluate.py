@@ -137,9 +137,9 @@ class Evaluation:
 
     def figure(self) -> Any:
         """Simulated (with interval) against published (band) and true effects per row."""
-        from sim.experiments.report import _plt
+        from sim.reporting import pyplot
 
-        plt = _plt()
+        plt = pyplot()
         t = self.table
         t = t[t["unit"] != "ratio"].reset_index(drop=True)
         fig, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
@@ -167,8 +167,8 @@ class Evaluation:
     def write(self, out: str | Path) -> list[Path]:
         """Write ``NAMES`` into ``out``, all or nothing."""
         from sim.evaluation.report import markdown
-        from sim.experiments.report import _save
         from sim.provenance import write_files
+        from sim.reporting import save_figure
 
         table = self.table
         return write_files(
@@ -184,7 +184,7 @@ class Evaluation:
                 "additionality.csv": lambda p: self.additionality_summary().to_csv(
                     p, index=False, float_format="%.6g"
                 ),
-                "evaluations.png": lambda p: _save(self.figure(), p),
+                "evaluations.png": lambda p: save_figure(self.figure(), p),
             },
         )
 

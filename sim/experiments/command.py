@@ -28,7 +28,9 @@ EXIT_INTERRUPTED = 130
 DEFAULT_POSTERIOR_TEXT = "calibration/posterior.csv"
 
 
-def _positive_int(name: str) -> Callable[[str], int]:
+def positive_int(name: str) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers >= 1; ``name`` (the option) is in its errors."""
+
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -43,7 +45,8 @@ def _positive_int(name: str) -> Callable[[str], int]:
     return parse
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 0."""
     try:
         v = int(text)
     except ValueError:
@@ -53,7 +56,8 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
-def _scale(text: str) -> float:
+def scale_arg(text: str) -> float:
+    """An argparse ``type``: a population scale, a number in (0, 5]."""
     try:
         v = float(text)
     except ValueError:
@@ -75,7 +79,8 @@ def _year_list(text: str) -> list[int]:
     return years
 
 
-def _period(text: str) -> tuple[int, int]:
+def period_arg(text: str) -> tuple[int, int]:
+    """An argparse ``type``: ``START-END`` years as ``(start, end)``."""
     parts = text.split("-")
     try:
         lo, hi = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (None, None)
@@ -106,7 +111,7 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     """``--jobs``, ``--dask``, ``--scheduler``, ``--no-progress``."""
     p.add_argument(
         "--jobs",
-        type=_positive_int("--jobs"),
+        type=positive_int("--jobs"),
         help="parallel runs: a local process pool (default: all cores; 1 = in this "
         "process); with --dask the number of local Dask workers",
     )
@@ -121,18 +126,18 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
 def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
     p.add_argument(
         "--seeds",
-        type=_positive_int("--seeds"),
+        type=positive_int("--seeds"),
         default=None,
         help=f"replicate seeds per scenario (default {seeds_default})",
     )
     p.add_argument(
         "--root-seed",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         help="root of SeedSequence(root).spawn(seeds) (default 0)",
     )
     p.add_argument(
-        "--scale", type=_scale, help="population scale of every run (default: scenario's, 1)"
+        "--scale", type=scale_arg, help="population scale of every run (default: scenario's, 1)"
     )
     p.add_argument(
         "--until",
@@ -142,7 +147,7 @@ def add_batch_options(p: argparse.ArgumentParser, seeds_default: int) -> None:
     )
     p.add_argument(
         "--period",
-        type=_period,
+        type=period_arg,
         help="years summed (and discounted to START for net present values) in the table, "
         "START-END (default 2025-2035, or 2025-UNTIL when --until is later)",
     )
@@ -209,7 +214,7 @@ def add_commands(sub: Any) -> None:
         "repeat for several; replaces the file's parameters",
     )
     w.add_argument("--design", choices=("grid", "lhs"), help="design (default grid)")
-    w.add_argument("--samples", type=_positive_int("--samples"), help="points of an lhs design")
+    w.add_argument("--samples", type=positive_int("--samples"), help="points of an lhs design")
     add_batch_options(w, DEFAULT_SWEEP_SEEDS)
     w.add_argument("--out", help="output folder (default results/sweep-<file or scenario>)")
     w.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
@@ -243,7 +248,9 @@ def _file_posterior(f: dict[str, Any], where: str) -> Path | None:
     return path if path.is_absolute() else Path(where).parent / path
 
 
-def _run_guarded(fn: Callable[[], int]) -> int:
+def run_guarded(fn: Callable[[], int]) -> int:
+    """Run a command's body: batch and executor errors become usage errors (exit 2), an
+    interrupt exits with :data:`EXIT_INTERRUPTED` (the finished runs stay stored)."""
     try:
         return fn()
     except (BatchError, ExecutorError) as e:
@@ -294,7 +301,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return _print_result(res, posterior=args.posterior is not None)
 
-    return _run_guarded(go)
+    return run_guarded(go)
 
 
 def table_heading(policy: str, base: str, n_pairs: int, posterior: bool = False) -> str:
@@ -374,7 +381,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         period = args.period
         if period is None and "period" in f:
-            period = _period(str(f["period"])) if isinstance(f["period"], str) else None
+            period = period_arg(str(f["period"])) if isinstance(f["period"], str) else None
             if period is None:
                 raise UsageError(
                     f"{where}: key 'period': expected 'START-END', got {f['period']!r}"
@@ -420,11 +427,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return EXIT_RUNS_FAILED
         return 0
 
-    return _run_guarded(go)
+    return run_guarded(go)
 
 
 def _sweep_text(table: Any, keys: list[str]) -> str:
-    from sim.experiments.compare import _render, fmt_diff
+    from sim.experiments.compare import fmt_diff
+    from sim.reporting import text_table
 
     t = table[table["outcome"].isin(["hk_value_added_hkd_m", "value_per_public_dollar"])]
     head = ("point", *keys, "extra HK value added, HKD m", "per public dollar")
@@ -440,4 +448,4 @@ def _sweep_text(table: Any, keys: list[str]) -> str:
             for k in keys
         ]
         rows.append((str(point), *vals, *cells))
-    return "\n" + _render(head, rows, right=tuple(range(1, len(head))))
+    return "\n" + text_table(head, rows, right=tuple(range(1, len(head))))

@@ -31,6 +31,7 @@ from scipy import stats
 
 from sim.metrics import Metric, view
 from sim.metrics import annual as to_annual
+from sim.reporting import fmt_interval, fmt_value, text_table
 
 #: Confidence level of the intervals of paired differences.
 LEVEL = 0.90
@@ -412,37 +413,14 @@ def summarise(
 
 
 # ------------------------------------------------------------------ formatting
-def _fmt(value: float, unit: str, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    sign = "+" if signed else ""
-    if value == 0:  # exactly zero (e.g. identical paired runs): no sign, no decimals
-        return "0.000" if unit.startswith("share") else "0"
-    if unit.startswith("share"):
-        text = f"{value:{sign}.3f}"
-    elif unit.startswith("HKD per HKD") or abs(value) < 1:
-        text = f"{value:{sign}.2f}"  # small counts keep two decimals: -0.03, not -0
-    elif abs(value) >= 100 or unit.startswith(("count", "persons", "projects", "HKD m")):
-        text = f"{value:{sign},.0f}"
-    else:
-        text = f"{value:{sign}.2f}"
-    return text
-
-
 def fmt_diff(row: Mapping[str, Any]) -> str:
     """``+mean [low, high]`` of a summary row (no interval when it is undefined)."""
     unit = row["unit"]
-    text = _fmt(row["diff_mean"], unit, signed=True)
+    text = fmt_value(row["diff_mean"], unit, signed=True)
     if math.isfinite(row["diff_low"]):
-        text += f" [{_fmt(row['diff_low'], unit, True)}, {_fmt(row['diff_high'], unit, True)}]"
+        low, high = fmt_value(row["diff_low"], unit, True), fmt_value(row["diff_high"], unit, True)
+        text += f" [{low}, {high}]"
     return text
-
-
-def _range(low: float, high: float, unit: str, missing: str = "") -> str:
-    """``[low, high]`` signed, or ``missing`` when undefined."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return missing
-    return f"[{_fmt(low, unit, True)}, {_fmt(high, unit, True)}]"
 
 
 def spread_heading(q: tuple[float, float] = SPREAD) -> str:
@@ -477,14 +455,14 @@ def format_table(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> st
             (
                 f"  {r['period']}",
                 unit,
-                _fmt(r["base_mean"], unit),
-                _fmt(r["policy_mean"], unit),
-                _fmt(r["diff_mean"], unit, signed=True),
-                _range(r["diff_low"], r["diff_high"], unit),
-                _range(r["spread_low"], r["spread_high"], unit),
+                fmt_value(r["base_mean"], unit),
+                fmt_value(r["policy_mean"], unit),
+                fmt_value(r["diff_mean"], unit, signed=True),
+                fmt_interval(r["diff_low"], r["diff_high"], unit),
+                fmt_interval(r["spread_low"], r["spread_high"], unit),
             )
         )
-    return _render(head, rows, right=(2, 3, 4, 5, 6))
+    return text_table(head, rows, right=(2, 3, 4, 5, 6))
 
 
 def format_markdown(summary: pd.DataFrame, policy: str, level: float = LEVEL) -> str:
@@ -503,29 +481,12 @@ def format_markdown(summary: pd.DataFrame, policy: str, level: float = LEVEL) ->
         last = r["label"]
         unit = r["unit"]
         lines.append(
-            f"| {name} | {r['period']} | {unit} | {_fmt(r['base_mean'], unit)} | "
-            f"{_fmt(r['policy_mean'], unit)} | {_fmt(r['diff_mean'], unit, True)} "
-            f"| {_range(r['diff_low'], r['diff_high'], unit, 'n/a')} "
-            f"| {_range(r['spread_low'], r['spread_high'], unit, 'n/a')} |"
+            f"| {name} | {r['period']} | {unit} | {fmt_value(r['base_mean'], unit)} | "
+            f"{fmt_value(r['policy_mean'], unit)} | {fmt_value(r['diff_mean'], unit, True)} "
+            f"| {fmt_interval(r['diff_low'], r['diff_high'], unit, 'n/a')} "
+            f"| {fmt_interval(r['spread_low'], r['spread_high'], unit, 'n/a')} |"
         )
     return "\n".join(lines)
-
-
-def _render(head: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int]) -> str:
-    """Columns aligned; a row of one cell is a heading spanning the line."""
-    full = [r for r in [head, *rows] if len(r) == len(head)]
-    widths = [max(len(str(x[i])) for x in full) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        if len(cells) == 1:
-            return cells[0]
-        out = []
-        for i, c in enumerate(cells):
-            out.append(f"{c:>{widths[i]}}" if i in right else f"{c:<{widths[i]}}")
-        return "  ".join(out).rstrip()
-
-    sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(head), sep, *(line(r) for r in rows)])
 
 
 # ------------------------------------------------------------------ attribution
@@ -742,8 +703,8 @@ def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
                 cells += ["n/a"] if o == "benefit_cost_ratio" else ["n/a", "n/a"]
                 continue
             unit = r["unit"]
-            eff = _fmt(r["effect_mean"], unit, True) + (
-                " " + _range(r["effect_low"], r["effect_high"], unit)
+            eff = fmt_value(r["effect_mean"], unit, True) + (
+                " " + fmt_interval(r["effect_low"], r["effect_high"], unit)
                 if math.isfinite(r["effect_low"])
                 else ""
             )
@@ -751,9 +712,9 @@ def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
             if o == "benefit_cost_ratio":
                 continue
             if math.isfinite(r["attributed_mean"]):
-                att = _fmt(r["attributed_mean"], unit, True)
+                att = fmt_value(r["attributed_mean"], unit, True)
                 if math.isfinite(r["attributed_low"]):
-                    att += " " + _range(r["attributed_low"], r["attributed_high"], unit)
+                    att += " " + fmt_interval(r["attributed_low"], r["attributed_high"], unit)
                 if math.isfinite(r["attributed_share"]) and full_positive(table, o):
                     att += f" ({r['attributed_share']:.0%})"
             else:
@@ -767,5 +728,5 @@ def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
             *("| " + " | ".join(r) + " |" for r in rows),
         ]
         return "\n".join(lines)
-    text = _render(head, rows, right=(2, 3, 4, 5, 6))
+    text = text_table(head, rows, right=(2, 3, 4, 5, 6))
     return text + f"\n(mean of paired seeds [{pct}% interval]; share of the full effect)"

@@ -26,46 +26,21 @@ from scipy import stats
 from sim.experiments.compare import (
     DEFAULT_DISCOUNT_RATE,
     LEVEL,
-    _fmt,
-    _range,
     format_attribution,
     format_markdown,
     period_label,
     spread_heading,
 )
 from sim.metrics import view
+from sim.reporting import fmt_interval, fmt_value, pyplot, save_figure, tick_formatter
 
 BASE_COLOUR = "#4d4d4d"
 POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
-DPI = 150
 
 #: What happens to research projects, and the pipeline by stage: (column, bar label), the
 #: ``sim.metrics`` views ``route`` and ``stage``.
 ROUTES: tuple[tuple[str, str], ...] = tuple((m.name, m.caption("route")) for m in view("route"))
 STAGES: tuple[tuple[str, str], ...] = tuple((m.name, m.caption("stage")) for m in view("stage"))
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "font.size": 10.5,
-            "axes.titlesize": 12,
-            "axes.titleweight": "bold",
-            "axes.labelsize": 10.5,
-            "legend.fontsize": 9.5,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "figure.dpi": DPI,
-        }
-    )
-    return plt
 
 
 def colours(labels: Sequence[str]) -> dict[str, str]:
@@ -125,7 +100,7 @@ def fan_chart(
         start: first policy year: marked with a dotted line; the difference panel starts
             two years before it (before it the difference is exactly zero: same seeds).
     """
-    plt = _plt()
+    plt = pyplot()
     base = labels[0]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.9), constrained_layout=True)
     col_of = colours(labels)
@@ -201,41 +176,10 @@ def fan_chart(
     _mark_start(ax2, start, all_years)
     _year_axis(ax1, all_years)
     _year_axis(ax2, all_years[all_years >= first])
-    ax1.yaxis.set_major_formatter(_Ticks(100.0, "%") if share else _Ticks())
-    ax2.yaxis.set_major_formatter(_Ticks(signed=True))
-    _save(fig, path)
+    ax1.yaxis.set_major_formatter(tick_formatter(100.0, "%") if share else tick_formatter())
+    ax2.yaxis.set_major_formatter(tick_formatter(signed=True))
+    save_figure(fig, path)
     return path
-
-
-def _tick_formatter_class() -> type:
-    from matplotlib.ticker import Formatter
-
-    class Ticks(Formatter):
-        """Tick labels with thousands separators and just enough decimals for the step."""
-
-        def __init__(self, factor: float = 1.0, suffix: str = "", signed: bool = False):
-            self.factor, self.suffix, self.signed = factor, suffix, signed
-            self.decimals = 0
-
-        def set_locs(self, locs: list[float]) -> None:
-            super().set_locs(locs)
-            vals = np.asarray(locs, float) * self.factor
-            self.decimals = next(
-                (d for d in range(4) if np.allclose(vals * 10**d, np.round(vals * 10**d))), 3
-            )
-
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            v = x * self.factor
-            if abs(v) < 1e-12:
-                v = 0.0
-            sign = "+" if self.signed and v > 0 else ""
-            return f"{sign}{v:,.{self.decimals}f}{self.suffix}"
-
-    return Ticks
-
-
-def _Ticks(factor: float = 1.0, suffix: str = "", signed: bool = False) -> Any:  # noqa: N802
-    return _tick_formatter_class()(factor, suffix, signed)
 
 
 def _year_axis(ax: Any, years: np.ndarray) -> None:
@@ -247,23 +191,11 @@ def _year_axis(ax: Any, years: np.ndarray) -> None:
     ax.set_xlabel("year")
 
 
-def _save(fig: Any, path: Path) -> None:
-    """Save a PNG under a temporary name, then move it into place; close the figure."""
-    import matplotlib.pyplot as plt
-
-    from sim.provenance import atomic_write
-
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
-    finally:
-        plt.close(fig)
-
-
 def value_by_place(
     panel: pd.DataFrame, labels: Sequence[str], path: Path, start: int | None = None
 ) -> Path:
     """Stacked areas of value added from HK research by place, mean over seeds."""
-    plt = _plt()
+    plt = pyplot()
     places = (
         ("hk_value_added_hkd_m", "Hong Kong", "#1f6fb4"),
         ("prd_value_added_hkd_m", "PRD", "#e08a1e"),
@@ -300,7 +232,7 @@ def value_by_place(
         )
         _year_axis(ax, years)
         _mark_start(ax, start, years)
-        ax.yaxis.set_major_formatter(_Ticks())
+        ax.yaxis.set_major_formatter(tick_formatter())
     axes[0][0].set_ylabel(f"{unit} a year")
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(
@@ -308,7 +240,7 @@ def value_by_place(
         "mean over seeds)",
         fontweight="bold",
     )
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -316,7 +248,7 @@ def project_routes(
     panel: pd.DataFrame, labels: Sequence[str], period: tuple[int, int], path: Path
 ) -> Path:
     """Research results by route over the period, and the pipeline by stage at its end."""
-    plt = _plt()
+    plt = pyplot()
     lo, hi = period
     sub = panel[(panel["year"] >= lo) & (panel["year"] <= hi)]
     sums = sub.groupby(["label", "replicate"])[[c for c, _ in ROUTES]].sum()
@@ -347,7 +279,7 @@ def project_routes(
             )
         ax.set_yticks(ypos, [name for _, name in items])
         ax.invert_yaxis()
-        ax.xaxis.set_major_formatter(_Ticks())
+        ax.xaxis.set_major_formatter(tick_formatter())
         ax.grid(axis="y", visible=False)
     ax1.set_title(f"What happens to research projects, {lo}-{hi}")
     ax1.set_xlabel(f"projects (sum over {lo}-{hi}, mean over seeds; whiskers 5-95%)")
@@ -355,7 +287,7 @@ def project_routes(
     ax2.set_xlabel("projects in each stage (year end)")
     handles, names = ax1.get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=len(labels), frameon=False)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -735,8 +667,8 @@ def _diff_text(r: pd.Series | None) -> str:
     if r is None or not math.isfinite(r["diff_mean"]):
         return "n/a"
     unit = r["unit"]
-    text = _fmt(r["diff_mean"], unit, True)
-    rng = _range(r["diff_low"], r["diff_high"], unit)
+    text = fmt_value(r["diff_mean"], unit, True)
+    rng = fmt_interval(r["diff_low"], r["diff_high"], unit)
     return f"{text} {rng}".strip()
 
 

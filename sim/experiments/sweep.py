@@ -291,9 +291,9 @@ def plot_sweep(
     table: pd.DataFrame, keys: Sequence[str], base: str, period: str, path: Path
 ) -> Path:
     """Outcome differences (mean and 90% interval) against each swept parameter."""
-    from sim.experiments.report import _plt, _save, _Ticks
+    from sim.reporting import pyplot, save_figure, tick_formatter
 
-    plt = _plt()
+    plt = pyplot()
     rows = [(o, lab) for o, lab in SWEEP_OUTCOMES if o in set(table["outcome"])]
     one = len(keys) == 1  # one parameter: outcomes side by side, else outcomes x parameters
     nr, nc = (1, len(rows)) if one else (len(rows), len(keys))
@@ -345,12 +345,12 @@ def plot_sweep(
                 if j == 0:
                     ax.set_ylabel(f"{label}\n({shown})", fontsize=9.5)
             ax.axhline(0, color="#333333", lw=0.8)
-            ax.yaxis.set_major_formatter(_Ticks())
+            ax.yaxis.set_major_formatter(tick_formatter())
     fig.suptitle(
         f"Sweep: paired difference from {base}, {period}\n"
         "dots: mean over seeds; bars: 90% t-interval of the mean",
         fontweight="bold",
         fontsize=11.5,
     )
-    _save(fig, path)
+    save_figure(fig, path)
     return path
