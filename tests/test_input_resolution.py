@@ -1,4 +1,4 @@
-"""Input reliability v2 (issue 25, points 10, 12 and 14 in part).
+"""Input resolution (issue 25, points 10, 12 and 14 in part).
 
 - 10: ``extends:`` resolves only inside the scenario folder tree and never quotes a foreign
   file; errors name the file (or the ``--set``/option) that holds the key; the dashboard

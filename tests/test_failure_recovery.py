@@ -1,4 +1,4 @@
-"""Issue 25 (reliability v2): stored runs are checksummed, kill -9 leaves nothing a later
+"""Failure recovery (issue 25): stored runs are checksummed, kill -9 leaves nothing a later
 run does not clean, a sweep cannot vary scale or horizon, disk and permission errors are one
 line, and calibrations are locked and resume to the same posterior.
 

@@ -1,6 +1,6 @@
-"""Calibration v2: pipeline targets as moments, evidence-ranged priors and their draws,
-startup entry from drivers, the new pipeline outputs, the baseline-set selection, the
-stylised facts and the bootstrap of a spread's width."""
+"""Calibration targets and facts: pipeline targets as moments, evidence-ranged priors and
+their draws, startup entry from drivers, the pipeline outputs, the baseline-set selection,
+the stylised facts and the bootstrap of a spread's width."""
 
 from __future__ import annotations
 
