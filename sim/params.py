@@ -934,24 +934,24 @@ class PlatformSpec(Spec):
         le=1.0,
     )
     success_uplift: float = param(
-        0.36,
+        0.53,
         "relative increase of pilot success probability",
-        "engineering, testing and certification support; " + SERVICE_FIT + " (0.357, rounded)",
+        "engineering, testing and certification support; " + SERVICE_FIT + " (0.527, rounded)",
         ge=0.0,
         le=5.0,
     )
     industrialisation_success_probability: float = param(
-        0.56,
+        0.51,
         "probability after a platform pilot",
-        SERVICE_FIT + " (0.560, rounded); the weak 0.8 claim (priors row "
+        SERVICE_FIT + " (0.507, rounded); the weak 0.8 claim (priors row "
         "pilot_stage_industrialisation_success_with_pilot) was the previous default",
         gt=0.0,
         lt=1.0,
     )
     duration_factor: float = param(
-        0.42,
+        0.45,
         "x pilot duration",
-        "supply-chain know-how; " + SERVICE_FIT + " (0.417, rounded)",
+        "supply-chain know-how; " + SERVICE_FIT + " (0.450, rounded)",
         gt=0.0,
         le=2.0,
     )

@@ -115,6 +115,15 @@ def test_selection_on_size_fools_the_plain_comparison_not_the_did() -> None:
     assert d.tno_naive(w, t0, 1) > 40.0  # larger firms are the clients: a large bias
 
 
+def test_no_survival_effect_means_no_survival_estimate() -> None:
+    # Clients that would leave before their first use never become clients: a comparison
+    # pool of "never clients" would keep those exits and lose later clients' survival
+    # (immortal-time bias); the not-yet-client pool does not.
+    # 20,000 firms, about 2,000 clients: the estimate's standard error is about 1.2 points
+    w, t0 = _wide(n=20_000, effect=0.0, survival_gain=0.0, seed=8, size_sigma=0.3)
+    assert abs(d.matched_did(w, t0, "alive", 3)) < 3.0
+
+
 def test_survival_and_size_gradient_are_recovered() -> None:
     w, t0 = _wide(effect=0.0, survival_gain=0.6, seed=5)
     # survive 4 more years (t0..t0+3) at 0.95 vs 0.98 a year: 78.3 vs 92.2 percent
@@ -176,16 +185,21 @@ def test_panel_counts_match_the_projects(twin_runs) -> None:
     assert (pol["value_added_hkd_m"] >= pol["product_value_hkd_m"] - 1e-9).all()
 
 
-def test_distance_weighs_bands_and_noise() -> None:
+def test_distance_counts_band_units_and_punishes_missing_rows() -> None:
     from sim.evaluation import fit
 
     b = fit.bands()
-    at_centre = fit.distance(b["centre"], b["centre"] * 0)
-    assert at_centre == 0.0
-    off = b["centre"] + b["half"]  # every row at the edge of its band: one unit each
-    assert fit.distance(off, off * 0) == pytest.approx(len(b))
-    # a noisy estimate counts for less than a precise one at the same place
-    assert fit.distance(off, b["half"]) == pytest.approx(len(b) / 2)
+    assert fit.distance(b["centre"]) == 0.0
+    # every row at the upper (or lower) edge of its band: one unit each
+    assert fit.distance(b["centre"] + b["above"]) == pytest.approx(len(b))
+    assert fit.distance(b["centre"] - b["below"]) == pytest.approx(len(b))
+    # a published point is its own target; its factor-two band is asymmetric around it
+    point = b.loc[("fraunhofer", "value_added")]
+    assert (point["centre"], point["below"], point["above"]) == (18, 9, 18)
+    # a row without an estimate cannot win
+    missing = b["centre"].copy()
+    missing.iloc[0] = np.nan
+    assert fit.distance(missing) == fit.MISSING_PENALTY
 
 
 def test_emulator_recovers_a_known_surface() -> None:
@@ -193,29 +207,21 @@ def test_emulator_recovers_a_known_surface() -> None:
 
     ranges = fit.prior_ranges()
     pts = fit.design_points(ranges, 30, seed=2)
-    u = (pts.to_numpy() - [r[0] for r in ranges.values()]) / [r[1] - r[0] for r in ranges.values()]
+    lo = np.array([r[0] for r in ranges.values()])
+    width = np.array([r[1] - r[0] for r in ranges.values()])
+    u = (pts.to_numpy() - lo) / width
     b = fit.bands()
-    # each row is at its band's centre when the first two parameters are mid-range: half the
-    # rows move with the first, half with the second (with curvature), so the minimum is unique
-    rows = []
-    for i, x in enumerate(u):
-        for k, ((study, outcome), centre) in enumerate(b["centre"].items()):
-            if k % 2:
-                value = centre + 15 * (x[1] - 0.5) + 10 * (x[1] - 0.5) ** 2
-            else:
-                value = centre + 20 * (x[0] - 0.5)
-            for seed in range(2):
-                rows.append(
-                    {
-                        "point": i,
-                        "study": study,
-                        "outcome": outcome,
-                        "simulated": value,
-                        "seed": seed,
-                    }
-                )
-    result = fit.ServiceFit(pts.assign(distance=0.0), pd.DataFrame(rows), ranges)
-    assert result.r2().min() == pytest.approx(1.0)
+    # each row is on its target when the first two parameters are mid-range: half the rows
+    # move with the first, half with the second (with curvature), so the minimum is unique
+    est = np.empty((len(u), len(b)))
+    for k in range(len(b)):
+        if k % 2:
+            est[:, k] = b["centre"].iloc[k] + 15 * (u[:, 1] - 0.5) + 10 * (u[:, 1] - 0.5) ** 2
+        else:
+            est[:, k] = b["centre"].iloc[k] + 20 * (u[:, 0] - 0.5)
+    estimates = pd.DataFrame(est, columns=pd.MultiIndex.from_tuples(fit.FIT_ROWS))
+    result = fit.ServiceFit(pts.assign(distance=0.0), estimates, pd.DataFrame(), ranges)
+    assert result.r2_loo().min() == pytest.approx(1.0)
     best = result.best
     mid = {k: (lo + hi) / 2 for k, (lo, hi) in ranges.items()}
     for k in ("platform.success_uplift", "platform.industrialisation_success_probability"):
@@ -263,6 +269,10 @@ def test_evaluate_refuses_a_bad_scenario(tmp_path, capsys) -> None:
     out = tmp_path / "ev"
     assert main(["evaluate", "--scenario", "no_such_scenario", "--out", str(out)]) == 2
     assert "no_such_scenario" in capsys.readouterr().err
+    assert main(["evaluate", "--scenario", "baseline", "--out", str(out)]) == 2
+    assert "has no platform" in capsys.readouterr().err
+    assert main(["evaluate", "--quick"]) == 2  # would overwrite the committed evaluation
+    assert "give --out" in capsys.readouterr().err
     assert not out.exists()
 
 

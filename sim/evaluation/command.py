@@ -66,6 +66,7 @@ def add_evaluate_command(sub: Any) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sim.errors import UsageError
     from sim.evaluation.evaluate import NAMES, evaluate
     from sim.experiments.folder_lock import hold_out_dir
     from sim.run import resolve
@@ -73,6 +74,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     seeds = args.seeds or (QUICK_SEEDS if args.quick else SEEDS)
     scale = args.scale or (QUICK_SCALE if args.quick else SCALE)
     policy = resolve(args.scenario)  # a bad scenario fails here, before any run
+    if not policy.platform.enabled:
+        raise UsageError(
+            f"evaluate: scenario {args.scenario!r} has no platform (platform.enabled is false); "
+            "the studies evaluate the platform's clients: choose a scenario with it, e.g. "
+            "hk_pilot_platform"
+        )
+    if args.quick and args.out == str(DEFAULT_OUT):
+        raise UsageError(
+            "evaluate: --quick is a smoke run; give --out (the default folder, "
+            f"{DEFAULT_OUT}, holds the committed evaluation)"
+        )
     if args.fit:
         return _fit(args, seeds, scale)
     ev = evaluate(policy, seeds=seeds, scale=scale, jobs=args.jobs)

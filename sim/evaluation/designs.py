@@ -9,8 +9,8 @@ Definitions shared by every design:
 
 - **cohort**: a client's first year with a platform pilot (``t0``); clients of cohorts
   ``cohorts`` that were in the panel the year before (``t0 - 1``: the studies' pre-treatment
-  observation) are the treated. Never-clients alive in ``t0 - 1`` are the comparison pool of
-  cohort ``t0``.
+  observation) are the treated. Firms alive in ``t0 - 1`` that are not yet clients by the
+  horizon ``t0 + e`` are the comparison pool of cohort ``t0`` (``pool``).
 - **effect in percent** of a difference in differences: in logs of group means, the
   treated's growth factor from the year before over the comparison's, minus one (the
   studies regress log outcomes; growth rates, not levels, are assumed parallel). Firms are
@@ -18,7 +18,7 @@ Definitions shared by every design:
   its own outcome, in percentage points.
 - **matching** (Innovate UK, Fraunhofer, MEP): a logit propensity score on the
   pre-treatment covariates (log value added, log staff, pilots in the three years before,
-  sector), each treated firm matched to its nearest never-client of the same cohort, with
+  sector), each treated firm matched to its nearest firm of the same cohort's pool, with
   replacement (Frontier Economics 2017, market_failure_evidence row Innovate UK).
 
 Outcomes: ``va`` value added (the studies' sales or turnover and value added), ``emp``
@@ -131,7 +131,7 @@ def incumbents(w: Wide, year: int) -> Wide:
 def _at(frame: pd.DataFrame, firms: pd.Index, years: np.ndarray) -> np.ndarray:
     """``frame[firm, year]`` for each pair (NaN where the year is outside the panel)."""
     cols = {y: i for i, y in enumerate(frame.columns)}
-    j = np.array([cols.get(int(y), -1) for y in years])
+    j = np.array([cols.get(int(y), -1) for y in years], dtype=np.int64)
     rows = frame.index.get_indexer(firms)
     vals = frame.to_numpy(dtype=float)
     out = np.full(len(firms), np.nan)
@@ -154,11 +154,15 @@ def treated(w: Wide, cohorts: tuple[int, int], present_in: int | None = None) ->
     return t0[keep].astype(int)
 
 
-def pool(w: Wide, year: int) -> pd.Index:
-    """Never-clients alive in ``year - 1`` (the comparison pool of cohort ``year``)."""
-    never = w.t0.isna()
+def pool(w: Wide, year: int, until: int) -> pd.Index:
+    """The comparison pool of cohort ``year`` followed to ``until``: firms alive in
+    ``year - 1`` that are not yet clients by ``until`` (not-yet-treated controls, as in
+    Callaway and Sant'Anna 2021). "Never a client" would look into the future: a firm that
+    becomes a client later had to survive to do so, so dropping it strips survivors from the
+    comparison (immortal-time bias)."""
+    not_yet = (w.t0.isna() | (w.t0 > until)).to_numpy()
     alive = w.alive[year - 1] if (year - 1) in w.alive.columns else pd.Series(False, w.alive.index)
-    return w.alive.index[never.to_numpy() & alive.to_numpy()]
+    return w.alive.index[not_yet & alive.to_numpy()]
 
 
 def covariates(w: Wide, firms: pd.Index, year: int) -> np.ndarray:
@@ -187,12 +191,13 @@ def propensity(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
 
 
-def matched(w: Wide, t0: pd.Series) -> pd.DataFrame:
-    """Each treated firm with its nearest never-client of the same cohort by propensity
-    score (with replacement): columns ``firm``, ``control``, ``t0``."""
+def matched(w: Wide, t0: pd.Series, e: int) -> pd.DataFrame:
+    """Each treated firm with its nearest firm of the same cohort's pool (not yet a client
+    by ``t0 + e``) by propensity score, with replacement: columns ``firm``, ``control``,
+    ``t0``."""
     pairs = []
     for year, group in t0.groupby(t0):
-        controls = pool(w, int(year))
+        controls = pool(w, int(year), int(year) + e)
         if len(controls) == 0:
             continue
         firms = group.index.append(controls)
@@ -259,35 +264,39 @@ def _within(t0: pd.Series, e: int, last_year: int) -> pd.Series:
 
 # Designs --------------------------------------------------------------------------------
 def tno_naive(w: Wide, t0: pd.Series, e: int = 1) -> float:
-    """TNO (2019): partners' value added against firms doing R&D alone (never clients with a
-    pilot in the same years), in ``t0 + e``; no counterfactual for selection."""
+    """TNO (2019): partners' value added against firms doing R&D alone (a pilot in the
+    partners' first year, not yet clients by ``t0 + e``), both in ``t0 + e``, cohort by
+    cohort; no counterfactual for selection."""
     t0 = _within(t0, e, int(w.years.max()))
     if t0.empty:
         return float("nan")
     active = w.va.mask(~w.alive, np.nan)  # firms still reporting that year
-    va_t = np.nanmean(_at(active, t0.index, t0.to_numpy() + e))
-    years = np.unique(t0.to_numpy())
-    rd_alone = w.t0.isna() & (
-        w.pilots[[y for y in years if y in w.pilots]].fillna(0).sum(axis=1) > 0
-    )
-    firms = w.va.index[rd_alone.to_numpy()]
-    if len(firms) == 0:
+    treated, control = [], []
+    for year, group in t0.groupby(t0):
+        y = int(year)
+        if y not in w.pilots.columns:
+            continue
+        rd = w.pilots[y].fillna(0).to_numpy() > 0
+        not_yet = (w.t0.isna() | (w.t0 > y + e)).to_numpy()
+        firms = w.va.index[rd & not_yet]
+        treated.append(_at(active, group.index, np.full(len(group), y + e)))
+        control.append(_at(active, firms, np.full(len(firms), y + e)))
+    va_t = np.concatenate(treated) if treated else np.array([])
+    va_c = np.concatenate(control) if control else np.array([])
+    if not np.isfinite(va_t).any() or not np.isfinite(va_c).any():
         return float("nan")
-    # Each R&D-alone firm observed in the same years as the partners (their mix of years).
-    yrs = np.resize(t0.to_numpy() + e, len(firms))
-    va_c = np.nanmean(_at(active, firms, yrs))
-    return float(PERCENT * (va_t / va_c - 1))
+    return float(PERCENT * (np.nanmean(va_t) / np.nanmean(va_c) - 1))
 
 
 def to2_panel(w: Wide, t0: pd.Series, e: int) -> float:
     """SEO for the Dutch ministry (TO2): value added of partners against firms with R&D that
-    were never partners, difference in differences from the year before, at event year
-    ``e`` (0: during the collaboration, 1: the year after). The comparison is every R&D
-    firm of the cohort's pool (a panel with firm effects, no matching)."""
+    were not yet partners by ``t0 + e``, difference in differences from the year before, at
+    event year ``e`` (0: during the collaboration, 1: the year after). The comparison is
+    every R&D firm of the cohort's pool (a panel with firm effects, no matching)."""
     t0 = _within(t0, e, int(w.years.max()))
     effects, weights = [], []
     for year, group in t0.groupby(t0):
-        controls = pool(w, int(year))
+        controls = pool(w, int(year), int(year) + e)
         rd = (
             w.pilots.loc[
                 controls,
@@ -336,7 +345,7 @@ def matched_did(w: Wide, t0: pd.Series, outcome: str, e: int) -> float:
     """Propensity-score matched difference in differences at ``t0 + e`` (Innovate UK,
     Fraunhofer, MEP designs); survival in points, other outcomes in percent."""
     t0 = _within(t0, e, int(w.years.max()))
-    pairs = matched(w, t0)
+    pairs = matched(w, t0, e)
     if pairs.empty:
         return float("nan")
     treat, control = pd.Index(pairs["firm"]), pd.Index(pairs["control"])
@@ -361,7 +370,7 @@ def matched_jobs(w: Wide, t0: pd.Series, e: int) -> float:
     """Jobs a matched difference in differences attributes to the clients at ``t0 + e``:
     the treated's staff change minus their matches', summed over pairs that survive."""
     t0 = _within(t0, e, int(w.years.max()))
-    pairs = matched(w, t0)
+    pairs = matched(w, t0, e)
     if pairs.empty:
         return float("nan")
     treat, control = pd.Index(pairs["firm"]), pd.Index(pairs["control"])

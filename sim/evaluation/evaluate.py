@@ -100,11 +100,18 @@ class Evaluation:
 
     @property
     def table(self) -> pd.DataFrame:
+        from sim.experiments.compare import ratio_interval
+
         pub = studies.published()
         rows = []
         for (study, outcome), g in self.by_seed.groupby(["study", "outcome"], sort=False):
-            m, lo, hi = _interval(g["simulated"].to_numpy(float))
-            t, _, _ = _interval(g["true_effect"].to_numpy(float))
+            if "denominator" in g and g["denominator"].notna().any():
+                # a ratio: of sums over seeds, with a delta-method interval
+                m, lo, hi = ratio_interval(g["numerator"], g["denominator"])
+                t, _, _ = ratio_interval(g["true_numerator"], g["denominator"])
+            else:
+                m, lo, hi = _interval(g["simulated"].to_numpy(float))
+                t, _, _ = _interval(g["true_effect"].to_numpy(float))
             rows.append(
                 {
                     "study": study,

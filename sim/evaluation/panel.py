@@ -134,11 +134,24 @@ class FirmPanel(NoFirmPanel):
         if m.quarter == QUARTERS_PER_YEAR:
             if m.year >= self.first_year:
                 self._write_year()
+            else:
+                self._mark_gone()
             for kind in KINDS:
                 self._acc(kind, "own_va")
                 for f in FLOWS:
                     self._flows[kind][f][:] = 0.0
                 self._own_va[kind][:] = 0.0
+
+    def _mark_gone(self) -> None:
+        """Before the panel's first year: remember who has left, so the first year lists
+        only firms that leave in it."""
+        for kind in KINDS:
+            pop = getattr(self.model, _POPULATION[kind])
+            n = pop.cols.n
+            gone = self._gone[kind]
+            if gone.size < n:
+                gone = self._gone[kind] = np.concatenate([gone, np.zeros(n - gone.size, bool)])
+            gone[:n] |= ~pop.alive[:n]
 
     def _write_year(self) -> None:
         m = self.model

@@ -83,14 +83,29 @@ def _mep(p: Pair) -> tuple[float, float]:
     )
 
 
+#: Years after first use at which DG REGIO's jobs are compared (assumption: the 2-4 years
+#: of the Innovate UK evaluation's employment figures, read at 3).
+ERDF_YEARS = 3
+
+
+def erdf_parts(p: Pair) -> dict[str, float]:
+    """DG REGIO's ratio in parts: the matched design's counterfactual jobs, the true jobs
+    from the twins, and the monitored (gross) jobs. Over seeds the ratio is one of sums
+    (``Evaluation.table``), so a seed with few monitored jobs does not dominate."""
+    e = ERDF_YEARS
+    return {
+        "numerator": d.matched_jobs(p.policy, p.t0, e),
+        "true_numerator": d.true_jobs(p.policy, p.twin, p.t0, e),
+        "denominator": d.monitored_jobs(p.policy, p.t0, e),
+    }
+
+
 def _erdf(p: Pair) -> tuple[float, float]:
-    e = 3
-    monitored = d.monitored_jobs(p.policy, p.t0, e)
-    if monitored <= 0:
+    parts = erdf_parts(p)
+    den = parts["denominator"]
+    if den == 0:
         return math.nan, math.nan
-    return d.matched_jobs(p.policy, p.t0, e) / monitored, d.true_jobs(
-        p.policy, p.twin, p.t0, e
-    ) / monitored
+    return parts["numerator"] / den, parts["true_numerator"] / den
 
 
 #: (study, outcome) -> the design's estimate and the true effect on the same clients.
@@ -109,7 +124,8 @@ ESTIMATORS: dict[tuple[str, str], Estimator] = {
 
 
 def additionality(p: Pair) -> dict[str, float]:
-    """Project-level facts of the clients of the evaluated cohorts, from the twins: the
+    """Project-level facts of every platform client project of the run (all owners, every
+    year the platform is open, not only the evaluated firms), from the twin projects: the
     share that the baseline run also piloted (deadweight), and the launch rates with and
     without the platform."""
     q, b = p.projects, p.twin_projects
@@ -131,7 +147,15 @@ def evaluate_pair(pair: Pair) -> list[dict[str, float | str]]:
     rows: list[dict[str, float | str]] = []
     for (study, outcome), est in ESTIMATORS.items():
         sim, truth = est(pair)
-        rows.append({"study": study, "outcome": outcome, "simulated": sim, "true_effect": truth})
+        row: dict[str, float | str] = {
+            "study": study,
+            "outcome": outcome,
+            "simulated": sim,
+            "true_effect": truth,
+        }
+        if study == "erdf":
+            row.update(erdf_parts(pair))
+        rows.append(row)
     return rows
 
 
