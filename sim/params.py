@@ -1440,10 +1440,10 @@ class RDFundingSpec(LeverSpec):
     """More research funding: the labs' budgets scaled up from a start year (public spend)."""
 
     budget_multiplier: float = param(
-        1.0336,
+        1.0315,
         "x baseline research budget (universities and government R&D centres)",
-        "derived: 1 + 9,421 / 280,170, the hk_pilot_platform scenario's extra public spend "
-        "2025-2035 (committed comparison, 30 seeds, full scale, model 5) over the baseline "
+        "derived: 1 + 8,835 / 280,170, the hk_pilot_platform scenario's extra public spend "
+        "2025-2035 (committed comparison, 30 seeds, full scale, model 6) over the baseline "
         "research budget 2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
         "budget_growth_after_2019), so the two levers cost about the same; the extra is "
         "counted as public spend. At least 1 (assumption: the lever models extra funding; "
