@@ -303,6 +303,9 @@ def test_validate_model_refuses_bad_options(
     assert "--scale must be in (0, 3], got 5" in capsys.readouterr().err
     assert main(["validate-model", "--scenario", "nope", "--out", str(tmp_path)]) == 2
     assert "nope" in capsys.readouterr().err
+    bad = ["validate-model", "--seeds", "1", "--scale", "0.05", "--client-scale", "5"]
+    assert main([*bad, "--out", str(tmp_path)]) == 2
+    assert "--client-scale in (0, 3], got 16 and 5.0" in capsys.readouterr().err
     assert not (tmp_path / "stylised_facts.csv").exists()
 
 

@@ -341,15 +341,22 @@ def _group_growth(y: pd.DataFrame, t_ok: pd.Index, c_ok: pd.Index, year: int, e:
     return growth_ratio_percent(*(np.array([v]) for v in (pre_t, post_t, pre_c, post_c)))
 
 
+def _matched_pairs(w: Wide, t0: pd.Series, e: int) -> tuple[pd.Index, pd.Index, np.ndarray] | None:
+    """Treated firms, their matches and their first years, for clients followed to
+    ``t0 + e`` within the panel; None without any pair."""
+    pairs = matched(w, _within(t0, e, int(w.years.max())), e)
+    if pairs.empty:
+        return None
+    return pd.Index(pairs["firm"]), pd.Index(pairs["control"]), pairs["t0"].to_numpy()
+
+
 def matched_did(w: Wide, t0: pd.Series, outcome: str, e: int) -> float:
     """Propensity-score matched difference in differences at ``t0 + e`` (Innovate UK,
     Fraunhofer, MEP designs); survival in points, other outcomes in percent."""
-    t0 = _within(t0, e, int(w.years.max()))
-    pairs = matched(w, t0, e)
-    if pairs.empty:
+    found = _matched_pairs(w, t0, e)
+    if found is None:
         return float("nan")
-    treat, control = pd.Index(pairs["firm"]), pd.Index(pairs["control"])
-    years = pairs["t0"].to_numpy()
+    treat, control, years = found
     if outcome == "alive":
         return survival_pp(w, treat, control, years, e)
     return did_percent(w, outcome, treat, control, years, e)
@@ -369,12 +376,10 @@ def mep_small_minus_large(w: Wide, t0: pd.Series, e: int) -> float:
 def matched_jobs(w: Wide, t0: pd.Series, e: int) -> float:
     """Jobs a matched difference in differences attributes to the clients at ``t0 + e``:
     the treated's staff change minus their matches', summed over pairs that survive."""
-    t0 = _within(t0, e, int(w.years.max()))
-    pairs = matched(w, t0, e)
-    if pairs.empty:
+    found = _matched_pairs(w, t0, e)
+    if found is None:
         return float("nan")
-    treat, control = pd.Index(pairs["firm"]), pd.Index(pairs["control"])
-    years = pairs["t0"].to_numpy()
+    treat, control, years = found
     alive = w.alive.astype(float)
     ok = (_at(alive, treat, years + e) > 0) & (_at(alive, control, years + e) > 0)
     change_t = _at(w.emp, treat, years + e) - _at(w.emp, treat, years - 1)
