@@ -72,6 +72,8 @@ FLOWS: tuple[str, ...] = (
     "projects_piloted_hk",
     "projects_failed",
     "projects_launched",
+    "lab_projects_launched",
+    "pilots_hk_or_north",
     "projects_sold",
     "projects_piloted_hk_private",
     "platform_clients",

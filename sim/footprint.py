@@ -17,14 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.units import DATA_YEARS, FIRST_YEAR
+from sim.drivers import research_budget_hkd_m, venture_investment_hkd_m
+from sim.units import FIRST_YEAR
 
 if TYPE_CHECKING:
-    from sim.params import ResearchSpec, Scenario, StartupSpec
-
-#: Years of the two venture-investment data points (hk_pipeline_evidence rows
-#: hk_venture_investment 2014 and 2019; ``startups.venture_investment_hkd_m``).
-VENTURE_DATA_YEARS = (2014, 2019)
+    from sim.params import Scenario
 
 #: The memory a validated scenario may use at scale 1: issue 25, "What must hold" 2.
 MEMORY_BOUND_BYTES = 2 * 1024**3
@@ -42,27 +39,6 @@ AGENT_ROW_BYTES = 400
 #: The smallest scale at which the bound is checked: a scenario valid at scale 0.05 must
 #: also run at scale 1 (at larger scales, at that scale).
 CHECK_SCALE = 1.0
-
-
-def research_budget_hkd_m(spec: ResearchSpec, year: int) -> float:
-    """Universities' and government R&D centres' research budget in ``year`` (full economy,
-    HKD m a year, before levers), as ``ResearchLabs.total_budget_hkd_m`` sums it."""
-    total = 0.0
-    for series in (spec.higher_education_rd_hkd_m, spec.government_rd_hkd_m):
-        if year <= DATA_YEARS[-1]:
-            total += series[max(year, FIRST_YEAR) - FIRST_YEAR]
-        else:
-            total += series[-1] * (1 + spec.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
-    return total
-
-
-def venture_investment_hkd_m(spec: StartupSpec, year: int) -> float:
-    """Venture investment in Hong Kong in ``year``: log-linear between the 2014 and 2019 data
-    points, then ``venture_growth_after_2019`` a year."""
-    (y0, y1), (v0, v1) = VENTURE_DATA_YEARS, spec.venture_investment_hkd_m
-    if year <= y1:
-        return float(v0 * (v1 / v0) ** ((year - y0) / (y1 - y0)))
-    return float(v1 * (1 + spec.venture_growth_after_2019) ** (year - y1))
 
 
 @dataclass(frozen=True)
@@ -95,7 +71,7 @@ class Footprint:
 DRIVERS: dict[str, str] = {
     "research_projects": "research.projects_per_hkd_m x research budgets "
     "(research.higher_education_rd_hkd_m, research.government_rd_hkd_m, "
-    "research.budget_growth_after_2019, rd_funding.budget_multiplier, "
+    "research.budget_growth_after_2022, rd_funding.budget_multiplier, "
     "innohk.budget_hkd_m_per_year) over run.warm_start_years + the horizon (run.end_year)",
     "startup_projects": "startups.entry_per_year_2015 x startups.hardware_share, grown by "
     "startups.entry_research_elasticity and startups.entry_funding_elasticity",

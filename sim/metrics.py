@@ -567,6 +567,41 @@ OUTPUTS: tuple[Metric, ...] = (
         order={"route": 8},
     ),
     Metric(
+        "lab_projects_launched",
+        "projects",
+        "flow",
+        "products from lab research projects entering mass production (startups' own "
+        "projects excluded)",
+        _flow("lab_projects_launched"),
+    ),
+    Metric(
+        "lab_launch_share",
+        "ratio",
+        "ratio",
+        "lab_projects_launched / invention_disclosures in the same period: in a steady "
+        "pipeline, the share of lab projects that reach the market (the funnel); below the "
+        "cohort funnel while research spending grows, since launches lag starts by years",
+        extensive=False,
+        ratio_of=("lab_projects_launched", "invention_disclosures"),
+    ),
+    Metric(
+        "pilots_hk_or_north",
+        "projects",
+        "flow",
+        "pilots started in Hong Kong plus projects moving north to pilot (the "
+        "denominator of north_pilot_share)",
+        _flow("pilots_hk_or_north"),
+    ),
+    Metric(
+        "north_pilot_share",
+        "share",
+        "ratio",
+        "projects_north / pilots_hk_or_north in the same period: the share of pilots done "
+        "north (stylised fact 'share of pilots done north')",
+        extensive=False,
+        ratio_of=("projects_north", "pilots_hk_or_north"),
+    ),
+    Metric(
         "invention_disclosures",
         "projects",
         "flow",

@@ -147,23 +147,28 @@ class ResearchSpec(Spec):
     """Research labs and the 0-1 stage."""
 
     higher_education_rd_hkd_m: tuple[float, ...] = param(
-        (9551.0, 10271.0, 10837.0, 12338.0, 13432.0),
-        "HKD m per year, 2015-2019",
-        "hk_inputs_2015_2019.csv rows gerd_higher_education 2015-2019 (C&SD table 207)",
-        min_length=5,
-        max_length=5,
+        (9551.0, 10271.0, 10837.0, 12338.0, 13432.0, 14099.0, 14800.0, 16356.0),
+        "HKD m per year, 2015-2022",
+        "hk_inputs_2015_2019.csv rows gerd_higher_education 2015-2019 (C&SD table 207); "
+        "hk_inputs_after_2019.csv rows gerd_higher_education 2020-2022 (2022 published, "
+        "2020-2021 by the rule in the csv)",
+        min_length=8,
+        max_length=8,
     )
     government_rd_hkd_m: tuple[float, ...] = param(
-        (726.0, 914.0, 1031.0, 1148.0, 1284.0),
-        "HKD m per year, 2015-2019",
-        "hk_inputs_2015_2019.csv rows gerd_government 2015-2019 (C&SD table 207)",
-        min_length=5,
-        max_length=5,
+        (726.0, 914.0, 1031.0, 1148.0, 1284.0, 1303.0, 1322.0, 1412.0),
+        "HKD m per year, 2015-2022",
+        "hk_inputs_2015_2019.csv rows gerd_government 2015-2019 (C&SD table 207); "
+        "hk_inputs_after_2019.csv rows gerd_government 2020-2022 (2022 published, "
+        "2020-2021 by the rule in the csv)",
+        min_length=8,
+        max_length=8,
     )
-    budget_growth_after_2019: float = param(
+    budget_growth_after_2022: float = param(
         0.05,
-        "per year",
-        "assumption: slower than the 8.9%/yr of gerd_higher_education 2015-2019 rows, "
+        "per year, from 2023",
+        "assumption: no published value after 2022 (hk_inputs_after_2019.csv), so the last "
+        "one grows at about half the 2015-2022 rate of gerd_higher_education (8.0%/yr), "
         "which includes one-off expansion",
         ge=-0.2,
         le=0.3,
@@ -655,10 +660,13 @@ class StartupSpec(Spec):
         "assumption: near startup_employees/startups 2015 = 2.4 (targets rows)",
         gt=0.0,
     )
-    employee_growth_per_year: float = param(
-        0.8,
-        "persons per year of age",
-        "assumption: per-startup staff rose from 2.4 (2015) to 3.9 (2019), targets rows",
+    hires_per_hkd_m_raised: float = param(
+        0.5,
+        "persons hired per HKD m of a funding round",
+        "assumption: a round is spent mostly on staff at cost_per_employee_hkd_m over about "
+        "two to four years (0.5 = 1 / (0.5 x 4) at full staff share); per-startup staff "
+        "rose from 2.4 (2015) to 3.9 (2019) while venture investment grew eight-fold "
+        "(targets rows startups, startup_employees); refit by calibration",
         ge=0.0,
     )
     max_employees: float = param(
@@ -671,8 +679,14 @@ class StartupSpec(Spec):
     cost_per_employee_hkd_m: float = param(
         0.5, "HKD m per person per year", "assumption: HK salaries and rent", gt=0.0
     )
-    funding_probability_per_quarter: float = param(
-        0.10, "per quarter", "assumption: chance of raising a round", ge=0.0, le=1.0
+    venture_share_raised: float = param(
+        0.8,
+        "share of Hong Kong's venture investment raised by the model's startups",
+        "assumption: rounds are drawn from venture investment (hk_pipeline_evidence rows "
+        "hk_venture_investment), most of which goes to young firms; the rest to firms the "
+        "InvestHK count does not cover; refit by calibration",
+        ge=0.0,
+        le=1.0,
     )
     funding_round_hkd_m: float = param(
         4.0, "HKD m per round (mean)", "assumption: seed to series A", ge=0.0
@@ -881,6 +895,14 @@ class PRDSpec(Spec):
 
 
 #: Source of the platform's engineering-service defaults (virtual evaluations, issue 23).
+#: The platform parameters fitted to the published client studies (``sim.evaluation.fit``),
+#: the second step of the two-step calibration: the economy is fitted to 2015-2019 first
+#: (no platform then), the service to the client studies at that economy.
+SERVICE_FIT_PARAMETERS = (
+    "platform.success_uplift",
+    "platform.industrialisation_success_probability",
+    "platform.duration_factor",
+)
 SERVICE_FIT = (
     "fitted to the published client studies (calibration/data/client_studies.csv) by "
     "sim.evaluation.fit; prior: the evidence range in calibration/priors.yaml; "
@@ -1560,7 +1582,22 @@ class Scenario(Spec):
                 "itf_rebalance.enabled, itf_rebalance.start_year, "
                 "itf_rebalance.high_end_share and itf_rebalance.traditional_share"
             )
+        if isinstance(data, dict):
+            for (group, key), why in _REPLACED_KEYS.items():
+                if isinstance(data.get(group), dict) and key in data[group]:
+                    raise ValueError(f"{group}.{key} no longer exists: {why}")
         return data
+
+
+#: Parameters removed by model 7 (issue 24) and what took their place.
+_REPLACED_KEYS: dict[tuple[str, str], str] = {
+    ("research", "budget_growth_after_2019"): "the research budgets now follow published "
+    "values to 2022; set research.budget_growth_after_2022 for the years after",
+    ("startups", "employee_growth_per_year"): "startups now hire when they raise a round; "
+    "set startups.hires_per_hkd_m_raised",
+    ("startups", "funding_probability_per_quarter"): "rounds are now drawn from venture "
+    "investment; set startups.venture_share_raised (and startups.venture_investment_hkd_m)",
+}
 
 
 def parameter_table() -> list[dict[str, Any]]:

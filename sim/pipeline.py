@@ -678,6 +678,7 @@ class Pipeline:
         north = (site == PilotSite.PRD) & ~b["moved_north"][rows]
         b["moved_north"][rows[north]] = True
         m.ledger.add("projects_north", int(north.sum()))
+        m.ledger.add("pilots_hk_or_north", int(north.sum()))
         # Hong Kong startups that pilot in the PRD may move their headquarters north.
         st_rows = rows[
             (site == PilotSite.PRD)
@@ -763,6 +764,7 @@ class Pipeline:
             m.ledger.add("platform_deadweight", int(b["would_pilot_hk"][rows[on_platform]].sum()))
         in_hk = PILOT_SITE_PLACE[site] == Place.HK
         m.ledger.add("projects_piloted_hk", int(np.count_nonzero(in_hk)))
+        m.ledger.add("pilots_hk_or_north", int(np.count_nonzero(in_hk)))
         m.ledger.add("projects_piloted_hk_private", int(np.count_nonzero(in_hk & ~on_platform)))
 
     # ------------------------------------------------------------------ 10-100
@@ -1008,6 +1010,8 @@ class Pipeline:
         )
         b["stage"][rows] = Stage.MARKET
         m.ledger.add("projects_launched", rows.size)
+        from_lab = int(np.count_nonzero(b["origin_lab"][rows] >= 0))
+        m.ledger.add("lab_projects_launched", from_lab)
         # Technology adoption by the Hong Kong plants and PRD factories that make it.
         site = b["production_site"][rows]
         mfr = np.concatenate(

@@ -55,11 +55,16 @@ def test_default_targets_and_priors_load() -> None:
     priors = load_priors()
     assert targets.last_year == 2019
     assert all(y <= 2019 for s in targets.series for y in s.years)
-    assert len(targets.labels) == len(targets.observed) == 29  # 24 yearly points, 5 moments
+    # 24 yearly points, 5 moments, 2 bounds (funnel, share of pilots north)
+    assert len(targets.labels) == len(targets.observed) == 31
+    assert [s.name for s in targets.series if s.bound is not None] == [
+        "north_pilot_share",
+        "lab_launch_share",
+    ]
     mva = next(s for s in targets.series if s.name == "manufacturing_value_added")
     assert mva.observed[0] == pytest.approx(28880.0)  # HKD bn x 1000 -> HKD m
     keys = {r["key"] for r in parameter_table()}
-    assert set(priors.keys) <= keys and len(priors.keys) <= 15
+    assert set(priors.keys) <= keys and len(priors.keys) <= 16
     assert all(p.source and p.low < p.high for p in priors.priors)
     # research spending is an input taken from the data, not a free parameter
     assert not any(k.startswith("research.") for k in priors.keys)
@@ -70,12 +75,15 @@ def test_distance_standardises_levels_and_growth() -> None:
     obs = targets.observed
     assert targets.distance(obs) == 0.0
     z, w = targets.standardised(obs * 1.1)  # 10% too high everywhere: growth still exact
-    n_levels = len(obs)
-    s_level = np.concatenate([[s.level_sd] * len(s.years) for s in targets.series])
+    # ... and the bounds' middles stay inside them: no deviation
+    points = [s for s in targets.series if s.bound is None]
+    n_levels = sum(len(s.years) for s in points)
+    n_bounds = len(obs) - n_levels
+    s_level = np.concatenate([[s.level_sd] * len(s.years) for s in points])
     levels = [v for v in z if abs(v) > 1e-12]
     assert len(levels) == n_levels
     np.testing.assert_allclose(sorted(levels), sorted(np.log(1.1) / s_level))
-    assert len(z) == len(w) == n_levels + sum(len(s.years) - 1 for s in targets.series)
+    assert len(z) == len(w) == n_levels + n_bounds + sum(len(s.years) - 1 for s in points)
     worse = obs.copy()
     worse[targets.labels.index("it_employment:2019")] *= 1.2  # one level and one growth off
     z1, _ = targets.standardised(worse)

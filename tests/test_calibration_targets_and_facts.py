@@ -13,7 +13,6 @@ import yaml
 
 import sim
 from sim.accounting import university_royalties_hkd_m
-from sim.agents.startup import venture_investment_hkd_m
 from sim.calibration import facts
 from sim.calibration.config import (
     CALIBRATION_DIR,
@@ -23,6 +22,7 @@ from sim.calibration.config import (
 )
 from sim.calibration.select import score, seed_mean_points
 from sim.cli import main
+from sim.drivers import research_budget_hkd_m, venture_investment_hkd_m
 from sim.experiments.compare import spread_width_interval
 from sim.experiments.uncertainty import draw_posterior
 from sim.projects import UNIVERSITY, Route, Stage, Status
@@ -139,6 +139,7 @@ EVIDENCE = """
 parameters:
   startups.exit_hazard: {range: [0.05, 0.25], source: test}
 evidence:
+  platform.slot_cost_hkd_m: {range: [4.0, 12.0], source: test}
   platform.success_uplift: {range: [0.1, 0.5], source: test}
   scarcity.engineers_2015: {range: [2000.0, 3000.0], source: test}
 """
@@ -148,14 +149,17 @@ def test_posterior_draws_evidence_parameters_for_every_scenario(tmp_path: Path) 
     path = _posterior_dir(tmp_path, EVIDENCE)
     specs = {"baseline": load_scenario("baseline"), "p": load_scenario("hk_pilot_platform")}
     d = draw_posterior(path, 40, 7, specs)
-    u = np.array([x["platform.success_uplift"] for x in d.draws])
-    assert ((u >= 0.1) & (u <= 0.5)).all() and u.std() > 0.05  # uniform over the range
-    assert set(d.evidence) == {"platform.success_uplift", "scarcity.engineers_2015"}
+    u = np.array([x["platform.slot_cost_hkd_m"] for x in d.draws])
+    assert ((u >= 4.0) & (u <= 12.0)).all() and u.std() > 1.0  # uniform over the range
+    assert set(d.evidence) == {"platform.slot_cost_hkd_m", "scarcity.engineers_2015"}
+    # The service fitted to the client studies (step two of the calibration) is held.
+    assert "platform.success_uplift" not in d.draws[0]
+    assert "client studies" in d.held["platform.success_uplift"]
     assert d.distinct <= 2  # distinct posterior particles, not evidence draws
     again = draw_posterior(path, 40, 7, specs)
     assert again.draws == d.draws  # same seed, same draws
     info = d.describe()
-    assert info["evidence"]["platform.success_uplift"]["low"] == 0.1
+    assert info["evidence"]["platform.slot_cost_hkd_m"]["low"] == 4.0
 
 
 def test_evidence_parameter_a_scenario_sets_is_held_not_drawn(tmp_path: Path) -> None:
@@ -164,7 +168,7 @@ def test_evidence_parameter_a_scenario_sets_is_held_not_drawn(tmp_path: Path) ->
     d = draw_posterior(path, 5, 1, specs)
     assert "scarcity.engineers_2015" in d.held
     assert all("scarcity.engineers_2015" not in x for x in d.draws)
-    assert all("platform.success_uplift" in x for x in d.draws)
+    assert all("platform.slot_cost_hkd_m" in x for x in d.draws)
 
 
 def test_no_priors_beside_the_posterior_draws_no_evidence(tmp_path: Path) -> None:
@@ -191,23 +195,61 @@ def _entrants(res: sim.Result, year: int) -> int:
 
 def test_entry_follows_its_drivers_not_a_growth_rate() -> None:
     flat = {
-        "research.budget_growth_after_2019": 0.0,
+        "research.budget_growth_after_2022": 0.0,
         "startups.venture_growth_after_2019": 0.0,
     }
-    # With both drivers flat after 2019, entry is flat: 2021-2024 entrants differ by noise.
-    res = _run(until=2024, **flat)
-    n = [_entrants(res, y) for y in range(2021, 2025)]
+    # With both drivers flat after their last data (2022, 2019), entry is flat: 2023-2026
+    # entrants differ by noise.
+    res = _run(until=2026, **flat)
+    n = [_entrants(res, y) for y in range(2023, 2027)]
     mean = np.mean(n)
     assert max(abs(x - mean) for x in n) < 4 * np.sqrt(mean)
-    # Research spending drives entry: a 30% larger research budget from 2021 raises entry.
+    # Research spending drives entry: a 30% larger research budget from 2023 raises entry.
     more = _run(
-        until=2024,
+        until=2026,
         **flat,
-        **{"rd_funding.enabled": True, "rd_funding.start_year": 2021},
+        **{"rd_funding.enabled": True, "rd_funding.start_year": 2023},
         **{"rd_funding.budget_multiplier": 1.3},
     )
-    rise = sum(_entrants(more, y) for y in range(2021, 2025)) / sum(n)
+    rise = sum(_entrants(more, y) for y in range(2023, 2027)) / sum(n)
     assert 1.15 < rise < 1.45  # elasticity 1 x 30%, noise
+
+
+def test_research_budget_follows_published_values_to_2022_then_its_rule() -> None:
+    r = load_scenario("baseline").research
+    # C&SD 2022 (hk_inputs_after_2019.csv): higher education 16,356, government 1,412.
+    assert research_budget_hkd_m(r, 2022) == pytest.approx(16356.0 + 1412.0)
+    assert research_budget_hkd_m(r, 2019) == pytest.approx(13432.0 + 1284.0)
+    assert research_budget_hkd_m(r, 2024) == pytest.approx(
+        (16356.0 + 1412.0) * (1 + r.budget_growth_after_2022) ** 2
+    )
+    # The derived 2020-2021 rows are the ones in the data file.
+    rows = pd.read_csv(CALIBRATION_DIR / "data" / "hk_inputs_after_2019.csv")
+    for series, values in (
+        ("gerd_higher_education", r.higher_education_rd_hkd_m),
+        ("gerd_government", r.government_rd_hkd_m),
+    ):
+        have = rows[rows["series"] == series].set_index("year")["value"]
+        for year in (2020, 2021, 2022):
+            assert values[year - 2015] == pytest.approx(float(have.at[year]))
+
+
+def test_rounds_follow_venture_investment_and_staff_grows_with_them() -> None:
+    """Twice the venture money pays for about twice the rounds, and startups that raise
+    more hire more: staff per startup rises with venture investment."""
+    base = _run(until=2019)
+    rich = _run(until=2019, **{"startups.venture_investment_hkd_m": [2480.0, 19800.0]})
+    st_b, st_r = base.model.startups, rich.model.startups  # type: ignore[union-attr]
+    assert st_r.rounds_per_quarter() == pytest.approx(2 * st_b.rounds_per_quarter())
+
+    def staff_per_startup(res: sim.Result) -> float:
+        a = res.annual.set_index("year")
+        return float(a.at[2019, "startup_employees"] / a.at[2019, "startups"])
+
+    assert staff_per_startup(rich) > 1.2 * staff_per_startup(base)
+    none = _run(until=2019, **{"startups.hires_per_hkd_m_raised": 0.0})
+    spec = none.model.spec.startups  # type: ignore[union-attr]
+    assert staff_per_startup(none) == pytest.approx(spec.initial_employees)
 
 
 # ----------------------------------------------------------------- pipeline outputs

@@ -144,7 +144,7 @@ def test_rd_funding_books_the_extra_research_budget() -> None:
     r = spec.research
     for year, amount in extra.items():
         last = r.higher_education_rd_hkd_m[-1] + r.government_rd_hkd_m[-1]
-        budget = last * (1 + r.budget_growth_after_2019) ** (year - 2019)
+        budget = last * (1 + r.budget_growth_after_2022) ** (year - 2022)
         assert amount == pytest.approx(0.5 * budget if year >= START else 0.0, abs=1e-6)
     assert RD_CENTRE in FUNDED_INSTITUTIONS and UNIVERSITY in FUNDED_INSTITUTIONS
 

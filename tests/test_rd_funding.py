@@ -22,17 +22,18 @@ SCALE = 0.1
 UNTIL = 2030
 SEEDS = range(200, 208)  # 8 paired replicates
 T_MIN = 3.0
+LAST_INPUT_YEAR = 2022  # the research budgets' last published year (sim.drivers)
 MULTIPLIER = 1.5  # a large lever so that one seed's difference is far above rounding
 
 
 def research_budget_hkd_m(spec: Scenario, year: int) -> float:
     """Baseline research budget of ``year`` (full economy, HKD m), from the parameter rows."""
     r = spec.research
-    if year <= DATA_YEARS[-1]:
+    if year <= LAST_INPUT_YEAR:
         i = year - DATA_YEARS[0]
         return r.higher_education_rd_hkd_m[i] + r.government_rd_hkd_m[i]
     last = r.higher_education_rd_hkd_m[-1] + r.government_rd_hkd_m[-1]
-    return last * (1 + r.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
+    return last * (1 + r.budget_growth_after_2022) ** (year - LAST_INPUT_YEAR)
 
 
 def rd_run(
@@ -98,7 +99,7 @@ def test_every_lab_type_gets_the_multiplied_budget() -> None:
     for multiplier in (1.0, MULTIPLIER):
         m = rd_run(1, multiplier=multiplier, keep_model=True, until=year).model
         r = m.spec.research
-        growth = (1 + r.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
+        growth = (1 + r.budget_growth_after_2022) ** (year - LAST_INPUT_YEAR)
         cols = m.labs.cols
         for inst, row in (
             (UNIVERSITY, r.higher_education_rd_hkd_m),

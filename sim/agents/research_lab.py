@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
-from sim.params import DATA_YEARS, FIRST_YEAR, HIGH_END_SECTORS, SECTORS, TRADITIONAL_SECTORS
+from sim.drivers import input_path
+from sim.params import HIGH_END_SECTORS, SECTORS, TRADITIONAL_SECTORS
 from sim.projects import FUNDED_INSTITUTIONS, INSTITUTIONS, RD_CENTRE, UNIVERSITY
 from sim.units import QUARTERS_PER_YEAR
 
@@ -96,9 +97,7 @@ class ResearchLabs(Population):
             if institution == UNIVERSITY
             else spec.government_rd_hkd_m
         )
-        if year <= DATA_YEARS[-1]:
-            return series[max(year, FIRST_YEAR) - FIRST_YEAR]
-        return series[-1] * (1 + spec.budget_growth_after_2019) ** (year - DATA_YEARS[-1])
+        return input_path(series, year, spec.budget_growth_after_2022)
 
     def funded_budget_hkd_m(self, year: int, with_levers: bool = True) -> float:
         """Full-economy budget of university and R&D-centre labs in ``year`` (HKD m/yr),

@@ -2,8 +2,10 @@
 
 Most startups are not lab spin-offs: they enter at an exogenous, growing rate, and a share
 of them ("hardware" startups) carry a product that needs pilot-scale testing. Startups burn
-cash on staff, raise rounds at random, earn from products in market, and exit at a hazard
-that jumps when the cash runs out. A startup that moves its pilot north may move too.
+cash on staff, raise rounds out of Hong Kong's venture investment (a scarce pool: the more
+startups, the smaller each one's chance), hire with the money they raise, earn from
+products in market, and exit at a hazard that jumps when the cash runs out. A startup that
+moves its pilot north may move too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from sim.agents.base import Population, PopulationAgent, column
-from sim.footprint import venture_investment_hkd_m
+from sim.drivers import venture_investment_hkd_m
 from sim.params import FIRST_YEAR, SECTORS
 from sim.units import QUARTERS_PER_YEAR, per_quarter
 
@@ -55,14 +57,21 @@ class Startups(Population):
         spec = model.spec.startups
         rng = model.streams.init
         n = round(spec.initial_count * model.scale)
-        # Initial startups have ages spread over the past three years (assumption).
+        # Initial startups have ages spread over the past three years (assumption), and the
+        # staff they would have hired from 2015's rounds at that age.
         age_q = rng.integers(0, 12, size=n)
+        raised_per_year = (
+            spec.venture_share_raised
+            * venture_investment_hkd_m(spec, FIRST_YEAR)
+            / max(spec.initial_count, 1)
+        )
         self.add(
             n,
             sector=self._draw_sectors(rng, n),
             cash_hkd_m=rng.exponential(spec.seed_cash_hkd_m, size=n),
             employees=np.minimum(
-                spec.initial_employees + spec.employee_growth_per_year * age_q / 4,
+                spec.initial_employees
+                + spec.hires_per_hkd_m_raised * raised_per_year * age_q / QUARTERS_PER_YEAR,
                 spec.max_employees,
             ),
             born_q=-age_q,
@@ -159,28 +168,39 @@ class Startups(Population):
         self.cols["relocated"][rows] = True
         self.remove(rows)
 
+    def rounds_per_quarter(self) -> float:
+        """Funding rounds Hong Kong's venture investment pays for this quarter (model scale):
+        ``venture_share_raised x venture investment / mean round``. Before 2015 (burn-in),
+        2015's."""
+        m = self.model
+        spec = m.spec.startups
+        if spec.funding_round_hkd_m <= 0:
+            return 0.0
+        year = max(m.year, FIRST_YEAR)
+        money = spec.venture_share_raised * venture_investment_hkd_m(spec, year) * m.scale
+        return money / spec.funding_round_hkd_m / QUARTERS_PER_YEAR
+
     def step(self) -> None:
-        """Grow, burn cash, raise rounds, earn, and exit."""
+        """Raise rounds, hire with them, burn cash, earn, and exit.
+
+        The quarter's rounds are shared at random among living startups (each has the same
+        chance, at most one round a quarter), so venture money is scarce: entry beyond its
+        growth lowers each startup's chance. A round of size R hires
+        ``hires_per_hkd_m_raised x R`` people, who are then paid every quarter.
+        """
         m = self.model
         spec = m.spec.startups
         rng = m.streams.startups
         alive = self.alive
         n = self.cols.n
-        age_years = (m.t - self.cols["born_q"]) / QUARTERS_PER_YEAR
         emp = self.cols["employees"]
-        emp[:] = np.where(
-            alive,
-            np.minimum(
-                spec.initial_employees + spec.employee_growth_per_year * age_years,
-                spec.max_employees,
-            ),
-            emp,
-        )
         cash = self.cols["cash_hkd_m"]
-        raised = rng.random(n) < spec.funding_probability_per_quarter
-        round_size = rng.exponential(spec.funding_round_hkd_m, size=n)
+        chance = min(1.0, self.rounds_per_quarter() / max(self.n_alive, 1))
+        raised = alive & (rng.random(n) < chance)
+        round_size = rng.exponential(spec.funding_round_hkd_m, size=n) * raised
+        emp[:] = np.minimum(emp + spec.hires_per_hkd_m_raised * round_size, spec.max_employees)
         cash += alive * (
-            raised * round_size
+            round_size
             + self.cols["income_hkd_m"]
             - emp * spec.cost_per_employee_hkd_m / QUARTERS_PER_YEAR
         )

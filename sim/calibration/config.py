@@ -91,6 +91,10 @@ class Series:
             and compared with the single observed value (``years`` then holds one year,
             the label); None for a yearly series.
         data_path: the CSV the observed values come from.
+        bound: for a bound (evidence too weak to fit a value), the (low, high) range the
+            moment must lie in: no deviation inside, ``log`` distance to the nearer edge
+            over ``level_sd`` outside; ``observed`` is then the range's geometric middle,
+            for tables only.
     """
 
     name: str
@@ -105,6 +109,7 @@ class Series:
     source: str
     mean_over: tuple[int, int] | None = None
     data_path: Path | None = None
+    bound: tuple[float, float] | None = None
 
     def values(self, annual: pd.DataFrame) -> np.ndarray:
         """The model's values at this series' points from one run's annual frame."""
@@ -170,6 +175,12 @@ class Targets:
             # A run without the quantity (NaN: e.g. no startup cohort) is as far off as a
             # value of 1e-9.
             lm = np.log(np.maximum(np.nan_to_num(x[i : i + n], nan=1e-9), 1e-9))
+            if s.bound is not None:
+                low, high = np.log(s.bound[0]), np.log(s.bound[1])
+                z.extend(np.maximum(0.0, np.maximum(low - lm, lm - high)) / s.level_sd)
+                w.extend([s.weight * self.level_weight] * n)
+                i += n
+                continue
             lo = np.log(np.asarray(s.observed))
             z.extend((lm - lo) / s.level_sd)
             w.extend([s.weight * self.level_weight] * n)
@@ -181,6 +192,24 @@ class Targets:
                 w.append(s.weight * self.growth_weight)
             i += n
         return np.array(z), np.array(w)
+
+    def relative_errors(self, x: np.ndarray) -> np.ndarray:
+        """Per point, the model's relative error ``x / observed - 1``; for a bound, 0 inside
+        it and the relative distance to the nearer edge outside."""
+        x = np.asarray(x, dtype=float)
+        out = x / self.observed - 1
+        i = 0
+        for s in self.series:
+            n = len(s.years)
+            if s.bound is not None:
+                v = x[i : i + n]
+                out[i : i + n] = np.where(
+                    v < s.bound[0],
+                    v / s.bound[0] - 1,
+                    np.where(v > s.bound[1], v / s.bound[1] - 1, 0.0),
+                )
+            i += n
+        return out
 
     def distance(self, x: np.ndarray) -> float:
         """Root of the weighted mean squared standardised deviation (0 = exact fit)."""
@@ -222,6 +251,8 @@ class Targets:
 
 _TARGET_TOP = {"data", "fit_years", "level_weight", "growth_weight", "series"}
 _SERIES_KEYS = {
+    "bound",
+    "reason",
     "data",
     "mean_over",
     "data_series",
@@ -277,10 +308,15 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
             path,
             spec,
             _SERIES_KEYS,
-            {"data_series", "model_column", "years"},
+            {"model_column", "years", "bound", "reason", "mean_over"}
+            if "bound" in spec
+            else {"data_series", "model_column", "years"},
             f" in '{where}'",
             f"{where}.",
         )
+        if "bound" in spec:
+            series.append(_bound_series(path, str(name), spec, columns, fit_years))
+            continue
         col = spec["model_column"]
         if col not in columns:
             raise CalibrationError(
@@ -353,6 +389,69 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
             )
         )
     return Targets(path, data_path, tuple(series), lw, gw)
+
+
+def _bound_series(
+    path: Path, name: str, spec: dict[str, Any], columns: set[str], fit_years: list[int]
+) -> Series:
+    """A bound: a moment (``mean_over``) that must lie in ``bound: [low, high]``, with the
+    ``reason`` the evidence is used as a bound and not as a value."""
+    where = f"series.{name}"
+    extra = set(spec) - {
+        "bound",
+        "reason",
+        "model_column",
+        "years",
+        "mean_over",
+        "level_sd",
+        "weight",
+    }
+    if extra:
+        raise CalibrationError(
+            path,
+            f"a bound takes no {sorted(extra)}; allowed: bound, reason, model_column, years, "
+            "mean_over, level_sd, weight",
+            key=f"{where}.{sorted(extra)[0]}",
+        )
+    col = spec["model_column"]
+    if col not in columns:
+        raise CalibrationError(
+            path,
+            f"unknown model column {col!r}; allowed: {', '.join(sorted(columns))}",
+            key=f"{where}.model_column",
+        )
+    raw = spec["bound"]
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+        or not 0 < raw[0] < raw[1]
+    ):
+        raise CalibrationError(
+            path, f"expected [low, high] with 0 < low < high, got {raw!r}", key=f"{where}.bound"
+        )
+    reason = spec["reason"]
+    if not isinstance(reason, str) or not reason.strip():
+        raise CalibrationError(
+            path, "say why the evidence is a bound, not a value", key=f"{where}.reason"
+        )
+    years = spec["years"]
+    mean_over = _mean_over(path, spec["mean_over"], years, fit_years, where)
+    low, high = float(raw[0]), float(raw[1])
+    return Series(
+        name=name,
+        model_column=col,
+        years=tuple(years),
+        observed=(float(np.sqrt(low * high)),),
+        level_sd=_number(path, f"{where}.level_sd", spec.get("level_sd", 0.1), positive=True),
+        growth_sd=1.0,
+        weight=_number(path, f"{where}.weight", spec.get("weight", 1.0), positive=True),
+        data_series="",
+        factor=1.0,
+        source=reason.strip(),
+        mean_over=mean_over,
+        bound=(low, high),
+    )
 
 
 def _read_table(path: Path, name: Any, key: str) -> tuple[Path, pd.DataFrame]:

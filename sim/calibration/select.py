@@ -94,7 +94,7 @@ def seed_mean_points(targets: Targets, runs: pd.DataFrame) -> np.ndarray:
 
 def score(targets: Targets, x: np.ndarray) -> tuple[float, str, float]:
     """Worst absolute relative error over fitted points, its label, and the distance."""
-    rel = np.abs(x / targets.observed - 1)
+    rel = np.abs(targets.relative_errors(x))
     rel = np.where(np.isfinite(rel), rel, np.inf)
     i = int(np.argmax(rel))
     return float(rel[i]), targets.labels[i], targets.distance(x)

@@ -36,12 +36,9 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import studies
+from sim.params import SERVICE_FIT_PARAMETERS
 
-PARAMETERS = (
-    "platform.success_uplift",
-    "platform.industrialisation_success_probability",
-    "platform.duration_factor",
-)
+PARAMETERS = SERVICE_FIT_PARAMETERS
 #: The rows fitted: the designs whose outcome the service moves and the model can match.
 #: Left out: productivity and survival (no channel, ``report.WHY_MISS``), and TO2 and TNO,
 #: whose effects come through a channel the model does not have (contract research on

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim.experiments.batch import BatchError
-from sim.params import Scenario
+from sim.params import SERVICE_FIT_PARAMETERS, Scenario
 
 
 def _display(path: Path) -> str:
@@ -190,6 +190,11 @@ def _evidence(
     held: dict[str, Any] = {}
     for p in load_priors(priors_path).evidence:
         if p.key in fitted:
+            continue
+        if p.key in SERVICE_FIT_PARAMETERS:
+            # The second step of the calibration fitted these to the client studies: they
+            # stay at the fitted values, consistent with the economy's posterior.
+            held[p.key] = "fitted to the client studies (sim.evaluation.fit)"
             continue
         values = {value_of(spec, p.key) for spec in scenarios.values()}
         if p.key in fixed or values != {p.default if not p.integer else int(p.default)}:
