@@ -297,6 +297,47 @@ def test_survival_metric_matches_the_startups_own_records() -> None:
 # ----------------------------------------------------------------- baseline selection
 
 
+def test_a_bound_counts_only_outside_its_range(tmp_path: Path) -> None:
+    t = load_targets()
+    i = t.labels.index("north_pilot_share:2019")
+    s = next(s for s in t.series if s.name == "north_pilot_share")
+    assert s.bound == (0.5, 1.0) and "most" in s.source
+    x = t.observed.copy()
+    for inside in (0.51, 0.8, 0.99):
+        x[i] = inside
+        assert t.distance(x) == 0.0 and t.relative_errors(x)[i] == 0.0
+    x[i] = 0.4  # below the bound: log(0.5 / 0.4) / level_sd, relative error to the edge
+    z, _ = t.standardised(x)
+    assert np.count_nonzero(z) == 1
+    assert z[np.flatnonzero(z)[0]] == pytest.approx(np.log(0.5 / 0.4) / s.level_sd)
+    assert t.relative_errors(x)[i] == pytest.approx(0.4 / 0.5 - 1)
+    assert score(t, x)[1] == "north_pilot_share:2019"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("bound: [0.5, 1.0]", "bound: [0.5]", "expected \\[low, high\\]"),
+        ("bound: [0.5, 1.0]", "bound: [0.9, 0.5]", "expected \\[low, high\\]"),
+        ("reason: >-\n      The source paper says", "reason_gone: >-\n      x", "reason"),
+        ("    level_sd: 0.1\n", "    level_sd: 0.1\n    growth_sd: 0.1\n", "takes no"),
+    ],
+)
+def test_a_bad_bound_is_refused_naming_the_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    text = (CALIBRATION_DIR / "targets.yaml").read_text()
+    assert old in text
+    p = tmp_path / "targets.yaml"
+    p.write_text(text.replace(old, new, 1))
+    (tmp_path / "data").mkdir()
+    for f in ("hk_targets_2015_2019.csv", "hk_pipeline_targets.csv"):
+        (tmp_path / "data" / f).write_text((CALIBRATION_DIR / "data" / f).read_text())
+    with pytest.raises(CalibrationError, match=message) as e:
+        load_targets(p)
+    assert "series.north_pilot_share" in str(e.value)
+
+
 def test_score_and_seed_mean_points() -> None:
     t = load_targets()
     worst, where, dist = score(t, t.observed * 1.0)
@@ -373,11 +414,15 @@ def test_spread_width_interval_covers_the_width_and_shrinks_with_pairs() -> None
 
 def test_committed_baseline_set_fits_every_point_within_10_percent() -> None:
     """Issue criterion: the set every scenario runs is within 10% of each fitted 2015-2019
-    point as the mean of 4 seeds at full scale (the seeds and scale of its selection)."""
+    point as the mean of seeds 0-3 and, separately, as the mean of seeds 4-7, at full scale
+    (the seeds and scale of its selection); bounds hold in both."""
     from sim.calibration.api import model_runs
-    from sim.calibration.select import SEEDS, TOLERANCE
+    from sim.calibration.select import SEED_GROUPS, SEEDS, TOLERANCE, group_errors
 
     t = load_targets()
     runs = model_runs("baseline", seeds=SEEDS, scale=1.0, targets=t)
-    worst, where, _ = score(t, seed_mean_points(t, runs))
-    assert worst <= TOLERANCE, (where, worst)
+    errors = group_errors(t, runs)
+    assert len(errors) == len(SEED_GROUPS) == 2
+    for group, rel in zip(SEED_GROUPS, errors, strict=True):
+        i = int(np.argmax(np.abs(rel)))
+        assert abs(rel[i]) <= TOLERANCE, (group, t.labels[i], rel[i])

@@ -132,9 +132,17 @@ def test_switched_on_identical_to_the_baseline_before_its_start_year(group: str)
     base, policy = run(2).quarterly, run_on(group, 2).quarterly
     before = base["year"] < START
     pd.testing.assert_frame_equal(base[before], policy[policy["year"] < START])
-    after_b = base[~before].reset_index(drop=True)
-    after_p = policy[policy["year"] >= START].reset_index(drop=True)
-    assert not after_b.equals(after_p), f"{group} changed nothing from its start year"
+    # From its start year it acts. A lever that acts on rare events (rfs: Hong Kong
+    # production sites, a few a year at this scale) may find none in one seed: look at a few.
+    for seed in (2, 3, 4, 5):
+        if seed != 2:
+            base, policy = run(seed).quarterly, run_on(group, seed).quarterly
+        after_b = base[base["year"] >= START].reset_index(drop=True)
+        after_p = policy[policy["year"] >= START].reset_index(drop=True)
+        if not after_b.equals(after_p):
+            break
+    else:
+        pytest.fail(f"{group} changed nothing from its start year in seeds 2-5")
 
 
 # --- (c) costs are public spend -------------------------------------------------------------------

@@ -472,8 +472,9 @@ def _write_abc_outputs(
         how = (
             f"{selection.label} of the posterior: of the weighted median set and the "
             f"{SELECT_CANDIDATES if not s.quick else QUICK_CANDIDATES} particles of lowest ABC "
-            f"distance, the set whose mean over seeds {list(selection.seeds)} at scale "
-            f"{selection.scale:g} has the smallest worst relative error over the fitted points"
+            f"distance, the set whose means over seeds {list(selection.seeds)} at scale "
+            f"{selection.scale:g} (seeds 0-3 and 4-7, each group on its own) have the smallest "
+            "worst relative error over the fitted points"
             + (
                 ", then refined by Nelder-Mead on the same seeds because it missed a point by "
                 "more than 10%"

@@ -6,8 +6,9 @@ An ABC posterior is a cloud; every user runs one point of it (``calibrated.yaml`
 need not fit (medians of correlated parameters can land off the ridge the data define), so
 the point is chosen, not assumed: the candidates are the weighted median set and the
 particles of lowest ABC distance; each runs with the same seeds at the scale scenarios use
-(full scale by default), and the set whose *seed-mean* is closest to the data at its worst
-fitted point wins (ties: lower RMS standardised distance). The report shows the candidates'
+(full scale by default), and the set whose *seed-means* (seeds 0-3 and seeds 4-7, each
+group on its own) are closest to the data at their worst fitted point wins (ties: lower RMS
+standardised distance). The report shows the candidates'
 scores, so the choice can be checked.
 
 If even the best candidate misses a point by more than the tolerance, :func:`refine` polishes
@@ -35,16 +36,24 @@ from sim.params import Scenario
 SELECT_SEEDS = 4
 #: Particles of lowest distance tried beside the weighted median set.
 SELECT_CANDIDATES = 24
+#: The groups of seeds whose means must each fit (issue 24: seeds 0-3 *and* seeds 4-7, so
+#: that the fit is not an accident of four seeds).
+SEED_GROUPS: tuple[tuple[int, ...], ...] = (
+    tuple(range(SELECT_SEEDS)),
+    tuple(range(SELECT_SEEDS, 2 * SELECT_SEEDS)),
+)
 #: Seeds of the selection runs (fixed: the same for every candidate, common random numbers).
-SEEDS = tuple(range(SELECT_SEEDS))
+SEEDS = tuple(s for group in SEED_GROUPS for s in group)
 #: The tolerance a baseline set must meet at every fitted point (issue: within 10%).
 TOLERANCE = 0.10
 #: Refinement aims a little inside the tolerance, so seed noise does not push points out.
 REFINE_AIM = 0.08
 #: Weight of the penalty on points beyond REFINE_AIM (relative error squared).
 REFINE_PENALTY = 2000.0
-#: Objective evaluations of the refinement (each is SELECT_SEEDS runs).
-REFINE_EVALS = 250
+#: Objective evaluations of the refinement (each is one run per seed of SEEDS); 250 at 4
+#: seeds took 446 s of the report's 524 (calibration.json of model 5), so 160 at 8 seeds
+#: keeps the full refit within issue 24's 45 minutes.
+REFINE_EVALS = 160
 #: Nelder-Mead's first simplex: this share of each prior range around the start.
 REFINE_STEP = 0.05
 
@@ -92,6 +101,35 @@ def seed_mean_points(targets: Targets, runs: pd.DataFrame) -> np.ndarray:
     return np.nanmean(np.vstack(per_run), axis=0)
 
 
+def group_errors(targets: Targets, runs: pd.DataFrame) -> list[np.ndarray]:
+    """Per group of :data:`SEED_GROUPS` present in ``runs``, the relative errors of its
+    seed-mean (all runs as one group if their seeds are not those groups)."""
+    groups = seed_groups(sorted(runs["seed"].unique().tolist()))
+    return [
+        targets.relative_errors(seed_mean_points(targets, runs[runs["seed"].isin(g)]))
+        for g in groups
+    ]
+
+
+def group_score(targets: Targets, runs: pd.DataFrame) -> tuple[float, str, float]:
+    """:func:`score` over seed groups: the worst relative error of any group's seed-mean,
+    its point, and the standardised distance of the mean over all seeds."""
+    worst, where = -1.0, ""
+    have = sorted(runs["seed"].unique().tolist())
+    for g, rel in zip(seed_groups(have), group_errors(targets, runs), strict=True):
+        rel = np.where(np.isfinite(rel), np.abs(rel), np.inf)
+        i = int(np.argmax(rel))
+        if rel[i] > worst:
+            worst, where = float(rel[i]), f"{targets.labels[i]} (seeds {g[0]}-{g[-1]})"
+    return worst, where, targets.distance(seed_mean_points(targets, runs))
+
+
+def seed_groups(have: Sequence[int]) -> list[tuple[int, ...]]:
+    """The :data:`SEED_GROUPS` that make up ``have``, or ``have`` as one group."""
+    groups = [g for g in SEED_GROUPS if set(g) <= set(have)]
+    return groups if sum(len(g) for g in groups) == len(have) else [tuple(have)]
+
+
 def score(targets: Targets, x: np.ndarray) -> tuple[float, str, float]:
     """Worst absolute relative error over fitted points, its label, and the distance."""
     rel = np.abs(targets.relative_errors(x))
@@ -131,7 +169,7 @@ def select_baseline(
             [f.result().assign(seed=s) for s, f in zip(seeds, futs, strict=True)],
             ignore_index=True,
         )
-        worst, where, dist = score(targets, seed_mean_points(targets, runs))
+        worst, where, dist = group_score(targets, runs)
         rows.append(
             {
                 "label": label,
@@ -196,9 +234,9 @@ def refine(
                 ignore_index=True,
             )
             x = seed_mean_points(targets, runs)
-            rel = np.abs(np.nan_to_num(x / targets.observed - 1, nan=1.0))
-            f = targets.distance(x) + REFINE_PENALTY * float(
-                np.sum(np.maximum(rel - REFINE_AIM, 0.0) ** 2)
+            f = targets.distance(x) + REFINE_PENALTY * sum(
+                float(np.sum(np.maximum(np.abs(np.nan_to_num(rel, nan=1.0)) - REFINE_AIM, 0) ** 2))
+                for rel in group_errors(targets, runs)
             )
             cache[key] = (f, runs, values)
         return cache[key][0]
@@ -213,7 +251,7 @@ def refine(
     )
     evaluate(res.x)
     _, runs, values = cache[np.clip(res.x, 0.0, 1.0).tobytes()]
-    worst, where, dist = score(targets, seed_mean_points(targets, runs))
+    worst, where, dist = group_score(targets, runs)
     if worst >= best["max_abs_error"]:
         return selection
     moved = float(np.sqrt(np.mean((np.clip(res.x, 0, 1) - u0) ** 2)))
