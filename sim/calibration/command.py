@@ -143,6 +143,9 @@ def add_calibrate_command(sub: Any) -> None:
         help="run an ABC calibration of more runs (population x generations and predictive "
         "draws) than a batch may have without confirmation (as compare and sweep)",
     )
+    from sim.calibration.retune import add_retune_arguments
+
+    add_retune_arguments(c)
     c.set_defaults(func=cmd_calibrate)
 
 
@@ -150,6 +153,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run the calibration the options describe; 0 on success."""
     from sim.calibration.api import CalibrationSettings, run_settings
 
+    if getattr(args, "retune", None):
+        from sim.calibration.retune import cmd_retune
+
+        return cmd_retune(args)
     run_settings(CalibrationSettings.from_namespace(args))
     return 0
 
