@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.api import CalibrationOutcome, CalibrationSettings, canonical_command
-from sim.calibration.config import Priors, Targets
+from sim.calibration.config import FIRST_FIT_YEAR, Priors, Targets
 from sim.calibration.defaults import DB_NAME, ROLLING_DIR
 from sim.calibration.fit import BAND
 from sim.errors import CalibrationError, ExecutorError, UsageError
@@ -95,8 +95,8 @@ class Case:
 
 def forecast_cases(targets: Targets) -> list[Case]:
     """Every yearly series of ``targets`` with an observation in a forecast year in its data
-    file (also years the targets do not fit, e.g. 2017 and 2018 of value added), with its
-    observations of 2015 to :data:`FIT_LAST_YEAR`. Moments are left out: a window mean
+    file (also years the targets do not fit), with its observations of 2015 to
+    :data:`FIT_LAST_YEAR`. Moments are left out: a window mean
     has no yearly forecast."""
     tables: dict[Path, pd.DataFrame] = {}
     out: list[Case] = []
@@ -111,7 +111,7 @@ def forecast_cases(targets: Targets) -> list[Case]:
         values = {
             int(y): float(v) * s.factor for y, v in zip(rows["year"], rows["value"], strict=True)
         }
-        history = {y: v for y, v in sorted(values.items()) if y <= FIT_LAST_YEAR}
+        history = {y: v for y, v in sorted(values.items()) if FIRST_FIT_YEAR <= y <= FIT_LAST_YEAR}
         observed = {y: v for y, v in sorted(values.items()) if y in FORECAST_YEARS}
         if observed:
             out.append(Case(s.name, s.model_column, history, observed))
