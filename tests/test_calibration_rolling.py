@@ -103,7 +103,8 @@ def test_cut_targets_hold_no_forecast_point_and_no_late_moment() -> None:
     assert list(cases["startups"].history) == [2015, 2016]
 
 
-def test_section_replaces_its_old_text_or_goes_before_the_parameters() -> None:
+def test_section_replaces_its_old_text_or_goes_before_the_parameters(tmp_path: Path) -> None:
+    assert report_section(tmp_path) == []  # no stored check: the report has no section
     report = "# R\n\n## Fit\n\nx\n\n## Parameters: posterior against prior (id)\n\ny\n"
     once = with_section(report, [TITLE, "", "first", ""])
     assert once.index(TITLE) < once.index("## Parameters") and once.count(TITLE) == 1

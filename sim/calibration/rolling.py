@@ -48,6 +48,10 @@ FIGURE = "figures/rolling_origin.png"
 #: Start of the heading the report puts this section before (after the fit and outlook).
 BEFORE = "## Parameters: posterior against prior"
 
+#: An effective sample size below this share of the population is flagged in the report
+#: (assumption: under 10% the weighted posterior is a handful of particles).
+FEW_PARTICLES = 0.1
+
 Log = Callable[[str], Any]
 
 
@@ -205,6 +209,8 @@ def render_section(table: pd.DataFrame, meta: Mapping[str, Any], figure: str = F
     dropped targets, the error table, the summary and a one-sentence reading.
     ``figure``: the figure's path relative to the Markdown file."""
     st, fit, summ = meta["settings"], meta["fit"], meta["summary"]
+    ess = float(fit.get("last_ess", np.nan))
+    few = ess < FEW_PARTICLES * st["population"]
     lines = [
         TITLE,
         "",
@@ -235,7 +241,9 @@ def render_section(table: pd.DataFrame, meta: Mapping[str, Any], figure: str = F
                 [
                     "fit result",
                     f"{fit['generations']} generations, final epsilon {fit['final_epsilon']}, "
-                    f"{fit['simulations']:,} runs, {fit['wall_seconds']:.0f} s",
+                    f"{fit['simulations']:,} runs, {fit['wall_seconds']:.0f} s; effective "
+                    f"sample size of the last generation {ess:.1f} of {st['population']}"
+                    + (" (the forecast band rests on few particles)" if few else ""),
                 ],
                 [
                     "forecast",
@@ -531,6 +539,7 @@ def run_rolling_origin(
                 "final_epsilon": round(float(gens["epsilon"].iloc[-1]), 4),
                 "simulations": int(result.simulations),
                 "wall_seconds": round(sum(c["seconds"] for c in calls), 1),
+                "last_ess": round(float(gens["ess"].iloc[-1]), 1),
             },
             "forecast_seconds": round(forecast_seconds, 1),
             "this_call_seconds": round(time.perf_counter() - t_start, 1),
