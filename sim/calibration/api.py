@@ -44,6 +44,8 @@ from sim.calibration.defaults import (
     QUICK,
     QUICK_CANDIDATES,
     QUICK_REFINE_EVALS,
+    ROLLING,
+    ROLLING_DIR,
 )
 from sim.calibration.fit import fit_table, target_table
 from sim.errors import CalibrationError, ExecutorError, UsageError
@@ -109,6 +111,7 @@ class CalibrationSettings:
     predictive_draws: int | None = None
     predictive_scale: float | None = None
     quick: bool = False
+    rolling_origin: bool = False
     de_maxiter: int = 30
     de_popsize: int = 6
     de_seeds: int = 2
@@ -131,7 +134,10 @@ class CalibrationSettings:
             UsageError: a setting out of range or two that exclude each other.
         """
         s = dataclasses.replace(self)
-        for k, v in (QUICK if s.quick else FULL).items():
+        table = QUICK if s.quick else ROLLING if s.rolling_origin else FULL
+        if s.rolling_origin and s.predictive_scale is None:
+            s.predictive_scale = s.scale if s.scale is not None else table["scale"]
+        for k, v in table.items():
             if getattr(s, k) is None:
                 setattr(s, k, v)
         if s.method not in ("abc", "de"):
@@ -160,6 +166,11 @@ class CalibrationSettings:
                 raise UsageError(f"{name} must be {allowed}, got {value}")
         if s.resume and s.fresh:
             raise UsageError("--resume and --fresh exclude each other: choose one")
+        if s.rolling_origin and (s.method != "abc" or s.no_report):
+            raise UsageError(
+                "--rolling-origin is an ABC-SMC fit with its own report section: "
+                "not with --method de or --no-report"
+            )
         if s.report_only and (s.fresh or s.method != "abc"):
             raise UsageError("--report-only reads an ABC database: not with --fresh or --method de")
         if s.out is None:
@@ -235,7 +246,7 @@ def canonical_command(s: CalibrationSettings | argparse.Namespace) -> str:
         parts += ["--jobs", str(s.jobs)]
     if s.dask:
         parts.append("--dask")
-    for flag in ("resume", "report_only", "no_report"):
+    for flag in ("rolling_origin", "resume", "report_only", "no_report"):
         if getattr(s, flag):
             parts.append("--" + flag.replace("_", "-"))
     return shlex.join(parts)
@@ -298,6 +309,10 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
     out = Path(str(s.out))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
+    if s.rolling_origin:
+        from sim.calibration.rolling import run_rolling_origin
+
+        return run_rolling_origin(s, targets, priors, base, log=say)
     from sim.experiments.folder_lock import hold_out_dir
 
     # held until the outputs are written: a second calibration (--resume or --fresh) on
@@ -534,6 +549,7 @@ def _write_abc_outputs(
             seed=s.seed,
             commands=commands,
             summary=summary,
+            rolling_dir=out / ROLLING_DIR,
         )
         files.update(report_files)
         say(

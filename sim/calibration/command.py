@@ -19,6 +19,7 @@ from sim.calibration.defaults import (
     DEFAULT_TARGETS,
     FULL,
     QUICK,
+    ROLLING,
 )
 
 #: The first line of the command's help (as before the split into api and command).
@@ -129,6 +130,15 @@ def add_calibrate_command(sub: Any) -> None:
         action="store_true",
         help="tiny run for tests: population 24, 2 generations, scale 0.1, "
         "8 predictive draws at scale 0.1",
+    )
+    c.add_argument(
+        "--rolling-origin",
+        action="store_true",
+        help="out-of-sample check: fit 2015-2017 only (own ABC-SMC in OUT/rolling_origin/; "
+        f"defaults population {ROLLING['population']}, {ROLLING['generations']} generations, "
+        f"scale {ROLLING['scale']}, --max-minutes {ROLLING['max_minutes']:g}), forecast "
+        f"2018-2019 ({ROLLING['predictive_draws']} posterior draws at the fit's scale) beside "
+        "a straight-line trend; --report-only redoes only the forecast from the stored fit",
     )
     c.add_argument("--de-maxiter", type=int, default=30, help="DE generations")
     c.add_argument("--de-popsize", type=int, default=6, help="DE population x parameters")

@@ -513,8 +513,12 @@ def build_report(
     seed: int,
     commands: list[str],
     summary: Mapping[str, Any],
+    rolling_dir: Path | None = None,
 ) -> dict[str, Callable[[Path], Any]]:
-    """Run the predictive check and return writers for the report files (name -> writer)."""
+    """Run the predictive check and return writers for the report files (name -> writer).
+
+    ``rolling_dir``: folder of a stored rolling-origin check (``sim.calibration.rolling``),
+    whose section the report includes when its results exist there."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -549,6 +553,10 @@ def build_report(
         priors=priors,
         outlook=outlook,
     )
+    if rolling_dir is not None:  # the stored rolling-origin check, if any (never rerun here)
+        from sim.calibration.rolling import report_section, with_section
+
+        text = with_section(text, report_section(rolling_dir))
     files: dict[str, Callable[[Path], Any]] = {
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
         "fit.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
