@@ -104,6 +104,7 @@ class CalibrationSettings:
     min_acceptance: float = 0.0
     max_simulations: int | None = None
     max_minutes: float | None = None
+    bank_runs: bool = True
     resume: bool = False
     fresh: bool = False
     report_only: bool = False
@@ -246,6 +247,8 @@ def canonical_command(s: CalibrationSettings | argparse.Namespace) -> str:
         parts += ["--jobs", str(s.jobs)]
     if s.dask:
         parts.append("--dask")
+    if s.method == "abc" and not s.report_only and not getattr(s, "bank_runs", True):
+        parts.append("--no-bank-runs")
     for flag in ("rolling_origin", "resume", "report_only", "no_report"):
         if getattr(s, flag):
             parts.append("--" + flag.replace("_", "-"))
@@ -385,6 +388,7 @@ def _run_abc(
         min_acceptance=s.min_acceptance,
         max_simulations=s.max_simulations,
         max_minutes=s.max_minutes,
+        bank=s.bank_runs,
     )
     log_path = db.with_suffix(".json")
     if s.report_only:

@@ -60,6 +60,7 @@ DB_NAME = "abc.db"
 OUTPUT_NAMES: tuple[str, ...] = (
     DB_NAME,
     "abc.json",
+    "abc.bank.parquet",
     "posterior.csv",
     "generations.csv",
     "calibrated.yaml",

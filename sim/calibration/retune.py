@@ -82,6 +82,9 @@ JUDGE_N = 20
 EPS_GRID = 400
 #: Posterior-predictive band of the report (as the calibration report's).
 BAND = (0.05, 0.95)
+#: The two methods: over every banked run (exact), over the accepted particles (fallback).
+METHOD_RUNS = "importance sampling over every banked run (deterministic mixture)"
+METHOD_ACCEPTED = "re-weighting of the accepted particles (no run bank)"
 #: Default output folder.
 DEFAULT_OUT = Path("results/calibration-retune")
 #: What a retune writes into its ``--out``.
@@ -113,6 +116,9 @@ class Bank:
         distance: each particle's distance under ``targets``.
         path: the database (None for a synthetic bank).
         fingerprint: hash of the database file (empty for a synthetic bank).
+        mixture: for a run bank (every run, ``bank.py``), each run's importance weight
+            prior / q_mix; None for the accepted particles only.
+        note: why the run bank was not used (empty if it was, or if there is none).
     """
 
     targets: Targets
@@ -124,6 +130,13 @@ class Bank:
     distance: np.ndarray
     path: Path | None = None
     fingerprint: str = ""
+    mixture: np.ndarray | None = None
+    note: str = ""
+
+    @property
+    def method(self) -> str:
+        """Which method re-weights this bank."""
+        return METHOD_RUNS if self.mixture is not None else METHOD_ACCEPTED
 
 
 def file_fingerprint(path: Path) -> str:
@@ -198,6 +211,123 @@ def load_bank(db: Path, targets: Targets, priors: Priors) -> Bank:
         path=db,
         fingerprint=file_fingerprint(db),
     )
+
+
+def load_run_bank(accepted: Bank, priors: Priors) -> Bank:
+    """The run bank beside ``accepted``'s database (``bank.py``) as a :class:`Bank` of every
+    run with its mixture weight; ``accepted`` itself, with a ``note``, when there is no run
+    bank or it does not cover the database's generations.
+
+    Raises:
+        CalibrationError: the run bank's statistics or distances are not those of the
+            database's targets.
+    """
+    from sim.calibration.bank import bank_path, mixture_weights, read_bank, x_columns
+
+    assert accepted.path is not None
+    where = bank_path(accepted.path)
+    if not where.is_file():
+        return dataclasses.replace(accepted, note=f"no run bank {where.name} beside the database")
+    runs, meta = read_bank(where)
+    log = accepted.path.with_suffix(".json")
+    fp = json.loads(log.read_text()).get("fingerprint") if log.is_file() else None
+    if fp is not None and meta.get("fingerprint") != fp:
+        return dataclasses.replace(
+            accepted, note=f"the run bank {where.name} belongs to another run than the database"
+        )
+    n_gen = len(accepted.epsilon)
+    runs = runs[runs["t"] < n_gen].reset_index(drop=True)  # a generation pyabc did not store
+    counts = runs[runs["accepted"] & (runs["t"] >= 0)].groupby("t").size()
+    want = pd.Series(np.bincount(accepted.t, minlength=n_gen), index=range(n_gen))
+    if meta.get("labels") != accepted.targets.labels or not counts.reindex(
+        want.index, fill_value=0
+    ).equals(want):
+        return dataclasses.replace(
+            accepted,
+            note=f"the run bank {where.name} does not cover the database's generations "
+            "(a run resumed with other bank settings)",
+        )
+    x = runs[x_columns(len(accepted.targets.labels))].to_numpy(dtype=float)
+    stored = runs["distance"].to_numpy(float)
+    distance = np.array([accepted.targets.distance(row) for row in x])
+    same = np.isclose(distance, stored, rtol=1e-7, atol=1e-9) | ~np.isfinite(stored)
+    if not same.all():
+        raise CalibrationError(
+            where,
+            f"the banked distances are not those of {accepted.targets.path}: give the "
+            "targets file of the bank's run with --targets",
+        )
+    t = runs["t"].to_numpy(dtype=int)
+    weight = np.where(runs["accepted"], runs["weight"].fillna(0.0), 0.0)
+    for g in np.unique(t):
+        if weight[t == g].sum() > 0:
+            weight[t == g] /= weight[t == g].sum()
+    return dataclasses.replace(
+        accepted,
+        params=runs[priors.keys].reset_index(drop=True),
+        t=t,
+        weight=weight,
+        x=x,
+        distance=np.where(np.isfinite(stored), distance, np.inf),
+        mixture=mixture_weights(runs, priors),
+        note="",
+    )
+
+
+def reweight_runs(
+    t: np.ndarray,
+    mixture: np.ndarray,
+    epsilon: np.ndarray,
+    d_new: np.ndarray,
+    *,
+    ess_floor: float = ESS_FLOOR,
+) -> Reweighting:
+    """The new posterior over every banked run (module docstring): weights
+    ``mixture * 1[d_new <= eps']``, eps' the smallest tolerance reaching ``ess_floor``.
+
+    Args:
+        t: generation of each run (-1: pyabc's calibration sample from the prior).
+        mixture: prior / q_mix of each run (``bank.mixture_weights``).
+        epsilon: tolerance of generations 0, 1, ... (for the per-generation record).
+        d_new: each run's distance under the new targets.
+        ess_floor: the ESS the new tolerance must reach.
+    """
+    t = np.asarray(t, dtype=int)
+    d_new = np.asarray(d_new, dtype=float)
+    finite = np.sort(d_new[np.isfinite(d_new) & (mixture > 0)])
+    if finite.size == 0:
+        raise ValueError("no run has a finite new distance")
+    grid = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, min(EPS_GRID, finite.size))))
+    best: tuple[float, float, np.ndarray] | None = None
+    chosen = None
+    for eps in grid:
+        w = np.where(d_new <= eps, mixture, 0.0)
+        ess = _ess(w)
+        if best is None or ess > best[1]:
+            best = (float(eps), ess, w)
+        if ess >= ess_floor:
+            chosen = (float(eps), ess, w)
+            break
+    assert best is not None
+    eps, ess, w = chosen if chosen is not None else best
+    w = w / w.sum()
+    rows = []
+    for g in np.unique(t):
+        in_g = t == g
+        wg = np.where(in_g, w, 0.0)
+        rows.append(
+            {
+                "t": int(g),
+                "epsilon": float(epsilon[g]) if g >= 0 else float("inf"),
+                "runs": int(np.count_nonzero(in_g)),
+                "retained": int(np.count_nonzero(in_g & (w > 0))),
+                "ess": _ess(wg),
+                "outside": float("nan"),
+                "used": bool(wg.sum() > 0),
+                "share": float(wg.sum()),
+            }
+        )
+    return Reweighting(w, eps, ess, chosen is not None, pd.DataFrame(rows))
 
 
 # --------------------------------------------------------------------------- new targets
@@ -527,12 +657,14 @@ def render_report(
     from sim.reporting import markdown_table
 
     used = rw.generations[rw.generations["used"]]
+    runs = bank.mixture is not None
+    what = "runs (accepted and rejected)" if runs else "accepted particles"
     lines = [
         "# Retuned calibration",
         "",
         f"Targets `{new.path}` re-weighting the ABC bank `{bank.path}` (fitted to "
         f"`{bank.targets.path}`; fingerprint {bank.fingerprint or 'synthetic'}): "
-        f"{len(bank.t):,} particles of {len(bank.epsilon)} generations, no new ABC run.",
+        f"{len(bank.t):,} {what} of {len(bank.epsilon)} generations, no new ABC run.",
         "",
         f"Command: `{command}`",
         "",
@@ -542,23 +674,16 @@ def render_report(
         "",
         "## Method and assumptions",
         "",
-        "Importance re-weighting of every banked generation (sim/calibration/retune.py). "
-        "Generation t's weighted particles sample the ABC posterior at its tolerance eps_t; "
-        "keeping those whose new distance is at most eps' samples the new ABC posterior at "
-        "eps' **provided the new acceptance region lies inside generation t's old one** for "
-        "the mass that matters. Generation 0 (the widest tolerance) is assumed to hold it; "
-        "each tighter generation is used only while the generations already used put at "
-        f"most {max_outside:.0%} of the new posterior beyond its old tolerance (column "
-        "`outside`). Used generations are pooled in proportion to their effective sample "
-        f"size (ESS); eps' is the smallest tolerance whose pooled ESS reaches {ess_floor:g}. "
-        "The predictive band below is that of the retained runs' own statistics (one seed "
-        "each, at the bank's scale), not of new runs.",
+        f"Method: **{bank.method}** (sim/calibration/retune.py).",
         "",
+        *(_runs_method(ess_floor) if runs else _accepted_method(ess_floor, max_outside)),
+        *([f"The run bank was not used: {bank.note}.", ""] if bank.note else []),
         "## Re-weighting",
         "",
         f"- new tolerance eps' = {rw.epsilon:.4g} (the bank's last generation: "
         f"{bank.epsilon[-1]:.4g})",
-        f"- pooled ESS {rw.ess:.1f} of {int(np.count_nonzero(rw.weights > 0))} particles"
+        f"- {'' if runs else 'pooled '}ESS {rw.ess:.1f} of "
+        f"{int(np.count_nonzero(rw.weights > 0))} {'runs' if runs else 'particles'}"
         + (
             ""
             if rw.floor_reached
@@ -570,21 +695,39 @@ def render_report(
         f"{seconds.get('baseline', 0.0):.0f} s for the baseline set, "
         f"{seconds.get('total', 0.0):.0f} s in all",
         "",
-        *markdown_table(
-            ["t", "epsilon", "retained", "ESS", "outside", "used", "share"],
-            [
+        *(
+            markdown_table(
+                ["t", "epsilon", "runs", "retained", "ESS", "share"],
                 [
-                    str(int(r.t)),
-                    f"{r.epsilon:.4g}",
-                    str(int(r.retained)),
-                    f"{r.ess:.1f}",
-                    "" if not np.isfinite(r.outside) else f"{r.outside:.1%}",
-                    "yes" if r.used else "no",
-                    f"{r.share:.1%}",
-                ]
-                for r in rw.generations.itertuples()
-            ],
-            "rrrrrlr",
+                    [
+                        str(int(r.t)),
+                        f"{r.epsilon:.4g}" if np.isfinite(r.epsilon) else "prior sample",
+                        str(int(r.runs)),
+                        str(int(r.retained)),
+                        f"{r.ess:.1f}",
+                        f"{r.share:.1%}",
+                    ]
+                    for r in rw.generations.itertuples()
+                ],
+                "rrrrrr",
+            )
+            if runs
+            else markdown_table(
+                ["t", "epsilon", "retained", "ESS", "outside", "used", "share"],
+                [
+                    [
+                        str(int(r.t)),
+                        f"{r.epsilon:.4g}",
+                        str(int(r.retained)),
+                        f"{r.ess:.1f}",
+                        "" if not np.isfinite(r.outside) else f"{r.outside:.1%}",
+                        "yes" if r.used else "no",
+                        f"{r.share:.1%}",
+                    ]
+                    for r in rw.generations.itertuples()
+                ],
+                "rrrrrlr",
+            )
         ),
         "",
         "## Fit",
@@ -649,6 +792,41 @@ def render_report(
             *_compare_lines(self_check),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _runs_method(ess_floor: float) -> list[str]:
+    return [
+        "Exact importance sampling over every run of the ABC (the run bank, "
+        "sim/calibration/bank.py): run i of generation t is a draw from that generation's "
+        "proposal q_t (the prior for t <= 0; pyabc's multivariate normal transition refitted "
+        "to generation t-1's weighted particles, truncated to the prior's box), with its "
+        "complete statistics whether it was accepted or not. Pooled as a deterministic "
+        "mixture, q_mix = sum_t n_t q_t / sum_t n_t, each run weighs prior / q_mix times "
+        "1[new distance <= eps']: a sample of the new ABC posterior at eps' with no "
+        "assumption on the old acceptance regions, only that q_mix covers the new posterior "
+        "(generation 0 is the prior, so it does, but runs far from the old targets are few "
+        f"and weigh much: a small ESS says so). eps' is the smallest tolerance whose ESS "
+        f"reaches {ess_floor:g}. The predictive band below is that of the retained runs' own "
+        "statistics (one seed each, at the bank's scale), not of new runs.",
+        "",
+    ]
+
+
+def _accepted_method(ess_floor: float, max_outside: float) -> list[str]:
+    return [
+        "Importance re-weighting of every banked generation's accepted particles. "
+        "Generation t's weighted particles sample the ABC posterior at its tolerance eps_t; "
+        "keeping those whose new distance is at most eps' samples the new ABC posterior at "
+        "eps' **provided the new acceptance region lies inside generation t's old one** for "
+        "the mass that matters. Generation 0 (the widest tolerance) is assumed to hold it; "
+        "each tighter generation is used only while the generations already used put at "
+        f"most {max_outside:.0%} of the new posterior beyond its old tolerance (column "
+        "`outside`). Used generations are pooled in proportion to their effective sample "
+        f"size (ESS); eps' is the smallest tolerance whose pooled ESS reaches {ess_floor:g}. "
+        "The predictive band below is that of the retained runs' own statistics (one seed "
+        "each, at the bank's scale), not of new runs.",
+        "",
+    ]
 
 
 def _compare_lines(table: pd.DataFrame) -> list[str]:
@@ -764,29 +942,33 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
     bank_targets = load_targets(s.targets)
     priors = load_priors(s.priors)
     base = load_scenario(s.scenario) if s.scenario else Scenario()
-    bank = load_bank(bank_path, bank_targets, priors)
+    bank = load_run_bank(load_bank(bank_path, bank_targets, priors), priors)
     refit = load_posterior(s.refit_posterior) if s.refit_posterior else None
     d_new = new_distances(bank, new)  # raises on a point the bank lacks
-    rw = reweight(
-        bank.t,
-        bank.weight,
-        bank.epsilon,
-        bank.distance,
-        d_new,
-        ess_floor=s.ess_floor,
-        max_outside=s.max_outside,
-    )
+    if bank.mixture is not None:
+        rw = reweight_runs(bank.t, bank.mixture, bank.epsilon, d_new, ess_floor=s.ess_floor)
+    else:
+        rw = reweight(
+            bank.t,
+            bank.weight,
+            bank.epsilon,
+            bank.distance,
+            d_new,
+            ess_floor=s.ess_floor,
+            max_outside=s.max_outside,
+        )
     post = posterior_frame(bank, rw, d_new)
     changes = target_changes(bank_targets, new)
     self_check = self_t = None
     if not changes:
         self_t = int(np.argmin(np.abs(bank.epsilon - rw.epsilon)))
-        gen = bank.params[bank.t == self_t].assign(weight=bank.weight[bank.t == self_t])
+        in_t = (bank.t == self_t) & (bank.weight > 0)  # its accepted particles
+        gen = bank.params[in_t].assign(weight=bank.weight[in_t])
         self_check = compare_posteriors(post, gen, priors)
     refit_table = compare_posteriors(post, refit, priors) if refit is not None else None
     seconds = {"reweight": time.perf_counter() - t_start}
     say(
-        f"retune: eps' {rw.epsilon:.4g}, ESS {rw.ess:.1f}, generations "
+        f"retune ({bank.method}): eps' {rw.epsilon:.4g}, ESS {rw.ess:.1f}, generations "
         f"{', '.join(str(int(t)) for t in rw.generations.loc[rw.generations['used'], 't'])} "
         f"({seconds['reweight']:.1f} s)"
     )
@@ -820,7 +1002,7 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
         command = s.command()
         best = selection.candidates.iloc[0]
         summary = {
-            "method": "retune: importance re-weighting of the banked ABC-SMC runs",
+            "method": f"retune: {bank.method}",
             "epsilon": round(rw.epsilon, 4),
             "ess": round(rw.ess, 1),
             "wall_seconds": round(seconds["total"], 1),
@@ -849,7 +1031,9 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
                 "path": str(bank_path),
                 "fingerprint": bank.fingerprint,
                 "targets": str(bank_targets.path),
-                "particles": int(len(bank.t)),
+                "particles" if bank.mixture is None else "runs": int(len(bank.t)),
+                "method": bank.method,
+                "note": bank.note,
                 "generations": int(len(bank.epsilon)),
             },
             "targets": str(new.path),

@@ -17,7 +17,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -28,6 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibration.bank import (
+    TRANSITION,
+    Record,
+    bank_meta,
+    bank_path,
+    records_frame,
+    write_generation,
+)
 from sim.calibration.config import CalibrationError, Priors, Targets
 from sim.calibration.simulator import Simulator, TargetDistance, abc_name
 
@@ -55,8 +63,14 @@ def _load(blob: bytes) -> Any:
     return _LOADED[1]
 
 
-def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[Any, int]]:
-    """Worker task: for each slot, simulate until one particle is accepted."""
+def _fill_slots(
+    blob: bytes, seed: int, t: int, slots: list[int], record: bool = False
+) -> list[tuple[Any, int, list[Record]]]:
+    """Worker task: for each slot, simulate until one particle is accepted.
+
+    With ``record``, every run of the slot is also returned (``bank.Record``), rejected
+    ones included (pyabc's sample keeps only the accepted).
+    """
     simulate_one, sample_factory = _load(blob)
     out = []
     for i in slots:
@@ -64,14 +78,19 @@ def _fill_slots(blob: bytes, seed: int, t: int, slots: list[int]) -> list[tuple[
         np.random.seed(s)  # noqa: NPY002 - pyabc draws from numpy's global generator
         random.seed(s)
         sample = sample_factory()
+        runs: list[Record] = []
         n = 0
         while True:
             particle = simulate_one()
+            if record:
+                x = (particle.sum_stat or {}).get("x")
+                accepted, weight = bool(particle.accepted), float(particle.weight)
+                runs.append((i, n, dict(particle.parameter), x, accepted, weight))
             n += 1
             sample.append(particle)
             if particle.accepted:
                 break
-        out.append((sample, n))
+        out.append((sample, n, runs))
     return out
 
 
@@ -85,10 +104,14 @@ def _make_sampler_class() -> type:
     class SeededSampler(Sampler):
         """pyabc sampler with static, seeded particle slots on any ``Executor``."""
 
-        def __init__(self, executor: Executor, seed: int) -> None:
+        def __init__(
+            self, executor: Executor, seed: int, recorder: Callable[[int, list], Any] | None
+        ) -> None:
             super().__init__()
             self.executor = executor
             self.seed = int(seed)
+            #: Called with each finished generation's runs (None: runs are not recorded).
+            self.recorder = recorder
             #: ``time.monotonic()`` past which a generation is abandoned (None: no limit).
             self.deadline: float | None = None
 
@@ -109,6 +132,7 @@ def _make_sampler_class() -> type:
             # (geometric in the acceptance rate), and bigger tasks left a worker idle at the
             # end of each generation. Workers unpickle a generation's functions once (_load).
             futures: list[Any] = []
+            record = self.recorder is not None
 
             def out_of_time() -> OutOfTime:
                 for g in futures:
@@ -118,19 +142,23 @@ def _make_sampler_class() -> type:
             for i in range(n):  # an inline executor works here: the limit is checked too
                 if self.deadline is not None and time.monotonic() > self.deadline:
                     raise out_of_time()
-                futures.append(self.executor.submit(_fill_slots, blob, self.seed, t, [i]))
+                futures.append(self.executor.submit(_fill_slots, blob, self.seed, t, [i], record))
             sample = self._create_empty_sample()
             total = 0
+            runs: list[Record] = []
             for f in futures:  # in slot order: the result does not depend on timing
                 left = None if self.deadline is None else self.deadline - time.monotonic()
                 try:
                     parts = f.result(timeout=None if left is None else max(left, 0.0))
                 except FutureTimeout:
                     raise out_of_time() from None
-                for part, k in parts:
+                for part, k, recorded in parts:
                     sample += part
                     total += k
+                    runs += recorded
             self.nr_evaluations_ = total
+            if self.recorder is not None:
+                self.recorder(t, runs)
             return sample
 
     return SeededSampler
@@ -150,8 +178,9 @@ def _make_model_class() -> type:
         other run is completed and judged exactly as ``Model.accept`` does, and the seed is
         drawn the same way, so the posterior is the same bit for bit
         (tests/test_early_rejection.py); only rejected runs get cheaper. Rejected particles
-        are not recorded (no component of this calibration asks pyabc to record them), so
-        their empty results (distance ``inf``) are never read.
+        are not recorded by pyabc (no component asks it to), and a calibration that banks
+        its runs (``SMCSettings.bank``) uses the plain model, so their empty results
+        (distance ``inf``) are never read.
         """
 
         def accept(  # noqa: PLR0913 - pyabc's interface
@@ -205,6 +234,9 @@ class SMCSettings:
             generations; ``--resume`` redoes it).
         quantile: epsilon of generation t+1 is this weighted quantile of generation t's
             distances.
+        bank: record every run with its statistics in the run bank beside the database
+            (``sim/calibration/bank.py``; for ``--retune``); early rejection is then off,
+            the posterior is the same.
     """
 
     population: int = 400
@@ -216,6 +248,7 @@ class SMCSettings:
     max_simulations: int | None = None
     max_minutes: float | None = None
     quantile: float = 0.5
+    bank: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -304,6 +337,20 @@ def _history_frames(
     return gens, frames, last
 
 
+def _check_transition(transitions: list[Any]) -> None:
+    """The bank's proposal densities assume pyabc's default transition (``bank.TRANSITION``)."""
+    from pyabc.transition import MultivariateNormalTransition
+    from pyabc.transition.multivariatenormal import silverman_rule_of_thumb
+
+    (tr,) = transitions
+    if not (
+        type(tr) is MultivariateNormalTransition
+        and tr.scaling == TRANSITION["scaling"]
+        and tr.bandwidth_selector is silverman_rule_of_thumb
+    ):
+        raise CalibrationError(None, f"the run bank assumes {TRANSITION}, pyabc uses {tr!r}")
+
+
 def run_smc(
     targets: Targets,
     priors: Priors,
@@ -329,7 +376,8 @@ def run_smc(
             to ``settings.generations`` generations in all.
         quiet: silence pyabc's per-generation log.
         early_rejection: stop runs that are surely rejected (``_make_model_class``); the
-            result is the same either way, only the time differs.
+            result is the same either way, only the time differs. Ignored (off) with
+            ``settings.bank``: a stopped run has no statistics to bank.
 
     Raises:
         CalibrationError: ``db`` exists without ``resume``, or belongs to another setup.
@@ -361,10 +409,20 @@ def run_smc(
         **{abc_name(p.key): pyabc.RV("uniform", p.low, p.high - p.low) for p in priors.priors}
     )
     simulator = Simulator(base, priors, targets, settings.scale)
-    sampler = _make_sampler_class()(executor, settings.seed)
+    recorder = None
+    if not resume:
+        bank_path(db).unlink(missing_ok=True)  # a new run's bank starts empty (or none)
+    if settings.bank:
+        where, meta_ = bank_path(db), bank_meta(priors, targets, fp)
+
+        def recorder(t: int, runs: list[Record]) -> None:
+            write_generation(where, records_frame(t, runs, priors, targets), meta_)
+
+    sampler = _make_sampler_class()(executor, settings.seed, recorder)
     sampler.show_progress = False
     # The model's name in pyabc's database stays the one pyabc gives the plain function.
-    model = _make_model_class()(simulator, name="Simulator") if early_rejection else simulator
+    early = early_rejection and not settings.bank
+    model = _make_model_class()(simulator, name="Simulator") if early else simulator
     abc = pyabc.ABCSMC(
         model,
         prior,
@@ -373,6 +431,8 @@ def run_smc(
         eps=pyabc.QuantileEpsilon(alpha=settings.quantile),
         sampler=sampler,
     )
+    if settings.bank:
+        _check_transition(abc.transitions)
     url = f"sqlite:///{db.resolve()}"
     done = 0  # generations already stored whole (pyabc stores a generation when it ends)
     if resume:
