@@ -4,6 +4,7 @@ tiny real bank (outputs, and bad input refused with exit 2 and nothing written).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from scipy.stats import norm
 from sim.calibration.config import Series, Targets, load_targets
 from sim.calibration.posterior import load_posterior
 from sim.calibration.retune import (
+    METHOD_ACCEPTED,
+    METHOD_RUNS,
     Bank,
     compare_posteriors,
     new_distances,
@@ -299,6 +302,11 @@ def test_cli_retune_tiny_bank(tmp_path: Path, capsys) -> None:
     assert 0.01 <= spec.manufacturing.exit_hazard <= 0.1
     report = (out / "report.md").read_text()
     assert "startup_employees: dropped" in report and "it_employment: weight 1 -> 3" in report
+    # the calibration banked every run (the default): the retune samples over all of them
+    assert (cal / "abc.bank.parquet").is_file()
+    assert f"Method: **{METHOD_RUNS}**" in report
+    meta = json.loads((out / "retune.json").read_text())
+    assert meta["method"] == f"retune: {METHOD_RUNS}" and meta["bank"]["runs"] > len(post)
     assert "## Against a full refit" in report
     fit = pd.read_csv(out / "fit.csv")
     assert len(fit) == len(load_targets(new).labels)
@@ -307,6 +315,13 @@ def test_cli_retune_tiny_bank(tmp_path: Path, capsys) -> None:
     refit = ["--refit-posterior", str(cal / "posterior.csv")]
     assert main([*retune, *refit, "--out", str(out2)]) == 0
     assert "Largest |shift|" in (out2 / "report.md").read_text()
+    # without the run bank (an old database): the accepted particles, and the report says so
+    (cal / "abc.bank.parquet").rename(tmp_path / "kept.parquet")
+    out3 = tmp_path / "rt3"
+    assert main([*retune, "--out", str(out3)]) == 0
+    report3 = (out3 / "report.md").read_text()
+    assert f"Method: **{METHOD_ACCEPTED}**" in report3 and "no run bank" in report3
+    (tmp_path / "kept.parquet").rename(cal / "abc.bank.parquet")
     capsys.readouterr()
 
     # bad input: exit 2, the file and key named, nothing written

@@ -1,11 +1,26 @@
 """``pilotsim calibrate --retune TARGETS.yaml``: a new posterior from the banked ABC runs.
 
-The ABC-SMC database (the *bank*) holds every generation's accepted particles: parameters
-theta_i, the summary statistics x_i of the one run that accepted them (the target points of
-the targets the bank was fitted to), pyabc's importance weights w_i and each generation's
-tolerance eps_t. A targets file that changes observed values, ``level_sd``/``growth_sd``,
-weights, or drops series or years only changes the distance d'(x); the runs are the same.
-So the new ABC posterior is estimated by **importance re-weighting**, with no new run:
+A targets file that changes observed values, ``level_sd``/``growth_sd``, weights, or drops
+series or years only changes the distance d'(x); the runs are the same. So the new ABC
+posterior is estimated by **importance sampling** over stored runs, with no new run. Two
+methods, by what is stored beside the ABC-SMC database:
+
+**Every run (the run bank, ``bank.py``; calibrations with ``--bank-runs``, the default).**
+Run i of generation t (accepted or not, with its complete statistics x_i) is a draw from
+that generation's proposal q_t: the prior for t <= 0 (t = -1 is pyabc's calibration
+sample), pyabc's transition refitted to generation t-1's weighted particles for t >= 1,
+truncated to the prior's box. Pooling all runs as one deterministic mixture (the balance
+heuristic), q_mix = sum_t n_t q_t / sum_t n_t with n_t the runs of generation t, the
+weights w_i = prior(theta_i) / q_mix(theta_i) * 1[d'(x_i) <= eps'] sample the new ABC
+posterior at eps' exactly: no assumption on the old acceptance regions, only that q_mix
+covers the new posterior (generation 0 is the prior, so it does; where only its runs
+reach, the ESS is small and says so). eps' is the smallest tolerance at which the ESS
+reaches ``ess_floor``; if none does, the tolerance of the largest ESS, flagged.
+
+**Accepted particles only (the fallback, for databases without a run bank).** pyabc's
+database holds every generation's accepted particles: theta_i, the statistics x_i of the
+run that accepted them, pyabc's importance weights w_i and each generation's tolerance
+eps_t:
 
 - Generation t's weighted particles are an importance sample of the joint ABC target
   p(theta) p(x | theta) 1[d(x) <= eps_t] (proposal q_t, weight prior / q_t; pyabc's).
@@ -34,7 +49,9 @@ conservative when the looser generations hold few runs near the new targets (it 
 their ``JUDGE_N`` nearest runs, which may lie far out): on the committed bank, dropping a
 series and lowering a weight kept only generations 0-1 (eps' about 4), while the bank's own
 targets kept generations 3-11 (eps' 1.63). The re-weighting is
-deterministic (no random draw); the baseline set runs fixed seeds (``select.SEEDS``).
+deterministic (no random draw; the run bank's truncation constants use a seeded draw);
+the baseline set runs fixed seeds (``select.SEEDS``). The report and ``retune.json`` name
+the method used, and why the run bank was not (``Bank.note``).
 """
 
 from __future__ import annotations
