@@ -103,15 +103,18 @@ def tick_formatter(factor: float = 1.0, suffix: str = "", signed: bool = False) 
     return _tick_formatter_class()(factor, suffix, signed)
 
 
-def save_figure(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path, bbox_inches: str | None = None) -> None:
     """Save a PNG at :data:`DPI` under a temporary name, then move it into place; close the
-    figure whatever happens."""
+    figure whatever happens. ``bbox_inches="tight"`` crops to the drawn area."""
     import matplotlib.pyplot as plt
 
     from sim.provenance import atomic_write
 
     try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+        atomic_write(
+            path,
+            lambda tmp: fig.savefig(tmp, dpi=DPI, format="png", bbox_inches=bbox_inches),
+        )
     finally:
         plt.close(fig)
 
