@@ -174,7 +174,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         for name in names:
             out = Path(args.out) if args.out and args.analysis != "all" else root / name
             result = module(name).run(out, sizes[name], settings, opts)
-            done[name] = result if isinstance(result, dict) else result.summary
+            done[name] = result.summary
             print(json.dumps({name: done[name]}, indent=1, default=str))
         if args.analysis == "all" or not args.out:  # the index of the analyses' folder
             from sim.analysis.report import write_index
