@@ -103,18 +103,15 @@ def tick_formatter(factor: float = 1.0, suffix: str = "", signed: bool = False) 
     return _tick_formatter_class()(factor, suffix, signed)
 
 
-def save_figure(fig: Any, path: Path, bbox_inches: str | None = None) -> None:
+def save_figure(fig: Any, path: Path) -> None:
     """Save a PNG at :data:`DPI` under a temporary name, then move it into place; close the
-    figure whatever happens. ``bbox_inches="tight"`` crops to the drawn area."""
+    figure whatever happens."""
     import matplotlib.pyplot as plt
 
     from sim.provenance import atomic_write
 
     try:
-        atomic_write(
-            path,
-            lambda tmp: fig.savefig(tmp, dpi=DPI, format="png", bbox_inches=bbox_inches),
-        )
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
     finally:
         plt.close(fig)
 

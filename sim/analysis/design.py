@@ -354,7 +354,6 @@ class DesignResult:
     def write(self, out: str | Path) -> list[Path]:
         """Write :attr:`NAMES` into ``out``, all or nothing."""
         from sim.provenance import write_files
-        from sim.reporting import save_figure
 
         return write_files(
             out,
@@ -362,10 +361,20 @@ class DesignResult:
                 "designs.csv": lambda p: self.designs.to_csv(p, index=False),
                 "pareto.csv": lambda p: self.pareto.to_csv(p, index=False),
                 "futures.csv": lambda p: self.futures.to_csv(p),
-                "frontier.png": lambda p: save_figure(self.figure(), p, bbox_inches="tight"),
+                "frontier.png": lambda p: _save_tight(self.figure(), p),
                 "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
             },
         )
+
+
+def _save_tight(fig: Any, path: Path) -> None:
+    """Save a PNG cropped to the drawn area (the colour bar's label); close the figure."""
+    from sim.reporting import DPI, pyplot
+
+    try:
+        fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
 
 
 def run(out: Path, size: Any, settings: Any, options: Any) -> DesignResult:
