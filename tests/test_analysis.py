@@ -249,12 +249,18 @@ def test_a_huge_analysis_needs_yes(tmp_path: Path, capsys) -> None:
     assert not out.exists()
 
 
-def test_horizons_quick(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def horizons_quick(tmp_path_factory) -> tuple[Path, object]:
     from sim.analysis import horizons
 
-    out = tmp_path / "horizons"
+    out = tmp_path_factory.mktemp("analysis") / "horizons"
+    return out, horizons.run(out, QUICKS["horizons"], QUICK, Options(jobs=1, progress=False))
+
+
+def test_horizons_quick(horizons_quick) -> None:
+    out, result = horizons_quick
     size = QUICKS["horizons"]
-    summary = horizons.run(out, size, QUICK, Options(jobs=1, progress=False))
+    summary = result.summary
     for f in ("report.md", "horizons.png", "horizons.csv", "yearly_effects.csv", "analysis.json"):
         assert (out / f).is_file(), f
     y = pd.read_csv(out / "yearly_effects.csv")
@@ -271,3 +277,23 @@ def test_horizons_quick(tmp_path: Path) -> None:
         "How long" in (out / "report.md").read_text()
         or "how long" in (out / "report.md").read_text()
     )
+
+
+def test_horizons_result_object(horizons_quick, tmp_path: Path) -> None:
+    from sim.analysis.horizons import HorizonsResult
+    from sim.reporting import pyplot
+
+    out, result = horizons_quick
+    assert isinstance(result, HorizonsResult)
+    assert list(result.yearly.columns) == ["policy", "measure", "year", "mean", "low", "high"]
+    assert list(result.table.columns) == ["policy", "horizon", "measure", "mean", "low", "high"]
+    assert set(result.persistence) >= {"level_before_closing", "first_year_below_half"}
+    fig = result.figure()  # drawn on demand, nothing written
+    assert fig.axes and not any(tmp_path.iterdir())
+    pyplot().close(fig)
+    assert result.report() == (out / "report.md").read_text(encoding="utf-8")
+    written = result.write(tmp_path / "w")
+    assert sorted(p.name for p in written) == sorted(HorizonsResult.NAMES)
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == sorted(HorizonsResult.NAMES)
+    for name in ("yearly_effects.csv", "horizons.csv", "report.md", "horizons.png"):
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name

@@ -94,12 +94,12 @@ def test_bad_sizes_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> tuple[Path, dict]:
+def quick(tmp_path_factory) -> tuple[Path, dz.DesignResult]:
     out = tmp_path_factory.mktemp("design")
-    summary = dz.run(
+    result = dz.run(
         out, QUICKS["design"], Settings(**QUICK_SETTINGS), Options(jobs=2, progress=False)
     )
-    return out, summary
+    return out, result
 
 
 def _objectives(df: pd.DataFrame) -> np.ndarray:
@@ -107,7 +107,8 @@ def _objectives(df: pd.DataFrame) -> np.ndarray:
 
 
 def test_quick_run_files_and_designs(quick):
-    out, summary = quick
+    out, result = quick
+    summary = result.summary
     for f in ("report.md", "frontier.png", "designs.csv", "pareto.csv", "futures.csv"):
         assert (out / f).stat().st_size > 0, f
     size = QUICKS["design"]
@@ -154,7 +155,8 @@ def test_quick_run_files_and_designs(quick):
 
 
 def test_quick_pareto_is_non_dominated_and_complete(quick):
-    out, summary = quick
+    out, result = quick
+    summary = result.summary
     d = pd.read_csv(out / "designs.csv")
     p = pd.read_csv(out / "pareto.csv")
     for search in dz.SEARCHES:
@@ -192,6 +194,31 @@ def test_quick_report(quick):
     futures = pd.read_csv(out / "futures.csv")
     assert len(futures) == QUICKS["design"].robust_futures
     assert not set(dz.LEVER_COLUMNS) & set(futures.columns)
+
+
+def test_result_object_tables_figure_and_write(quick, tmp_path):
+    from sim.reporting import pyplot
+
+    out, result = quick
+    assert isinstance(result, dz.DesignResult)
+    objectives = [col for _, col, _ in dz.OBJECTIVES]
+    assert {"search", "design", "generation", "default", "pareto", *objectives} <= set(
+        result.designs.columns
+    )
+    assert {"search", "design", *objectives} <= set(result.pareto.columns)
+    assert "pareto" not in result.pareto.columns
+    assert result.futures.index.name == "future"
+    assert set(result.runs) == set(dz.SEARCHES) == set(result.idle)
+    fig = result.figure()  # drawn on demand, nothing written
+    assert fig.axes
+    pyplot().close(fig)
+    assert not any(tmp_path.iterdir())
+    assert result.report().startswith("## A design frontier for the platform")
+    written = result.write(tmp_path / "w")
+    assert sorted(p.name for p in written) == sorted(dz.DesignResult.NAMES)
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == sorted(dz.DesignResult.NAMES)
+    for name in dz.DesignResult.NAMES:  # what the run wrote, byte for byte
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_quick_rerun_resumes_with_same_results(quick):

@@ -142,17 +142,20 @@ def test_classify_flags() -> None:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, discover.DiscoverResult]:
     out = tmp_path_factory.mktemp("discover")
-    summary = discover.run(out, QUICKS["discover"], QUICK, Options(jobs=2, progress=False))
-    return out, summary
+    result = discover.run(out, QUICKS["discover"], QUICK, Options(jobs=2, progress=False))
+    return out, result
 
 
-def test_quick_run_writes_consistent_outputs(quick_run: tuple[Path, dict]) -> None:
+def test_quick_run_writes_consistent_outputs(
+    quick_run: tuple[Path, discover.DiscoverResult],
+) -> None:
     from sim.analysis.space import load_space
     from sim.scenario import load_scenario
 
-    out, summary = quick_run
+    out, result = quick_run
+    summary = result.summary
     size = QUICKS["discover"]
     for name in ("futures.csv", "boxes.csv", "feature_scores.csv", "prim.png", "report.md"):
         assert (out / name).stat().st_size > 0, name
@@ -199,6 +202,30 @@ def test_quick_run_writes_consistent_outputs(quick_run: tuple[Path, dict]) -> No
     assert "prim.png" in report and "standard error" in report
     n_fail = int(fut["fails"].sum())
     assert f"| `fails` | either of the above | {n_fail} |" in report
+
+
+def test_result_object_tables_figure_and_write(
+    quick_run: tuple[Path, discover.DiscoverResult], tmp_path: Path
+) -> None:
+    from sim.reporting import pyplot
+
+    out, result = quick_run
+    assert isinstance(result, discover.DiscoverResult)
+    assert {"future", "npv_net_benefit_hkd_m", "fails", "succeeds"} <= set(result.futures.columns)
+    assert list(result.box_limits.columns[:3]) == ["criterion", "box", "coverage"]
+    assert "npv_net_benefit_hkd_m" in result.scores.columns
+    assert list(result.boxes) == result.searched and result.searched[0] == "fails"
+    assert set(result.rates) >= {"fails", "succeeds"}
+    fig = result.figure()  # drawn on demand, nothing written
+    assert fig.axes
+    pyplot().close(fig)
+    assert not any(tmp_path.iterdir())
+    written = result.write(tmp_path / "w")
+    names = sorted(discover.DiscoverResult.NAMES)
+    assert sorted(p.name for p in written) == names
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == names
+    for name in names:  # what the run wrote, byte for byte
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_prim_finds_two_regions_in_turn() -> None:

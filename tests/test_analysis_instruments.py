@@ -175,16 +175,17 @@ def test_regret_rounding_noise_is_a_tie_and_nan_is_refused():
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> tuple[Path, dict]:
+def quick(tmp_path_factory) -> tuple[Path, ins.InstrumentsResult]:
     out = tmp_path_factory.mktemp("instruments")
-    summary = ins.run(
+    result = ins.run(
         out, QUICKS["instruments"], Settings(**QUICK_SETTINGS), Options(jobs=2, progress=False)
     )
-    return out, summary
+    return out, result
 
 
 def test_quick_run_files_and_equal_cost(quick):
-    out, summary = quick
+    out, result = quick
+    summary = result.summary
     for f in (
         "report.md",
         "instruments.png",
@@ -228,7 +229,8 @@ def test_quick_run_files_and_equal_cost(quick):
 
 
 def test_quick_run_regret(quick):
-    out, summary = quick
+    out, result = quick
+    summary = result.summary
     size = QUICKS["instruments"]
     long = pd.read_csv(out / "regret_by_future.csv")
     assert set(long["choice"]) == set(ins.CHOICES)
@@ -250,6 +252,32 @@ def test_quick_run_regret(quick):
     effects = pd.read_csv(out / "effects.csv")
     assert set(effects["policy"]) == {i.name for i in ins.INSTRUMENTS}
     assert len(effects) == size.futures * len(ins.INSTRUMENTS)
+
+
+def test_result_object_tables_figures_and_write(quick, tmp_path):
+    from sim.reporting import pyplot
+
+    out, result = quick
+    assert isinstance(result, ins.InstrumentsResult)
+    assert list(result.cost_table.columns)[:4] == ["instrument", "knob", "value", "pv_cost"]
+    assert {"instrument", "evaluation", "value", "pv_cost"} <= set(result.search_log.columns)
+    assert {"policy", "future", ins.NET, ins.COST} <= set(result.effects.columns)
+    assert set(result.tables) == set(ins.CHOICES) == set(result.by_future)
+    for t in result.tables.values():
+        assert {"option", "mean_net_benefit", "share_best", "max_regret"} <= set(t.columns)
+    assert list(result.regret.columns)[0] == "choice"
+    assert result.futures.index.name == "future"
+    for draw in (result.figure, result.regret_figure):  # drawn on demand, nothing written
+        fig = draw()
+        assert fig.axes
+        pyplot().close(fig)
+    assert not any(tmp_path.iterdir())
+    assert result.report().startswith("## Equal-cost instruments")
+    written = result.write(tmp_path / "w")
+    assert sorted(p.name for p in written) == sorted(ins.InstrumentsResult.NAMES)
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == sorted(ins.InstrumentsResult.NAMES)
+    for name in ins.InstrumentsResult.NAMES:  # what the run wrote, byte for byte
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_quick_rerun_resumes_with_same_results(quick):

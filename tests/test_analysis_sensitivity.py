@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,14 +153,54 @@ def test_bad_sizes_are_refused_before_any_run(tmp_path, field, value, option) ->
 # -------------------------------------------------------------------- model runs
 
 
-@pytest.mark.slow  # about 230 runs of ~0.8 s CPU at the quick size: over the 90 s budget
-def test_sensitivity_end_to_end_and_resume(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[Path, sens.SensitivityResult]:
+    """One quick sensitivity run (about 230 runs), shared by the tests below."""
+    out = tmp_path_factory.mktemp("sensitivity") / "sens"
+    return out, sens.run(out, QUICKS["sensitivity"], QUICK, Options(jobs=2, progress=False))
+
+
+@pytest.mark.slow  # the quick run: over the 90 s budget
+def test_sensitivity_result_object(quick_run, tmp_path) -> None:
+    from sim.reporting import pyplot
+
+    out, result = quick_run
+    assert isinstance(result, sens.SensitivityResult)
+    assert {"parameter", "kind", "measure", "mu_star", "sigma", "above_noise"} <= set(
+        result.morris.columns
+    )
+    assert list(result.sobol.columns) == [
+        "parameter",
+        "measure",
+        "S1",
+        "S1_conf",
+        "ST",
+        "ST_conf",
+        "n",
+    ]
+    assert list(result.convergence.columns) == list(result.sobol.columns)
+    assert isinstance(result.ranking, pd.DataFrame)
+    assert set(result.top_by_st) == set(MEASURES) == set(result.noise_floor)
+    for draw in (result.morris_figure, result.sobol_figure, result.convergence_figure):
+        fig = draw()  # drawn on demand, nothing written
+        assert fig.axes
+        pyplot().close(fig)
+    assert not any(tmp_path.iterdir())
+    written = result.write(tmp_path / "w")
+    names = sorted(sens.SensitivityResult.NAMES)
+    assert sorted(p.name for p in written) == names
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == names
+    for name in names:  # what the run wrote, byte for byte
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@pytest.mark.slow  # the quick run: over the 90 s budget
+def test_sensitivity_end_to_end_and_resume(quick_run) -> None:
     from sim.analysis.space import load_space
 
     size = QUICKS["sensitivity"]
-    out = tmp_path / "sens"
-    opts = Options(jobs=2, progress=False)
-    summary = sens.run(out, size, QUICK, opts)
+    out, result = quick_run
+    summary = result.summary
 
     for f in (
         "morris.csv",
@@ -221,6 +262,6 @@ def test_sensitivity_end_to_end_and_resume(tmp_path) -> None:
     again = sens.run(out, size, QUICK, Options(jobs=1, progress=False))
     info2 = json.loads((out / "analysis.json").read_text())
     assert info2["runs_done"] == 0 and info2["runs_skipped"] > 0
-    assert again["selected"] == summary["selected"]
+    assert again.selected == summary["selected"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "sobol.csv"), sobol)
     pd.testing.assert_frame_equal(pd.read_csv(out / "morris.csv"), morris)

@@ -107,6 +107,40 @@ def test_compare_rerun_resumes_without_running(
     assert (out / "summary.csv").read_text() == before
 
 
+def test_comparison_object_tables_figures_and_write(
+    compared: tuple[Path, str], tmp_path: Path
+) -> None:
+    from sim.experiments.report import FIGURE_NAMES
+    from sim.experiments.workflows import Comparison, run_comparison
+    from sim.reporting import pyplot
+
+    out, _ = compared
+    res = run_comparison(
+        n_seeds=3, root_seed=5, scale=0.05, until=2027, out=out, jobs=1, progress=False
+    )  # resumes: every run is stored
+    c = res.comparison
+    assert isinstance(c, Comparison) and c.summary is res.summary
+    assert {"policy", "outcome", "period", "n_pairs", "diff_mean", "diff_low", "diff_high"} <= set(
+        c.summary
+    )
+    assert isinstance(c.attribution_table, pd.DataFrame) and c.draws is None
+    assert isinstance(c.private_returns, pd.DataFrame) and isinstance(c.panel, pd.DataFrame)
+    assert c.tables() == res.tables and c.labels == ["baseline", "hk_pilot_platform"]
+    fig = c.figure("fan_hk_jobs.png")  # drawn on demand, nothing written
+    assert fig.axes
+    pyplot().close(fig)
+    assert not any(tmp_path.iterdir())
+    written = c.write(tmp_path / "w")
+    assert (
+        sorted(written) == sorted(c.names()) == sorted(p.name for p in (tmp_path / "w").iterdir())
+    )
+    assert set(FIGURE_NAMES) <= set(written) and "attribution.csv" in written
+    for name in written:  # what the command wrote, byte for byte
+        assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
+    assert sorted(c.write(tmp_path / "n", figures=False)) == sorted(c.names(figures=False))
+    assert not set(FIGURE_NAMES) & set(c.names(figures=False))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

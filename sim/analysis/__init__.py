@@ -6,6 +6,9 @@
   resumable store per analysis (``open_lab``);
 - ``sensitivity`` (Morris, Sobol), ``discover`` (PRIM), ``instruments`` (equal cost,
   regret), ``design`` (NSGA-II frontier), ``horizons`` (2030/2035/2050, sunset);
+- each analysis' ``run`` returns its result object (``SensitivityResult``,
+  ``DiscoverResult``, ``InstrumentsResult``, ``DesignResult``, ``HorizonsResult``): tables
+  as DataFrames, figures on demand, ``report()`` and ``write(folder)`` (its ``NAMES``);
 - ``sizes``: default and quick sample sizes; ``command``: the CLI; ``report``: the index;
 - ``ema``: the same space as an EMA Workbench model (``model()``).
 """

@@ -5,10 +5,11 @@ Each analysis lives in its own module of ``sim.analysis`` and follows one contra
 - its sizes, help and options are in ``sim.analysis.sizes`` (``DEFAULTS[name]``, finishing
   within 60 minutes on 2 cores, and ``QUICKS[name]`` for tests and notebooks), so that
   ``--help`` loads none of the analysis libraries;
-- ``run(out, size, settings, options) -> dict``: runs through
-  ``experiment.open_lab(out, [NAME], settings, **options.lab())``, writes its tables (CSV),
-  figures (PNG) and ``report.md`` section into ``out``, calls ``experiment.finish`` and
-  returns a short summary (printed, and used by the index report).
+- ``run(out, size, settings, options)``: runs through
+  ``experiment.open_lab(out, [NAME], settings, **options.lab())``, computes its result
+  object (tables as DataFrames, findings, figures on demand), writes it with
+  ``result.write(out)`` (tables as CSV, figures as PNG, its ``report.md`` section), calls
+  ``experiment.finish`` and returns the result, whose ``summary`` is printed.
 
 Options common to every analysis (scale, horizon, period, seeds, executor, output folder)
 are added here. The default folder is ``results/policy_analysis/<NAME>``.
@@ -172,7 +173,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         done = {}
         for name in names:
             out = Path(args.out) if args.out and args.analysis != "all" else root / name
-            done[name] = module(name).run(out, sizes[name], settings, opts)
+            result = module(name).run(out, sizes[name], settings, opts)
+            done[name] = result.summary
             print(json.dumps({name: done[name]}, indent=1, default=str))
         if args.analysis == "all" or not args.out:  # the index of the analyses' folder
             from sim.analysis.report import write_index

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -271,8 +271,115 @@ def _check(size: Any) -> None:
 # ------------------------------------------------------------------------------- run
 
 
-def run(out: Path, size: Any, settings: Any, options: Any) -> dict[str, Any]:
-    """The nominal and robust design frontiers (see the module docstring)."""
+@dataclass(frozen=True, eq=False)
+class DesignResult:
+    """The design frontier: every design evaluated, the Pareto sets and the runs behind them.
+
+    Attributes:
+        designs: every evaluation of both searches (``designs.csv``).
+        pareto: each search's non-dominated designs by public cost (``pareto.csv``).
+        futures: the robust search's futures, indexed by ``future`` (``futures.csv``).
+        noise: the seed noise of the objectives (method, sd and standard errors).
+        runs: runs used per search; designs_evaluated: designs per search;
+            objectives_replaced: non-finite objectives replaced per search; idle: designs
+            whose platform never opened per search.
+        uncertainties_robust: uncertainties varied by the robust futures.
+        discount_rate: the baseline's social discount rate.
+        size, settings: the analysis' size and run settings.
+        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`).
+        wall_seconds: wall time of the analysis up to its result.
+    """
+
+    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "designs.csv",
+        "pareto.csv",
+        "futures.csv",
+        "frontier.png",
+        "report.md",
+    )
+
+    designs: pd.DataFrame
+    pareto: pd.DataFrame
+    futures: pd.DataFrame
+    noise: dict[str, Any]
+    runs: dict[str, int]
+    designs_evaluated: dict[str, int]
+    objectives_replaced: dict[str, int]
+    idle: dict[str, int]
+    uncertainties_robust: int
+    discount_rate: float
+    size: Any
+    settings: Any
+    count: Any
+    wall_seconds: float
+
+    @property
+    def findings(self) -> dict[str, Any]:
+        """Per search: designs, Pareto set size, the best design and the default's place."""
+        return _summary(self.designs, self.pareto)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The findings with the wall time and runs used (printed by the CLI)."""
+        return {
+            "wall_seconds": round(self.wall_seconds, 1),
+            "runs": self.count.used,
+            **self.findings,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """What ``analysis.json`` records beside the lab's counts."""
+        return {
+            "sizes": asdict(self.size),
+            "wall_seconds": round(self.wall_seconds, 1),
+            "runs": self.runs,
+            "designs_evaluated": self.designs_evaluated,
+            "objectives_replaced": self.objectives_replaced,
+            "idle": self.idle,
+            "uncertainties_robust": self.uncertainties_robust,
+            "discount_rate": self.discount_rate,
+            "noise": self.noise,
+            **self.findings,
+        }
+
+    def figure(self) -> Any:
+        """Net benefit against public cost of every design, per search (``frontier.png``)."""
+        return _figure(self.designs)
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return _report(self)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write :attr:`NAMES` into ``out``, all or nothing."""
+        from sim.provenance import write_files
+
+        return write_files(
+            out,
+            {
+                "designs.csv": lambda p: self.designs.to_csv(p, index=False),
+                "pareto.csv": lambda p: self.pareto.to_csv(p, index=False),
+                "futures.csv": lambda p: self.futures.to_csv(p),
+                "frontier.png": lambda p: _save_tight(self.figure(), p),
+                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
+            },
+        )
+
+
+def _save_tight(fig: Any, path: Path) -> None:
+    """Save a PNG cropped to the drawn area (the colour bar's label); close the figure."""
+    from sim.reporting import DPI, pyplot
+
+    try:
+        fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
+
+
+def run(out: Path, size: Any, settings: Any, options: Any) -> DesignResult:
+    """The nominal and robust design frontiers (see the module docstring), in the store in
+    ``out``; the result is written there (:meth:`DesignResult.write`) and returned."""
     from sim.analysis import experiment
     from sim.analysis.space import load_space
     from sim.experiments.workflows import discount_rate_of
@@ -314,33 +421,28 @@ def run(out: Path, size: Any, settings: Any, options: Any) -> dict[str, Any]:
         noise = _noise(
             lab, base, with_overrides(platform, design_overrides(x0.tolist())), designs, size
         )
-        pareto = _pareto(designs)
-        designs.to_csv(out / "designs.csv", index=False)
-        pareto.to_csv(out / "pareto.csv", index=False)
-        points.rename_axis("future").to_csv(out / "futures.csv")
-        _figure(out, designs)
-        wall = time.perf_counter() - t0
-        summary = _summary(designs, pareto)
-        extra = {
-            "sizes": asdict(size),
-            "wall_seconds": round(wall, 1),
-            "runs": {s.name: len(s.keys) for s in searches},
-            "designs_evaluated": {
+        result = DesignResult(
+            designs=designs,
+            pareto=_pareto(designs),
+            futures=points.rename_axis("future"),
+            noise=noise,
+            runs={s.name: len(s.keys) for s in searches},
+            designs_evaluated={
                 s.name: int(designs.loc[designs["search"] == s.name, "design"].nunique())
                 for s in searches
             },
-            "objectives_replaced": {s.name: s.replaced for s in searches},
-            "idle": {s.name: _idle(designs, s.name) for s in searches},
-            "uncertainties_robust": len(held),
-            "discount_rate": discount_rate_of(base),
-            "noise": noise,
-            **summary,
-        }
-        (out / "report.md").write_text(
-            _report(size, settings, lab, designs, pareto, extra), encoding="utf-8"
+            objectives_replaced={s.name: s.replaced for s in searches},
+            idle={s.name: _idle(designs, s.name) for s in searches},
+            uncertainties_robust=len(held),
+            discount_rate=discount_rate_of(base),
+            size=size,
+            settings=settings,
+            count=lab.count(),
+            wall_seconds=time.perf_counter() - t0,
         )
-        experiment.finish(out, lab, NAME, extra)
-    return {"wall_seconds": round(wall, 1), "runs": lab.runs_done + lab.runs_skipped, **summary}
+        result.write(out)
+        experiment.finish(out, lab, NAME, result.record())
+    return result
 
 
 def _noise(lab: Any, base: Any, default: Any, designs: pd.DataFrame, size: Any) -> dict[str, Any]:
@@ -416,7 +518,7 @@ def _plain(v: Any) -> Any:
 # ------------------------------------------------------------------------ figure, report
 
 
-def _figure(out: Path, designs: pd.DataFrame) -> None:
+def _figure(designs: pd.DataFrame) -> Any:
     from sim.reporting import pyplot
 
     plt = pyplot()  # the house style, whichever analysis drew before in this process
@@ -470,8 +572,7 @@ def _figure(out: Path, designs: pd.DataFrame) -> None:
         ax.legend(loc="best", fontsize=8)
     if sc is not None:
         fig.colorbar(sc, ax=axes, label="retention share effect (pp)")
-    fig.savefig(out / "frontier.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    return fig
 
 
 def _cell(v: Any) -> str:
@@ -530,14 +631,9 @@ def _common(p: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
-def _report(
-    size: Any,
-    settings: Any,
-    lab: Any,
-    designs: pd.DataFrame,
-    pareto: pd.DataFrame,
-    extra: Mapping[str, Any],
-) -> str:
+def _report(r: DesignResult) -> str:
+    size, settings, lab, pareto = r.size, r.settings, r.count, r.pareto
+    extra = r.record()
     lo, hi = settings.period
     lever_rows = []
     for lv in PLATFORM_LEVERS:
@@ -643,8 +739,8 @@ def _report(
         "",
         f"**Runs.** designs evaluated: {extra['designs_evaluated']['nominal']} nominal, "
         f"{extra['designs_evaluated']['robust']} robust; runs used: {extra['runs']['nominal']} "
-        f"nominal, {extra['runs']['robust']} robust (baselines included; {lab.runs_done} run "
-        f"now, {lab.runs_skipped} reused from the store, {lab.runs_failed} failed); wall time "
+        f"nominal, {extra['runs']['robust']} robust (baselines included; {lab.done} run "
+        f"now, {lab.skipped} reused from the store, {lab.failed} failed); wall time "
         f"{extra['wall_seconds']:.0f} s ({lab.seconds:.0f} s in runs).",
         "",
         "Files: `designs.csv` (every evaluated design per search and generation, the default "

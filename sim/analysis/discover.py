@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -437,9 +437,112 @@ def feature_scores(x: pd.DataFrame, targets: Mapping[str, np.ndarray], seed: int
 # ------------------------------------------------------------------------------------- run
 
 
-def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any]:
+@dataclass(frozen=True, eq=False)
+class DiscoverResult:
+    """Scenario discovery: the futures and their flags, PRIM's boxes and the feature scores.
+
+    Attributes:
+        futures: each future's applied parameters, paired effects and flags (``futures.csv``).
+        boxes: PRIM's boxes (:class:`Box`) of each criterion searched, in ``searched`` order.
+        scores: feature scores per parameter and target (``feature_scores.csv``).
+        rates: share of futures flagged, per flag; searched: the criteria PRIM searched.
+        noise: sd over seeds of each measure's paired effect at the nominal future.
+        near: share of futures within two standard errors of zero, per criterion.
+        flags: each future's flags; effects: the platform's paired effects per future.
+        drawn: the uncertainties the futures are drawn over.
+        size, settings: the analysis' size and run settings.
+        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`); engine: the
+            executor's description; wall_seconds: wall time of the analysis up to its result.
+    """
+
+    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "futures.csv",
+        "feature_scores.csv",
+        "boxes.csv",
+        "prim.png",
+        "report.md",
+    )
+
+    futures: pd.DataFrame
+    boxes: dict[str, list[Box]]
+    scores: pd.DataFrame
+    rates: dict[str, float]
+    searched: list[str]
+    noise: pd.Series
+    near: dict[str, float]
+    flags: pd.DataFrame
+    effects: pd.DataFrame
+    drawn: int
+    size: Any
+    settings: Settings
+    count: Any
+    engine: str
+    wall_seconds: float
+
+    @property
+    def box_limits(self) -> pd.DataFrame:
+        """One row per (criterion, box, restricted parameter) (``boxes.csv``)."""
+        return box_table(self.boxes)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Base rates, boxes, near-zero shares and top features (printed by the CLI)."""
+        return {
+            "futures": len(self.flags),
+            "seeds": self.size.seeds,
+            "threshold": self.size.threshold,
+            "base_rates": {k: round(v, 3) for k, v in self.rates.items()},
+            "boxes": {c: [b.describe() for b in bs] for c, bs in self.boxes.items()},
+            "near_zero": {k: round(v, 3) for k, v in self.near.items()},
+            "top_features": {c: list(self.scores[c].nlargest(3).index) for c in self.scores},
+            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+    def figure(self) -> Any:
+        """Each box's peeling trajectory and limits (``prim.png``)."""
+        return figure(self.boxes)
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return report(
+            self.size,
+            self.settings,
+            self.count,
+            self.engine,
+            self.wall_seconds,
+            self.rates,
+            self.searched,
+            self.boxes,
+            self.scores,
+            self.noise,
+            self.near,
+            self.flags,
+            self.effects,
+            drawn=self.drawn,
+        )
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write :attr:`NAMES` into ``out``, all or nothing."""
+        from sim.provenance import write_files
+        from sim.reporting import save_figure
+
+        return write_files(
+            out,
+            {
+                "futures.csv": lambda p: self.futures.to_csv(p, index=False),
+                "feature_scores.csv": lambda p: self.scores.to_csv(p),
+                "boxes.csv": lambda p: self.box_limits.to_csv(p, index=False),
+                "prim.png": lambda p: save_figure(self.figure(), p),
+                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
+            },
+        )
+
+
+def run(out: Path, size: Any, settings: Settings, options: Any) -> DiscoverResult:
     """Scenario discovery over ``size.futures`` Latin hypercube futures (see the module
-    docstring); writes futures.csv, boxes.csv, feature_scores.csv, prim.png and report.md."""
+    docstring), in the store in ``out``; the result is written there
+    (:meth:`DiscoverResult.write`) and returned."""
     from sim.scenario import load_scenario
 
     if not 0.0 < float(size.threshold) < 1.0:
@@ -470,12 +573,9 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
             ],
             axis=1,
         )
-        table.to_csv(out / "futures.csv", index=False)
-
         switches = frozenset(u.key for u in space.uncertainties if u.switch)
         ranges = full_ranges(space)
         x = prim_inputs(x)
-        n = len(flags)
         rates = {c: float(flags[c].mean()) for c in ["fails", *CRITERIA, "succeeds"]}
         searched = ["fails"]
         if rates["fails"] > 0.5:
@@ -489,40 +589,26 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
             )
         targets: dict[str, np.ndarray] = {c: flags[c].to_numpy() for c in ["fails", *CRITERIA]}
         targets["npv_net_benefit_hkd_m"] = eff["npv_net_benefit_hkd_m"].to_numpy(float)
-        scores = feature_scores(x, targets, seed)
-        scores.to_csv(out / "feature_scores.csv")
-        box_table(boxes).to_csv(out / "boxes.csv", index=False)
-        plot(boxes, out / "prim.png")
-        wall = time.perf_counter() - t0
-        near = near_zero(eff, noise, size.seeds)
-        text = report(
-            size,
-            settings,
-            lab,
-            wall,
-            rates,
-            searched,
-            boxes,
-            scores,
-            noise,
-            near,
-            flags,
-            eff,
+        result = DiscoverResult(
+            futures=table,
+            boxes=boxes,
+            scores=feature_scores(x, targets, seed),
+            rates=rates,
+            searched=searched,
+            noise=noise,
+            near=near_zero(eff, noise, size.seeds),
+            flags=flags,
+            effects=eff,
             drawn=len(space.uncertainties),
+            size=size,
+            settings=settings,
+            count=lab.count(),
+            engine=lab.engine.description,
+            wall_seconds=time.perf_counter() - t0,
         )
-        (out / "report.md").write_text(text, encoding="utf-8")
-        summary = {
-            "futures": n,
-            "seeds": size.seeds,
-            "threshold": size.threshold,
-            "base_rates": {k: round(v, 3) for k, v in rates.items()},
-            "boxes": {c: [b.describe() for b in bs] for c, bs in boxes.items()},
-            "near_zero": {k: round(v, 3) for k, v in near.items()},
-            "top_features": {c: list(scores[c].nlargest(3).index) for c in scores.columns},
-            "wall_seconds": round(wall, 1),
-        }
-        finish(out, lab, NAME, {"size": dataclasses.asdict(size), **summary})
-    return summary
+        result.write(out)
+        finish(out, lab, NAME, {"size": dataclasses.asdict(size), **result.summary})
+    return result
 
 
 def box_table(boxes: Mapping[str, list[Box]]) -> pd.DataFrame:
@@ -577,7 +663,7 @@ def near_zero(effects: pd.DataFrame, noise: pd.Series, n_seeds: int) -> dict[str
     return out
 
 
-def plot(boxes: Mapping[str, list[Box]], path: Path) -> None:
+def figure(boxes: Mapping[str, list[Box]]) -> Any:
     """For each box: its peeling trajectory (coverage against density, the chosen point
     circled) and its limits as bars over each restricted parameter's full range."""
     from sim.reporting import pyplot
@@ -590,9 +676,7 @@ def plot(boxes: Mapping[str, list[Box]], path: Path) -> None:
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, "PRIM found no box (see report.md)", ha="center", va="center")
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
-        return
+        return fig
     # a box's row grows with its restrictions, so that their two-line labels do not overlap
     heights = [max(3.2, 0.45 * len(b.limits) + 1.0) for b in found]
     fig, axes = plt.subplots(
@@ -638,8 +722,7 @@ def plot(boxes: Mapping[str, list[Box]], path: Path) -> None:
         )
         right.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    return fig
 
 
 def _se(p: float, n: int) -> float:
@@ -660,6 +743,7 @@ def report(
     size: Any,
     settings: Settings,
     lab: Any,
+    engine: str,
     wall: float,
     rates: Mapping[str, float],
     searched: list[str],
@@ -672,7 +756,8 @@ def report(
     *,
     drawn: int,
 ) -> str:
-    """The report.md section (``drawn``: the uncertainties the futures are drawn over)."""
+    """The report.md section (``lab``: the runs' :class:`~sim.analysis.experiment.RunCount`;
+    ``engine``: the executor; ``drawn``: the uncertainties the futures are drawn over)."""
     n = len(flags)
     sd_nb = _num(float(noise["npv_net_benefit_hkd_m"]))
     sd_ret = _num(float(noise["local_retention_share"]))
@@ -808,9 +893,9 @@ def report(
         "lie within two standard errors of zero on these, so their flags could flip with "
         "other seeds.",
         "",
-        f"**Runs.** {lab.runs_done} runs done, {lab.runs_skipped} reused from the store, "
-        f"{lab.runs_failed} failed; {lab.seconds:.0f} s of runs, {wall:.0f} s wall time "
-        f"({lab.engine.description}). Sizes: futures {size.futures}, seeds {size.seeds}, "
+        f"**Runs.** {lab.done} runs done, {lab.skipped} reused from the store, "
+        f"{lab.failed} failed; {lab.seconds:.0f} s of runs, {wall:.0f} s wall time "
+        f"({engine}). Sizes: futures {size.futures}, seeds {size.seeds}, "
         f"threshold {size.threshold}; root seed {settings.root_seed}. Tables: futures.csv "
         "(futures in parameter units, effects, flags), boxes.csv, feature_scores.csv.",
         "",

@@ -111,6 +111,26 @@ def paired_batch(
     )
 
 
+@dataclass(frozen=True)
+class RunCount:
+    """What a lab had run when an analysis' result was computed (:meth:`Lab.count`).
+
+    Attributes:
+        done: runs made now; skipped: runs reused from the store; failed: runs that failed;
+        seconds: wall time of the runs made now, on the executor.
+    """
+
+    done: int
+    skipped: int
+    failed: int
+    seconds: float
+
+    @property
+    def used(self) -> int:
+        """Runs the analysis used (made now or stored earlier)."""
+        return self.done + self.skipped
+
+
 class Lab:
     """One executor and one store for the whole of an analysis (see the module docstring).
 
@@ -162,6 +182,10 @@ class Lab:
                 f"{rep.failed} of {rep.total} runs failed (first: {key}: {err}); see "
                 f"{self.store.manifest_path} for tracebacks; rerun to retry them"
             )
+
+    def count(self) -> RunCount:
+        """The runs made, reused and failed so far."""
+        return RunCount(self.runs_done, self.runs_skipped, self.runs_failed, self.seconds)
 
     def values(self, batch: Batch) -> pd.DataFrame:
         """Each (label, replicate)'s outcome values over the period (cached per run)."""

@@ -14,8 +14,9 @@ below half its level in the platform's last five years.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -119,8 +120,9 @@ def persistence(yearly: pd.DataFrame, sunset: int) -> dict[str, Any]:
     }
 
 
-def figure(yearly: pd.DataFrame, out: Path, sunset: int, start: int) -> Path:
-    from sim.reporting import pyplot, save_figure
+def figure(yearly: pd.DataFrame, sunset: int, start: int) -> Any:
+    """The yearly paired effects of the platform kept and closed, with their intervals."""
+    from sim.reporting import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -141,17 +143,96 @@ def figure(yearly: pd.DataFrame, out: Path, sunset: int, start: int) -> Path:
         ax.set_xlabel("year")
     axes[0].legend(loc="upper left")
     fig.suptitle("Paired effects with 90% intervals over seeds", fontsize=11)
-    path = out / "horizons.png"
-    save_figure(fig, path)
-    return path
+    return fig
 
 
 def _fmt(m: float, lo: float, hi: float) -> str:
     return f"{m:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]"
 
 
-def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any]:
-    """Run the three scenarios to ``size.until`` and write the horizons report into ``out``."""
+@dataclass(frozen=True, eq=False)
+class HorizonsResult:
+    """The horizons analysis: its tables, findings and the runs behind them.
+
+    Attributes:
+        yearly: per policy (``kept``, ``sunset``), measure and year, the mean paired effect
+            and its 90% interval (``yearly_effects.csv``).
+        table: per policy, horizon and measure, the cumulative effect or NPV with its
+            interval (``horizons.csv``).
+        persistence: how long the effect lasts after the sunset (:func:`persistence`).
+        size: the analysis' size; settings: its run settings (period from the platform's
+            first year to ``size.until``).
+        runs: runs used; ran: runs made now; seconds: wall time of the analysis.
+    """
+
+    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "yearly_effects.csv",
+        "horizons.csv",
+        "horizons.png",
+        "report.md",
+    )
+
+    yearly: pd.DataFrame
+    table: pd.DataFrame
+    persistence: dict[str, Any]
+    size: Any
+    settings: Settings
+    runs: int
+    ran: int
+    seconds: float
+
+    def figure(self) -> Any:
+        """Yearly effects of the platform kept and closed (``horizons.png``)."""
+        return figure(self.yearly, self.size.sunset, self.settings.period[0])
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return _report(
+            self.table,
+            self.persistence,
+            self.size,
+            self.settings,
+            self.runs,
+            self.ran,
+            self.seconds,
+        )
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The short summary printed by the CLI and recorded in ``analysis.json``."""
+        t = self.table
+        return {
+            "runs": self.runs,
+            "seconds": round(self.seconds, 1),
+            "persistence": self.persistence,
+            "hk_value_added": {
+                f"{r.policy}@{r.horizon}": round(r.mean)
+                for r in t[t["measure"] == "hk_value_added_hkd_m"].itertuples()
+            },
+        }
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write :attr:`NAMES` into ``out``, all or nothing."""
+        from sim.provenance import write_files
+        from sim.reporting import save_figure
+
+        return write_files(
+            out,
+            {
+                "yearly_effects.csv": lambda p: self.yearly.to_csv(
+                    p, index=False, float_format="%.6g"
+                ),
+                "horizons.csv": lambda p: self.table.to_csv(p, index=False, float_format="%.6g"),
+                "horizons.png": lambda p: save_figure(self.figure(), p),
+                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
+            },
+        )
+
+
+def run(out: Path, size: Any, settings: Settings, options: Any) -> HorizonsResult:
+    """Run the three scenarios to ``size.until`` in the store in ``out`` and write the
+    horizons report there (:meth:`HorizonsResult.write`); return the result."""
     from sim.experiments.compare import panel_from_frames
     from sim.experiments.workflows import discount_rate_of
 
@@ -182,26 +263,19 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
         labels = ["kept", "sunset"]
         yearly = yearly_effects(panel, labels)
         table = horizon_table(panel, labels, start, size.until, discount_rate_of(specs["base"]))
-        last = persistence(yearly, size.sunset)
-        yearly.to_csv(out / "yearly_effects.csv", index=False, float_format="%.6g")
-        table.to_csv(out / "horizons.csv", index=False, float_format="%.6g")
-        figure(yearly, out, size.sunset, start)
-        seconds = time.perf_counter() - t0
-        (out / "report.md").write_text(
-            _report(table, last, size, settings, len(runs), lab.runs_done, seconds),
-            encoding="utf-8",
+        result = HorizonsResult(
+            yearly=yearly,
+            table=table,
+            persistence=persistence(yearly, size.sunset),
+            size=size,
+            settings=settings,
+            runs=len(runs),
+            ran=lab.runs_done,
+            seconds=time.perf_counter() - t0,
         )
-        summary = {
-            "runs": len(runs),
-            "seconds": round(seconds, 1),
-            "persistence": last,
-            "hk_value_added": {
-                f"{r.policy}@{r.horizon}": round(r.mean)
-                for r in table[table["measure"] == "hk_value_added_hkd_m"].itertuples()
-            },
-        }
-        finish(out, lab, NAME, {"size": size.__dict__, "summary": summary})
-    return summary
+        result.write(out)
+        finish(out, lab, NAME, {"size": size.__dict__, "summary": result.summary})
+    return result
 
 
 def _report(

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -427,8 +427,132 @@ def equal_cost(
     return chosen, pd.DataFrame(rows), pd.DataFrame(log)
 
 
-def run(out: Path, size: Any, settings: Any, options: Any) -> dict[str, Any]:
-    """Equal-cost instruments over sampled futures (see the module docstring)."""
+@dataclass(frozen=True, eq=False)
+class InstrumentsResult:
+    """The equal-cost instruments analysis: its tables, findings and the runs behind them.
+
+    Attributes:
+        cost_table: each instrument's equal-cost knob value and cost (``equal_cost.csv``).
+        search_log: every evaluation of the budget search (``equal_cost_search.csv``).
+        futures: each future's uncertainty values, indexed by ``future`` (``futures.csv``).
+        effects: paired effects per instrument and future (``effects.csv``).
+        tables: the regret table (:func:`regret_table`) of each choice in ``CHOICES``.
+        by_future: the regret by future (:func:`regret_by_future`) of each choice.
+        size, settings: the analysis' size and run settings.
+        discount_rate: the baseline's social discount rate; uncertainties: their number.
+        runs_cost_search: runs of the budget search; runs_futures: runs over the futures.
+        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`).
+        wall_seconds: wall time of the analysis up to its result.
+    """
+
+    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "equal_cost.csv",
+        "equal_cost_search.csv",
+        "futures.csv",
+        "effects.csv",
+        "regret.csv",
+        "regret_by_future.csv",
+        "instruments.png",
+        "regret.png",
+        "report.md",
+    )
+
+    cost_table: pd.DataFrame
+    search_log: pd.DataFrame
+    futures: pd.DataFrame
+    effects: pd.DataFrame
+    tables: Mapping[str, pd.DataFrame]
+    by_future: Mapping[str, pd.DataFrame]
+    size: Any
+    settings: Any
+    discount_rate: float
+    uncertainties: int
+    runs_cost_search: int
+    runs_futures: int
+    count: Any
+    wall_seconds: float
+
+    @property
+    def regret(self) -> pd.DataFrame:
+        """The regret tables of both choices, one below the other (``regret.csv``)."""
+        return _by_choice(self.tables)
+
+    @property
+    def regret_by_choice_and_future(self) -> pd.DataFrame:
+        """The regret by future of both choices (``regret_by_future.csv``)."""
+        return _by_choice(self.by_future)
+
+    @property
+    def findings(self) -> dict[str, Any]:
+        """The target cost, the equal-cost knobs and each choice's best options."""
+        return _summary(self.cost_table, self.tables)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The findings with the wall time and runs used (printed by the CLI)."""
+        return {
+            "wall_seconds": round(self.wall_seconds, 1),
+            "runs": self.count.used,
+            **self.findings,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """What ``analysis.json`` records beside the lab's counts."""
+        return {
+            "sizes": asdict(self.size),
+            "wall_seconds": round(self.wall_seconds, 1),
+            "runs_cost_search": self.runs_cost_search,
+            "runs_futures": self.runs_futures,
+            "discount_rate": self.discount_rate,
+            "uncertainties": self.uncertainties,
+            **self.findings,
+        }
+
+    def figure(self) -> Any:
+        """Net benefit of each instrument over the futures (``instruments.png``)."""
+        return _net_benefit_figure(self.effects)
+
+    def regret_figure(self) -> Any:
+        """Share of futures where best and maximum regret per option (``regret.png``)."""
+        return _regret_figure(self.tables)
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return _report(self)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write :attr:`NAMES` into ``out``, all or nothing."""
+        from sim.provenance import write_files
+        from sim.reporting import save_figure
+
+        def csv(frame: pd.DataFrame, index: bool = False) -> Callable[[Path], None]:
+            return lambda p: frame.to_csv(p, index=index)
+
+        return write_files(
+            out,
+            {
+                "equal_cost.csv": csv(self.cost_table),
+                "equal_cost_search.csv": csv(self.search_log),
+                "futures.csv": csv(self.futures, index=True),
+                "effects.csv": csv(self.effects),
+                "regret.csv": csv(self.regret),
+                "regret_by_future.csv": csv(self.regret_by_choice_and_future),
+                "instruments.png": lambda p: save_figure(self.figure(), p),
+                "regret.png": lambda p: save_figure(self.regret_figure(), p),
+                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
+            },
+        )
+
+
+def _by_choice(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    both = pd.concat([t.assign(choice=c) for c, t in tables.items()], ignore_index=True)
+    return both[["choice", *[c for c in both.columns if c != "choice"]]]
+
+
+def run(out: Path, size: Any, settings: Any, options: Any) -> InstrumentsResult:
+    """Equal-cost instruments over sampled futures (see the module docstring), in the store
+    in ``out``; the result is written there (:meth:`InstrumentsResult.write`) and returned."""
     from sim.analysis import experiment
     from sim.analysis.space import load_space
     from sim.experiments.workflows import discount_rate_of
@@ -447,38 +571,25 @@ def run(out: Path, size: Any, settings: Any, options: Any) -> dict[str, Any]:
         )
         lab.run(batch)
         effects = lab.effects(batch, size.seeds)
-        tables = {c: regret_table(effects, do_nothing=c == CHOICES[0]) for c in CHOICES}
-        by_future = {c: regret_by_future(effects, do_nothing=c == CHOICES[0]) for c in CHOICES}
-        regret = pd.concat([t.assign(choice=c) for c, t in tables.items()], ignore_index=True)
-        regret = regret[["choice", *[c for c in regret.columns if c != "choice"]]]
-        per_future = pd.concat(
-            [t.assign(choice=c) for c, t in by_future.items()], ignore_index=True
+        result = InstrumentsResult(
+            cost_table=cost_table,
+            search_log=search_log,
+            futures=points.rename_axis("future"),
+            effects=effects,
+            tables={c: regret_table(effects, do_nothing=c == CHOICES[0]) for c in CHOICES},
+            by_future={c: regret_by_future(effects, do_nothing=c == CHOICES[0]) for c in CHOICES},
+            size=size,
+            settings=settings,
+            discount_rate=discount_rate_of(base),
+            uncertainties=len(space.keys),
+            runs_cost_search=cost_runs,
+            runs_futures=len(batch.runs()),
+            count=lab.count(),
+            wall_seconds=time.perf_counter() - t0,
         )
-        per_future = per_future[["choice", *[c for c in per_future.columns if c != "choice"]]]
-        cost_table.to_csv(out / "equal_cost.csv", index=False)
-        search_log.to_csv(out / "equal_cost_search.csv", index=False)
-        points.rename_axis("future").to_csv(out / "futures.csv")
-        effects.to_csv(out / "effects.csv", index=False)
-        regret.to_csv(out / "regret.csv", index=False)
-        per_future.to_csv(out / "regret_by_future.csv", index=False)
-        _figures(out, effects, tables)
-        wall = time.perf_counter() - t0
-        summary = _summary(cost_table, tables)
-        extra = {
-            "sizes": asdict(size),
-            "wall_seconds": round(wall, 1),
-            "runs_cost_search": cost_runs,
-            "runs_futures": len(batch.runs()),
-            "discount_rate": discount_rate_of(base),
-            "uncertainties": len(space.keys),
-            **summary,
-        }
-        (out / "report.md").write_text(
-            _report(size, settings, lab, cost_table, search_log, tables, extra),
-            encoding="utf-8",
-        )
-        experiment.finish(out, lab, NAME, extra)
-    return {"wall_seconds": round(wall, 1), "runs": lab.runs_done + lab.runs_skipped, **summary}
+        result.write(out)
+        experiment.finish(out, lab, NAME, result.record())
+    return result
 
 
 def _summary(cost_table: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
@@ -521,11 +632,10 @@ def _label(option: str | list[str]) -> str:
 JITTER_SEED = 0
 
 
-def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> None:
+def _net_benefit_figure(effects: pd.DataFrame) -> Any:
     from sim.reporting import pyplot
 
     plt = pyplot()  # the house style, whichever analysis drew before in this process
-
     names = list(dict.fromkeys(effects["policy"]))
     data = [effects.loc[effects["policy"] == n, NET].to_numpy(float) for n in names]
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -540,9 +650,13 @@ def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame
     ax.set_title(f"Net benefit at equal public cost over {effects['future'].nunique()} futures")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "instruments.png", dpi=150)
-    plt.close(fig)
+    return fig
 
+
+def _regret_figure(tables: Mapping[str, pd.DataFrame]) -> Any:
+    from sim.reporting import pyplot
+
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     options = list(tables[CHOICES[0]]["option"])
     width = 0.38
@@ -561,8 +675,7 @@ def _figures(out: Path, effects: pd.DataFrame, tables: Mapping[str, pd.DataFrame
         ax.legend(fontsize=8)
     axes[1].set_ylabel("HKD m, NPV")
     fig.tight_layout()
-    fig.savefig(out / "regret.png", dpi=150)
-    plt.close(fig)
+    return fig
 
 
 def _cell(v: Any) -> str:
@@ -577,15 +690,9 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _report(
-    size: Any,
-    settings: Any,
-    lab: Any,
-    cost_table: pd.DataFrame,
-    search_log: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
-    extra: Mapping[str, Any],
-) -> str:
+def _report(r: InstrumentsResult) -> str:
+    size, settings, lab = r.size, r.settings, r.count
+    cost_table, search_log, tables, extra = r.cost_table, r.search_log, r.tables, r.record()
     target = float(cost_table["target"].iloc[0])
     lo, hi = settings.period
     ct = cost_table.assign(ratio=cost_table["ratio"].map(lambda r: f"{r:.3f}"))
@@ -686,8 +793,8 @@ def _report(
         f"{settings.until}, root seed {settings.root_seed}.",
         "",
         f"**Runs.** {extra['runs_cost_search']} in the budget search, {extra['runs_futures']} "
-        f"over the futures ({lab.runs_done} run now, {lab.runs_skipped} reused from the store, "
-        f"{lab.runs_failed} failed); wall time {extra['wall_seconds']:.0f} s "
+        f"over the futures ({lab.done} run now, {lab.skipped} reused from the store, "
+        f"{lab.failed} failed); wall time {extra['wall_seconds']:.0f} s "
         f"({lab.seconds:.0f} s in runs).",
         "",
         "Files: `equal_cost.csv`, `equal_cost_search.csv`, `futures.csv` (each future's "

@@ -24,8 +24,9 @@ import dataclasses
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -220,11 +221,12 @@ def _paired_sample(
     return batch, lab.effects(batch, len(seeds)).sort_values("future")
 
 
-def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any]:
+def run(out: Path, size: Any, settings: Settings, options: Any) -> SensitivityResult:
     """Morris screening, then Sobol indices of the paired effects; see the module docstring.
 
-    Writes ``morris.csv``, ``sobol.csv``, ``convergence.csv``, ``morris.png``,
-    ``sobol.png``, ``convergence.png`` and ``report.md`` into ``out``.
+    The runs are stored in ``out``; the result is written there
+    (:meth:`SensitivityResult.write`: ``morris.csv``, ``sobol.csv``, ``convergence.csv``,
+    their figures and ``report.md``) and returned.
     """
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
@@ -323,73 +325,174 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> dict[str, Any
         convergence = pd.concat(conv_parts, ignore_index=True)
         sobol = convergence[convergence["n"] == size.sobol_n].reset_index(drop=True)
 
-        runs = {
-            "noise": 2 * size.noise_seeds,
-            "morris": len(b_m.tasks()),
-            "sobol": len(b_s.tasks()),
-        }
-        morris.to_csv(out / "morris.csv", index=False)
-        sobol.to_csv(out / "sobol.csv", index=False)
-        convergence.to_csv(out / "convergence.csv", index=False)
-        plot_morris(out / "morris.png", morris, floors)
-        plot_sobol(out / "sobol.png", sobol)
-        plot_convergence(out / "convergence.png", convergence)
-        seconds = time.perf_counter() - started
-        top = {
-            m: sobol[sobol["measure"] == m]
-            .sort_values("ST", ascending=False)["parameter"]
-            .head(3)
-            .tolist()
-            for m in measures
-        }
-        info = {
-            "size": dataclasses.asdict(size),
-            "futures": {"morris": len(x_m), "sobol": len(x_s)},
-            "runs": runs,
-            "runs_done": lab.runs_done,
-            "runs_skipped": lab.runs_skipped,
-            "run_seconds": lab.seconds,
-            "seconds": seconds,
-            "noise_sd": {m: float(sd[m]) for m in measures},
-            "noise_floor": floors,
-            "noise_share": noise_share,
-            "nonfinite": nonfinite,
-            "selected": selected,
-            "fallback": fallback,
-            "above_noise": {
-                m: morris.loc[
-                    (morris["measure"] == m) & morris["above_noise"], "parameter"
-                ].tolist()
-                for m in measures
+        result = SensitivityResult(
+            morris=morris,
+            ranking=ranking,
+            sobol=sobol,
+            convergence=convergence,
+            noise_sd={m: float(sd[m]) for m in measures},
+            noise_floor=floors,
+            noise_share=noise_share,
+            nonfinite=nonfinite,
+            selected=selected,
+            fallback=fallback,
+            sizes_n=sizes_n,
+            futures={"morris": len(x_m), "sobol": len(x_s)},
+            runs={
+                "noise": 2 * size.noise_seeds,
+                "morris": len(b_m.tasks()),
+                "sobol": len(b_s.tasks()),
             },
-            "sizes_n": sizes_n,
-        }
-        text = report(morris, ranking, sobol, info, settings)
-        from sim.provenance import atomic_write_text
-
-        atomic_write_text(out / "report.md", text)
+            size=size,
+            settings=settings,
+            count=lab.count(),
+            seconds=time.perf_counter() - started,
+        )
+        result.write(out)
         finish(
             out,
             lab,
             NAME,
             {
-                "size": info["size"],
-                "wall_seconds": round(seconds, 1),
-                "runs_by_stage": runs,
+                "size": dataclasses.asdict(size),
+                "wall_seconds": round(result.seconds, 1),
+                "runs_by_stage": result.runs,
                 "selected": selected,
                 "fallback": fallback,
                 "noise_floor": floors,
                 "noise_share": noise_share,
-                "top_by_ST": top,
+                "top_by_ST": result.top_by_st,
             },
         )
-    return {
-        "top_by_ST": top,
-        "selected": selected,
-        "runs": sum(runs.values()),
-        "runs_done": lab.runs_done,
-        "seconds": round(seconds, 1),
-    }
+    return result
+
+
+@dataclass(frozen=True, eq=False)
+class SensitivityResult:
+    """Morris screening and Sobol indices of the platform's paired effect.
+
+    Attributes:
+        morris: mu*, sigma and the noise screen per parameter and measure (``morris.csv``).
+        ranking: the parameters ranked for selection (:func:`select`).
+        sobol: S1 and ST with their intervals at the full sample (``sobol.csv``).
+        convergence: the same at every size of :func:`convergence_sizes`
+            (``convergence.csv``).
+        noise_sd, noise_floor, noise_share: per measure, the seed noise of the paired
+            effect, the Morris noise floor and the share of the Sobol variance it explains.
+        nonfinite: non-finite effects per stage and measure (replaced, see ``finite``).
+        selected: the parameters Sobol varied; fallback: selected by score alone.
+        sizes_n: the convergence sizes; futures: futures per stage; runs: runs per stage.
+        size, settings: the analysis' size and run settings.
+        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`); seconds: wall
+            time of the analysis up to its result.
+    """
+
+    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "morris.csv",
+        "sobol.csv",
+        "convergence.csv",
+        "morris.png",
+        "sobol.png",
+        "convergence.png",
+        "report.md",
+    )
+
+    morris: pd.DataFrame
+    ranking: pd.DataFrame
+    sobol: pd.DataFrame
+    convergence: pd.DataFrame
+    noise_sd: dict[str, float]
+    noise_floor: dict[str, float]
+    noise_share: dict[str, float]
+    nonfinite: dict[str, int]
+    selected: list[str]
+    fallback: bool
+    sizes_n: list[int]
+    futures: dict[str, int]
+    runs: dict[str, int]
+    size: Any
+    settings: Settings
+    count: Any
+    seconds: float
+
+    @property
+    def top_by_st(self) -> dict[str, list[str]]:
+        """The three parameters of largest ST, per measure."""
+        s = self.sobol
+        return {
+            m: s[s["measure"] == m].sort_values("ST", ascending=False)["parameter"].head(3).tolist()
+            for m in SENSITIVITY_MEASURES
+        }
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Top parameters, the selection and the runs (printed by the CLI)."""
+        return {
+            "top_by_ST": self.top_by_st,
+            "selected": self.selected,
+            "runs": sum(self.runs.values()),
+            "runs_done": self.count.done,
+            "seconds": round(self.seconds, 1),
+        }
+
+    def info(self) -> dict[str, Any]:
+        """Sizes, runs and the noise and selection findings, as :func:`report` reads them."""
+        m = self.morris
+        return {
+            "size": dataclasses.asdict(self.size),
+            "futures": self.futures,
+            "runs": self.runs,
+            "runs_done": self.count.done,
+            "runs_skipped": self.count.skipped,
+            "run_seconds": self.count.seconds,
+            "seconds": self.seconds,
+            "noise_sd": self.noise_sd,
+            "noise_floor": self.noise_floor,
+            "noise_share": self.noise_share,
+            "nonfinite": self.nonfinite,
+            "selected": self.selected,
+            "fallback": self.fallback,
+            "above_noise": {
+                k: m.loc[(m["measure"] == k) & m["above_noise"], "parameter"].tolist()
+                for k in SENSITIVITY_MEASURES
+            },
+            "sizes_n": self.sizes_n,
+        }
+
+    def morris_figure(self) -> Any:
+        """mu* against sigma per measure (``morris.png``)."""
+        return morris_figure(self.morris, self.noise_floor)
+
+    def sobol_figure(self) -> Any:
+        """S1 and ST with their intervals per measure (``sobol.png``)."""
+        return sobol_figure(self.sobol)
+
+    def convergence_figure(self) -> Any:
+        """ST and S1 against the number of base samples (``convergence.png``)."""
+        return convergence_figure(self.convergence)
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return report(self.morris, self.ranking, self.sobol, self.info(), self.settings)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write :attr:`NAMES` into ``out``, all or nothing."""
+        from sim.provenance import write_files
+        from sim.reporting import save_figure
+
+        return write_files(
+            out,
+            {
+                "morris.csv": lambda p: self.morris.to_csv(p, index=False),
+                "sobol.csv": lambda p: self.sobol.to_csv(p, index=False),
+                "convergence.csv": lambda p: self.convergence.to_csv(p, index=False),
+                "morris.png": lambda p: save_figure(self.morris_figure(), p),
+                "sobol.png": lambda p: save_figure(self.sobol_figure(), p),
+                "convergence.png": lambda p: save_figure(self.convergence_figure(), p),
+                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
+            },
+        )
 
 
 # ------------------------------------------------------------------------------ report
@@ -612,10 +715,10 @@ def _short(key: str) -> str:
     return key.split(".", 1)[-1]
 
 
-def plot_morris(path: Path, morris: pd.DataFrame, floors: Mapping[str, float]) -> None:
+def morris_figure(morris: pd.DataFrame, floors: Mapping[str, float]) -> Any:
     """mu* against sigma per measure, coloured by kind, the top parameters labelled and the
     noise floor dashed."""
-    from sim.reporting import pyplot, save_figure
+    from sim.reporting import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 5), layout="constrained")
@@ -638,12 +741,12 @@ def plot_morris(path: Path, morris: pd.DataFrame, floors: Mapping[str, float]) -
         ax.set_ylabel("sigma")
     axes[0].legend(loc="upper left")
     fig.suptitle("Morris screening of the platform's paired effect")
-    save_figure(fig, path)
+    return fig
 
 
-def plot_sobol(path: Path, sobol: pd.DataFrame) -> None:
+def sobol_figure(sobol: pd.DataFrame) -> Any:
     """S1 and ST bars with 90% bootstrap intervals, per measure."""
-    from sim.reporting import pyplot, save_figure
+    from sim.reporting import pyplot
 
     plt = pyplot()
     params = list(dict.fromkeys(sobol["parameter"]))
@@ -661,12 +764,12 @@ def plot_sobol(path: Path, sobol: pd.DataFrame) -> None:
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower right")
     fig.suptitle("Sobol indices of the platform's paired effect")
-    save_figure(fig, path)
+    return fig
 
 
-def plot_convergence(path: Path, convergence: pd.DataFrame) -> None:
+def convergence_figure(convergence: pd.DataFrame) -> Any:
     """ST (solid) and S1 (dashed) against the number of base samples, per parameter."""
-    from sim.reporting import pyplot, save_figure
+    from sim.reporting import pyplot
 
     plt = pyplot()
     params = list(dict.fromkeys(convergence["parameter"]))
@@ -688,4 +791,4 @@ def plot_convergence(path: Path, convergence: pd.DataFrame) -> None:
         ax.set_ylabel("ST (solid), S1 (dashed)")
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.suptitle("Convergence of the Sobol indices")
-    save_figure(fig, path)
+    return fig

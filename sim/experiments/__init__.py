@@ -7,7 +7,9 @@
 - ``store``: Parquet part files (zstd) and ``manifest.json``, written atomically;
 - ``compare``: paired differences with 90% t-intervals; ``report``: figures and Markdown;
 - ``sweep``: grid and Latin hypercube designs; ``workflows``: ``run_comparison`` and
-  ``run_sweep`` (what ``pilotsim compare`` and ``pilotsim sweep`` do).
+  ``run_sweep`` (what ``pilotsim compare`` and ``pilotsim sweep`` do); a comparison's
+  results are a ``Comparison`` (``res.comparison``: tables, ``figure(name)``, ``report()``,
+  ``write(folder)``).
 
 Example::
 

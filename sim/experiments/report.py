@@ -32,7 +32,7 @@ from sim.experiments.compare import (
     spread_heading,
 )
 from sim.metrics import view
-from sim.reporting import fmt_interval, fmt_value, pyplot, save_figure, tick_formatter
+from sim.reporting import fmt_interval, fmt_value, pyplot, tick_formatter
 
 BASE_COLOUR = "#4d4d4d"
 POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
@@ -84,11 +84,10 @@ def fan_chart(
     col: str,
     title: str,
     unit: str,
-    path: Path,
     start: int | None = None,
     level: float = LEVEL,
-) -> Path:
-    """Levels with 5-95% bands (left) and paired differences with bands (right).
+) -> Any:
+    """Levels with 5-95% bands (left) and paired differences with bands (right): the figure.
 
     Args:
         panel: long annual frame (``compare.panel_from_frames``).
@@ -96,7 +95,6 @@ def fan_chart(
         col: annual column.
         title: what is plotted (no unit).
         unit: ``HKD m ...`` (rescaled to HKD bn when large), ``share`` or a count unit.
-        path: PNG to write.
         start: first policy year: marked with a dotted line; the difference panel starts
             two years before it (before it the difference is exactly zero: same seeds).
     """
@@ -178,8 +176,7 @@ def fan_chart(
     _year_axis(ax2, all_years[all_years >= first])
     ax1.yaxis.set_major_formatter(tick_formatter(100.0, "%") if share else tick_formatter())
     ax2.yaxis.set_major_formatter(tick_formatter(signed=True))
-    save_figure(fig, path)
-    return path
+    return fig
 
 
 def _year_axis(ax: Any, years: np.ndarray) -> None:
@@ -191,10 +188,8 @@ def _year_axis(ax: Any, years: np.ndarray) -> None:
     ax.set_xlabel("year")
 
 
-def value_by_place(
-    panel: pd.DataFrame, labels: Sequence[str], path: Path, start: int | None = None
-) -> Path:
-    """Stacked areas of value added from HK research by place, mean over seeds."""
+def value_by_place(panel: pd.DataFrame, labels: Sequence[str], start: int | None = None) -> Any:
+    """Stacked areas of value added from HK research by place, mean over seeds: the figure."""
     plt = pyplot()
     places = (
         ("hk_value_added_hkd_m", "Hong Kong", "#1f6fb4"),
@@ -240,14 +235,12 @@ def value_by_place(
         "mean over seeds)",
         fontweight="bold",
     )
-    save_figure(fig, path)
-    return path
+    return fig
 
 
-def project_routes(
-    panel: pd.DataFrame, labels: Sequence[str], period: tuple[int, int], path: Path
-) -> Path:
-    """Research results by route over the period, and the pipeline by stage at its end."""
+def project_routes(panel: pd.DataFrame, labels: Sequence[str], period: tuple[int, int]) -> Any:
+    """Research results by route over the period, and the pipeline by stage at its end: the
+    figure."""
     plt = pyplot()
     lo, hi = period
     sub = panel[(panel["year"] >= lo) & (panel["year"] <= hi)]
@@ -287,8 +280,7 @@ def project_routes(
     ax2.set_xlabel("projects in each stage (year end)")
     handles, names = ax1.get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=len(labels), frameon=False)
-    save_figure(fig, path)
-    return path
+    return fig
 
 
 FIGURES: tuple[tuple[str, str, str, str], ...] = (
@@ -308,22 +300,30 @@ FIGURES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def figures(
+#: File names of a comparison's figures, in the order they are drawn.
+FIGURE_NAMES: tuple[str, ...] = (
+    *(name for name, _, _, _ in FIGURES),
+    "value_by_place.png",
+    "project_routes.png",
+)
+
+
+def figure(
+    name: str,
     panel: pd.DataFrame,
     labels: Sequence[str],
-    out: Path,
     period: tuple[int, int],
     start: int | None = None,
-) -> list[Path]:
-    """Write every figure of a comparison into ``out``; return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [
-        fan_chart(panel, labels, col, title, unit, out / name, start)
-        for name, col, title, unit in FIGURES
-    ]
-    paths.append(value_by_place(panel, labels, out / "value_by_place.png", start))
-    paths.append(project_routes(panel, labels, period, out / "project_routes.png"))
-    return paths
+) -> Any:
+    """The comparison's figure ``name`` (one of :data:`FIGURE_NAMES`), drawn now."""
+    fans = {n: (col, title, unit) for n, col, title, unit in FIGURES}
+    if name in fans:
+        return fan_chart(panel, labels, *fans[name], start)
+    if name == "value_by_place.png":
+        return value_by_place(panel, labels, start)
+    if name == "project_routes.png":
+        return project_routes(panel, labels, period)
+    raise ValueError(f"no comparison figure {name!r}; allowed: {', '.join(FIGURE_NAMES)}")
 
 
 def markdown_report(

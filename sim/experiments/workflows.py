@@ -2,7 +2,9 @@
 
 ``run_comparison`` is what ``pilotsim compare`` does and ``run_sweep`` what
 ``pilotsim sweep`` does; both validate every input before writing anything, run the batch
-(resuming), then write the summary table, the report and the figures.
+(resuming), then write the summary table, the report and the figures. A comparison's
+results are a :class:`Comparison` (tables, figures drawn on demand, ``write(folder)``),
+built by :func:`comparison_of` from the batch that ran.
 """
 
 from __future__ import annotations
@@ -54,6 +56,96 @@ from sim.params import FIRST_YEAR, Scenario
 from sim.scenario import load_scenario, with_overrides
 
 
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A comparison's results: its tables, figures drawn on demand, its report and files.
+
+    Attributes:
+        panel: the annual panel of every run (``compare.panel_from_frames``).
+        summary: the paired differences (``compare.summarise``; ``summary.csv``).
+        attribution: per policy with the platform on, its attribution table
+            (``compare.attribution_table``; together ``attribution.csv``).
+        private_returns: the private returns table (``compare.private_returns_table``).
+        draws: each replicate's posterior draw (``draws.csv``), or None without one.
+        meta: what the report says of the batch (scenarios, seeds, runs, provenance).
+        labels: the baseline, then the policies; period: the summed years; start: the
+            policies' first year (marked on the figures).
+    """
+
+    panel: pd.DataFrame
+    summary: pd.DataFrame
+    attribution: dict[str, pd.DataFrame]
+    private_returns: pd.DataFrame
+    draws: pd.DataFrame | None
+    meta: dict[str, Any]
+    labels: list[str]
+    period: tuple[int, int]
+    start: int | None
+
+    def names(self, figures: bool = True) -> list[str]:
+        """The files :meth:`write` produces (with or without the figures)."""
+        from sim.experiments.report import FIGURE_NAMES
+
+        return [*self._writers(figures), *(FIGURE_NAMES if figures else ())]
+
+    def tables(self) -> dict[str, str]:
+        """Each policy's table as printed on the terminal (``compare.format_table``)."""
+        return {p: format_table(self.summary, p) for p in self.labels[1:]}
+
+    @property
+    def attribution_table(self) -> pd.DataFrame | None:
+        """Every policy's attribution table, one below the other (``attribution.csv``)."""
+        if not self.attribution:
+            return None
+        return pd.concat(self.attribution.values(), ignore_index=True)
+
+    def figure(self, name: str) -> Any:
+        """The figure ``name`` (one of ``report.FIGURE_NAMES``), drawn now."""
+        from sim.experiments.report import figure
+
+        return figure(name, self.panel, self.labels, self.period, self.start)
+
+    def report(self, figures: bool = True) -> str:
+        """The text of ``report.md`` (linking the figures when ``figures``)."""
+        from sim.experiments.report import FIGURE_NAMES, markdown_report
+
+        return markdown_report(
+            self.summary,
+            self.meta,
+            list(FIGURE_NAMES) if figures else [],
+            attribution=self.attribution,
+            private_returns=self.private_returns,
+        )
+
+    def _writers(self, figures: bool) -> dict[str, Any]:
+        writers: dict[str, Any] = {
+            "summary.csv": lambda p: self.summary.to_csv(p, index=False, float_format="%.6g"),
+            "report.md": lambda p: p.write_text(self.report(figures), encoding="utf-8"),
+        }
+        attr = self.attribution_table
+        if attr is not None:
+            writers["attribution.csv"] = lambda p: attr.to_csv(p, index=False, float_format="%.6g")
+        draws = self.draws
+        if draws is not None:
+            writers["draws.csv"] = lambda p: draws.to_csv(p, index=False, float_format="%.8g")
+        return writers
+
+    def write(self, out: str | Path, figures: bool = True) -> list[str]:
+        """Write the figures (unless not ``figures``), then the tables and ``report.md``
+        into ``out``, each file atomically; return the names written (:meth:`names`)."""
+        from sim.experiments.report import FIGURE_NAMES, write_outputs
+        from sim.reporting import save_figure
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        names = list(FIGURE_NAMES) if figures else []
+        for name in names:
+            save_figure(self.figure(name), out / name)
+        writers = self._writers(figures)
+        write_outputs(out, writers)
+        return [*writers, *names]
+
+
 @dataclass
 class ComparisonResult:
     """Outputs of a comparison: the tidy summary, the printed tables, where files went."""
@@ -65,6 +157,8 @@ class ComparisonResult:
     files: list[str]
     #: Per policy with the platform on: the attribution table (``compare.attribution_table``).
     attribution: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: The results as an object (tables, figures on demand, ``write``); None if nothing ran.
+    comparison: Comparison | None = None
 
     @property
     def complete(self) -> bool:
@@ -430,8 +524,9 @@ def run_comparison(
             )
             for p, vs in variants.items()
         }  # fmt: skip
-        files = write_comparison(out, b, ex, panel, summary, period, figures, attr)
-        return ComparisonResult(out, summary, tables, ex, files, attr)
+        comparison = comparison_of(b, ex, panel, summary, period, attr)
+        files = write_comparison(out, comparison, figures)
+        return ComparisonResult(out, summary, tables, ex, files, attr, comparison)
 
 
 def discount_rate_of(spec: Scenario) -> float:
@@ -439,29 +534,16 @@ def discount_rate_of(spec: Scenario) -> float:
     return float(getattr(spec.value, "social_discount_rate", DEFAULT_DISCOUNT_RATE))
 
 
-def write_comparison(
-    out: Path,
+def comparison_of(
     b: Batch,
     ex: Execution,
     panel: pd.DataFrame,
     summary: pd.DataFrame,
     period: tuple[int, int],
-    figures: bool = True,
     attribution: dict[str, pd.DataFrame] | None = None,
-) -> list[str]:
-    """Write ``summary.csv``, ``attribution.csv`` (platform policies), the figures and
-    ``report.md`` into ``out``."""
-    from sim.experiments import report
-
-    attribution = attribution or {}
+) -> Comparison:
+    """The :class:`Comparison` of a batch that ran: its tables and what the report says."""
     labels = [b.base, *b.settings.get("policies", b.labels[1:])]
-    variants = [lab for lab in b.labels if lab not in labels]
-    names: list[str] = []
-    if figures:
-        paths = report.figures(
-            panel, labels, out, period, policy_start([b.scenarios[lab] for lab in labels[1:]])
-        )
-        names = [p.name for p in paths]
     keys = {r["key"] for r in b.runs()}
     m = ex.store.manifest
     failed = {
@@ -492,29 +574,32 @@ def write_comparison(
         "versions": m.get("versions", {}),
         "command": m.get("command", ""),
         "posterior": b.settings.get("posterior"),
-        "variants": variants,
+        "variants": [lab for lab in b.labels if lab not in labels],
         "discount_rate": b.settings.get("discount_rate", DEFAULT_DISCOUNT_RATE),
     }
-    attr = pd.concat(attribution.values(), ignore_index=True) if attribution else None
-    returns = private_returns_table(panel, labels[0], (FIRST_YEAR, b.until))
-    text = report.markdown_report(
-        summary, meta, names, attribution=attribution, private_returns=returns
+    return Comparison(
+        panel=panel,
+        summary=summary,
+        attribution=attribution or {},
+        private_returns=private_returns_table(panel, labels[0], (FIRST_YEAR, b.until)),
+        draws=draws_frame(b) if b.draws else None,
+        meta=meta,
+        labels=labels,
+        period=period,
+        start=policy_start([b.scenarios[lab] for lab in labels[1:]]),
     )
-    writers: dict[str, Any] = {
-        "summary.csv": lambda p: summary.to_csv(p, index=False, float_format="%.6g"),
-        "report.md": lambda p: p.write_text(text, encoding="utf-8"),
-    }
-    if attr is not None:
-        writers["attribution.csv"] = lambda p: attr.to_csv(p, index=False, float_format="%.6g")
-    if b.draws:
-        writers["draws.csv"] = lambda p: draws_frame(b).to_csv(p, index=False, float_format="%.8g")
-    remove_stale_outputs(out, [*writers, *names])  # e.g. figures of an earlier call
-    report.write_outputs(out, writers)
-    if not b.draws:
+
+
+def write_comparison(out: Path, comparison: Comparison, figures: bool = True) -> list[str]:
+    """Write the comparison into ``out`` (:meth:`Comparison.write`), removing what an
+    earlier call there wrote and this one does not (figures, draws, attribution)."""
+    remove_stale_outputs(out, comparison.names(figures))  # e.g. figures of an earlier call
+    names = comparison.write(out, figures)
+    if comparison.draws is None:
         ownership.remove(out, ["draws.csv"])  # left by an earlier --posterior call
-    if attr is None:
+    if not comparison.attribution:
         ownership.remove(out, ["attribution.csv"])  # left by an earlier call
-    return [*writers, *names]
+    return names
 
 
 def draws_frame(b: Batch) -> pd.DataFrame:
