@@ -155,7 +155,14 @@ def test_rolling_origin_end_to_end(tmp_path: Path) -> None:
     (out / "report.md").unlink()
     assert main(args) == 0
     folder = out / "rolling_origin"
-    for name in ("abc.db", "abc.json", "forecast.csv", "predictive.csv", "rolling_origin.json"):
+    for name in (
+        "abc.db",
+        "abc.json",
+        "forecast.csv",
+        "predictive.csv",
+        "posterior.csv",
+        "rolling_origin.json",
+    ):
         assert (folder / name).is_file(), name
     assert (out / "figures" / "rolling_origin.png").is_file()
     table = pd.read_csv(folder / "forecast.csv")

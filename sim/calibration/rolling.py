@@ -7,7 +7,7 @@ points to 2017, moments whose window ends by 2017), with its own ABC-SMC run in
 2018-2019 data), then runs posterior-predictive draws to 2019 and compares their median and
 90% band with every 2018-2019 observation of the data file for the targets' yearly series,
 beside a naive forecast: a straight line in logs through the series' observed 2015-2017
-values. Writes ``forecast.csv``, ``predictive.csv``, ``rolling_origin.json`` and
+values. Writes ``forecast.csv``, ``predictive.csv``, ``posterior.csv``, ``rolling_origin.json`` and
 ``report.md`` (the report section) into ``<out>/rolling_origin/`` and
 ``<out>/figures/rolling_origin.png``, and puts the section into an existing
 ``<out>/report.md``, all or nothing; the calibration report includes the section whenever
@@ -556,6 +556,12 @@ def run_rolling_origin(
             ),
             f"{ROLLING_DIR}/predictive.csv": lambda p: runs.to_csv(
                 p, index=False, float_format="%.6g"
+            ),
+            # the fit's last generation, as calibration/posterior.csv (a full refit for
+            # ``--retune --refit-posterior``: the retune to the same cut targets is checked
+            # against it)
+            f"{ROLLING_DIR}/posterior.csv": lambda p: result.posterior.to_csv(
+                p, index=False, float_format="%.8g"
             ),
             f"{ROLLING_DIR}/{META_JSON}": lambda p: p.write_text(
                 json.dumps(meta, indent=2, default=float) + "\n"
