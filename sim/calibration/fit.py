@@ -54,7 +54,9 @@ def fit_table(
 
     Returns:
         Columns ``series, year, fitted, observed, median, low, high, point_median,
-        rel_error`` (median / observed - 1) and ``covered`` (observed inside the band).
+        point_mean, rel_error`` (median / observed - 1; for a bound, the distance to it),
+        ``point_rel_error`` (the same for ``point_mean``), ``covered`` (observed inside the
+        band; for a bound, band and bound overlap) and ``bound`` (its range, or None).
     """
     rows = []
     for s in targets.series:
@@ -69,6 +71,8 @@ def fit_table(
             pv = _values(s, point_runs, y) if point_runs is not None else np.empty(0)
             pv = pv[np.isfinite(pv)]
             o = obs.get(y, np.nan)
+            pmean = float(np.mean(pv)) if len(pv) else np.nan
+            fitted = y in obs
             rows.append(
                 {
                     "series": s.name,
@@ -79,12 +83,34 @@ def fit_table(
                     "low": lo,
                     "high": hi,
                     "point_median": float(np.median(pv)) if len(pv) else np.nan,
-                    "point_mean": float(np.mean(pv)) if len(pv) else np.nan,
-                    "rel_error": med / o - 1 if y in obs else np.nan,
-                    "covered": bool(lo <= o <= hi) if y in obs else None,
+                    "point_mean": pmean,
+                    "rel_error": relative_error(med, o, s.bound) if fitted else np.nan,
+                    "point_rel_error": relative_error(pmean, o, s.bound) if fitted else np.nan,
+                    "covered": (
+                        (
+                            bool(lo <= o <= hi)
+                            if s.bound is None
+                            else bool(hi >= s.bound[0] and lo <= s.bound[1])
+                        )
+                        if fitted
+                        else None
+                    ),
+                    "bound": s.bound if fitted else None,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def relative_error(value: float, observed: float, bound: tuple[float, float] | None) -> float:
+    """``value / observed - 1``; for a bound, 0 inside it and the relative distance to the
+    nearer edge outside (as ``Targets.relative_errors``)."""
+    if bound is None:
+        return value / observed - 1
+    if value < bound[0]:
+        return value / bound[0] - 1
+    if value > bound[1]:
+        return value / bound[1] - 1
+    return 0.0
 
 
 #: Columns that identify one run in a stacked frame of annual outputs.

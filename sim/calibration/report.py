@@ -281,12 +281,18 @@ def render_markdown(
         cov = ("yes" if r.covered else "**no**") if r.fitted else ""
         if r.fitted and abs(r.rel_error) > TOLERANCE:
             err = f"**{err}**"
-        pe = r.point_mean / r.observed - 1 if r.fitted else np.nan
+        pe = r.point_rel_error if r.fitted else np.nan
         perr = f"{pe:+.1%}" if np.isfinite(pe) else ""
         if np.isfinite(pe) and abs(pe) > TOLERANCE:
             perr = f"**{perr}**"
         lines.append(
-            f"| {r.series} | {r.year} | {_fmt(r.observed)} | {_fmt(r.median)} | "
+            f"| {r.series} | {r.year} | "
+            + (
+                f"bound {_fmt(r.bound[0])} - {_fmt(r.bound[1])}"
+                if isinstance(r.bound, tuple)
+                else _fmt(r.observed)
+            )
+            + f" | {_fmt(r.median)} | "
             f"{_fmt(r.low)} - {_fmt(r.high)} | {err} | {cov} | {_fmt(r.point_mean)} | {perr} |"
         )
     if outlook is not None:
@@ -360,7 +366,7 @@ def render_markdown(
 def _baseline_lines(table: pd.DataFrame, selection: Any) -> list[str]:
     """How the baseline set was chosen, and how well its seed-mean fits."""
     fitted = table[table["fitted"]]
-    err = (fitted["point_mean"] / fitted["observed"] - 1).abs()
+    err = fitted["point_rel_error"].abs()
     if selection is None:
         return [
             f"`baseline set`: the mean over {POINT_SEEDS} seeds of the weighted posterior "
@@ -397,8 +403,7 @@ def _baseline_lines(table: pd.DataFrame, selection: Any) -> list[str]:
         f"**{int((err <= TOLERANCE).sum())} of "
         f"{len(fitted)}** fitted points"
         + (
-            f"; worst: {worst.series} {int(worst.year)}, "
-            f"{worst.point_mean / worst.observed - 1:+.1%}."
+            f"; worst: {worst.series} {int(worst.year)}, {worst.point_rel_error:+.1%}."
             if worst is not None
             else "."
         )

@@ -80,6 +80,7 @@ from sim.calibration.defaults import (
     QUICK,
     QUICK_CANDIDATES,
 )
+from sim.calibration.fit import relative_error
 from sim.calibration.posterior import weighted_quantile
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario
@@ -622,6 +623,7 @@ def predictive_table(
     on = rw.weights > 0
     rows = []
     labels = new.labels
+    bounds = [s.bound for s in new.series for _ in s.years]
     for j, (label, c) in enumerate(zip(labels, cols, strict=True)):
         v, w = bank.x[on, c], rw.weights[on]
         ok = np.isfinite(v)
@@ -639,9 +641,11 @@ def predictive_table(
                 "median": med,
                 "low": lo,
                 "high": hi,
-                "covered": bool(lo <= obs <= hi),
+                "covered": bool(lo <= obs <= hi)
+                if bounds[j] is None
+                else bool(hi >= bounds[j][0] and lo <= bounds[j][1]),
                 "baseline": base,
-                "baseline_rel_error": base / obs - 1,
+                "baseline_rel_error": relative_error(base, obs, bounds[j]),
             }
         )
     return pd.DataFrame(rows)
@@ -679,8 +683,8 @@ def render_report(
     lines = [
         "# Retuned calibration",
         "",
-        f"Targets `{new.path}` re-weighting the ABC bank `{bank.path}` (fitted to "
-        f"`{bank.targets.path}`; fingerprint {bank.fingerprint or 'synthetic'}): "
+        f"Targets `{shown(new.path)}` re-weighting the ABC bank `{shown(bank.path)}` (fitted to "
+        f"`{shown(bank.targets.path)}`; fingerprint {bank.fingerprint or 'synthetic'}): "
         f"{len(bank.t):,} {what} of {len(bank.epsilon)} generations, no new ABC run.",
         "",
         f"Command: `{command}`",
@@ -901,8 +905,15 @@ class RetuneSettings:
     quick: bool = False
 
     def command(self) -> str:
-        parts = ["pilotsim", "calibrate", "--retune", str(self.retune), "--bank", str(self.bank)]
-        parts += ["--targets", str(self.targets), "--priors", str(self.priors)]
+        parts = [
+            "pilotsim",
+            "calibrate",
+            "--retune",
+            shown(self.retune),
+            "--bank",
+            shown(self.bank),
+        ]
+        parts += ["--targets", shown(self.targets), "--priors", shown(self.priors)]
         if self.scenario:
             parts += ["--scenario", str(self.scenario)]
         parts += ["--out", str(self.out), "--ess-floor", f"{self.ess_floor:g}"]
@@ -915,6 +926,15 @@ class RetuneSettings:
         if self.jobs is not None:
             parts += ["--jobs", str(self.jobs)]
         return shlex.join(parts)
+
+
+def shown(p: str | Path) -> str:
+    """A path as reports show it: relative to the repository when inside it."""
+    path = Path(str(p)).resolve()
+    try:
+        return str(path.relative_to(CALIBRATION_DIR.parent))
+    except ValueError:
+        return str(p)
 
 
 def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
@@ -1033,7 +1053,8 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
         )
         header = header_lines([command], summary, how)
         header[1:4] = [  # header_lines' three lines on where the set comes from
-            f"From a retune (re-weighting of the ABC bank {bank_path}) against {new_path}",
+            f"From a retune (re-weighting of the ABC bank {shown(bank_path)}) against "
+            f"{shown(new_path)}",
             "(priors in calibration/priors.yaml; samples with weights in posterior.csv beside",
             "this file; fit in report.md there). The set is",
         ]
@@ -1045,7 +1066,7 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
             }
             | {"candidates": candidates, "scale": scale},
             "bank": {
-                "path": str(bank_path),
+                "path": shown(bank_path),
                 "fingerprint": bank.fingerprint,
                 "targets": str(bank_targets.path),
                 "particles" if bank.mixture is None else "runs": int(len(bank.t)),
