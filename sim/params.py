@@ -1462,16 +1462,16 @@ class RDFundingSpec(LeverSpec):
     """More research funding: the labs' budgets scaled up from a start year (public spend)."""
 
     budget_multiplier: float = param(
-        1.0315,
+        1.0311,
         "x baseline research budget (universities and government R&D centres)",
-        "derived: 1 + 8,835 / 280,170, the hk_pilot_platform scenario's extra public spend "
-        "2025-2035 (committed comparison, 30 seeds, full scale, model 6) over the baseline "
-        "research budget 2025-2035 (gerd_higher_education + gerd_government 2019 rows grown at "
-        "budget_growth_after_2019), so the two levers cost about the same; the extra is "
-        "counted as public spend. At least 1 (assumption: the lever models extra funding; "
-        "public_spend_hkd_m is the levers' outlay and the benefit-cost ratios divide by it, "
-        "so a cut, a saving, has no place there; study a cut by lowering the research.* "
-        "budget series or research.budget_growth_after_2019)",
+        "derived: 1 + 9,078 / 292,215, the hk_pilot_platform scenario's extra public spend "
+        "2025-2035 (committed comparison, 30 seeds, full scale, model 7) over the baseline "
+        "research budget 2025-2035 (gerd_higher_education + gerd_government 2022 rows, "
+        "hk_inputs_after_2019.csv, grown at budget_growth_after_2022), so the two levers cost "
+        "about the same; the extra is counted as public spend. At least 1 (assumption: the "
+        "lever models extra funding; public_spend_hkd_m is the levers' outlay and the "
+        "benefit-cost ratios divide by it, so a cut, a saving, has no place there; study a "
+        "cut by lowering the research.* budget series or research.budget_growth_after_2022)",
         ge=1.0,
         le=5.0,
     )

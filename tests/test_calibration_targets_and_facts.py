@@ -23,10 +23,13 @@ from sim.calibration.config import (
 from sim.calibration.select import score, seed_mean_points
 from sim.cli import main
 from sim.drivers import research_budget_hkd_m, venture_investment_hkd_m
+from sim.errors import ScenarioError
 from sim.experiments.compare import spread_width_interval
 from sim.experiments.uncertainty import draw_posterior
 from sim.projects import UNIVERSITY, Route, Stage, Status
 from sim.scenario import load_scenario
+
+from .conftest import SCENARIOS  # noqa: E402
 
 SMALL = {"scale": 0.1}
 
@@ -232,6 +235,25 @@ def test_research_budget_follows_published_values_to_2022_then_its_rule() -> Non
         have = rows[rows["series"] == series].set_index("year")["value"]
         for year in (2020, 2021, 2022):
             assert values[year - 2015] == pytest.approx(float(have.at[year]))
+
+
+@pytest.mark.parametrize(
+    ("key", "replacement"),
+    [
+        ("research.budget_growth_after_2019", "research.budget_growth_after_2022"),
+        ("startups.employee_growth_per_year", "startups.hires_per_hkd_m_raised"),
+        ("startups.funding_probability_per_quarter", "startups.venture_share_raised"),
+    ],
+)
+def test_a_removed_driver_key_names_its_replacement(
+    tmp_path: Path, key: str, replacement: str
+) -> None:
+    group, name = key.split(".")
+    p = tmp_path / "old.yaml"
+    p.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\n{group}:\n  {name}: 0.1\n")
+    with pytest.raises(ScenarioError, match=replacement) as e:
+        load_scenario(p)
+    assert str(p) in str(e.value) and "no longer exists" in str(e.value)
 
 
 def test_rounds_follow_venture_investment_and_staff_grows_with_them() -> None:
