@@ -56,19 +56,41 @@ def test_zero_agents_of_a_type_is_a_world_that_runs(overrides: dict[str, int]) -
     ("overrides", "key", "words"),
     [
         (
-            {"research.higher_education_rd_hkd_m": [-1.0, 10271.0, 10837.0, 12338.0, 13432.0]},
+            {
+                "research.higher_education_rd_hkd_m": [
+                    -1.0,
+                    10271.0,
+                    10837.0,
+                    12338.0,
+                    13432.0,
+                    14099.0,
+                    14800.0,
+                    16356.0,
+                ]
+            },
             "research.higher_education_rd_hkd_m",
             ">= 0",
         ),
         (
-            {"research.government_rd_hkd_m": [726.0, 914.0, -5.0, 1148.0, 1284.0]},
+            {
+                "research.government_rd_hkd_m": [
+                    726.0,
+                    914.0,
+                    -5.0,
+                    1148.0,
+                    1284.0,
+                    1303.0,
+                    1322.0,
+                    1412.0,
+                ]
+            },
             "research.government_rd_hkd_m",
             ">= 0",
         ),
         (
             {
-                "research.higher_education_rd_hkd_m": [0.0] * 5,
-                "research.government_rd_hkd_m": [0.0] * 5,
+                "research.higher_education_rd_hkd_m": [0.0] * 8,
+                "research.government_rd_hkd_m": [0.0] * 8,
             },
             "research",
             "2015 research budget",
@@ -90,12 +112,12 @@ def test_values_that_crashed_are_refused_with_the_reason(
 
 
 def test_research_budgets_of_zero_after_2015_run() -> None:
-    he = [9551.0, 0.0, 0.0, 0.0, 0.0]
+    he = [9551.0] + [0.0] * 7
     r = sim.run(
         "baseline",
         seed=0,
         **TINY,
-        **{"research.higher_education_rd_hkd_m": he, "research.government_rd_hkd_m": [1.0] * 5},
+        **{"research.higher_education_rd_hkd_m": he, "research.government_rd_hkd_m": [1.0] * 8},
     )
     _finite_and_non_negative(r)
 

@@ -36,7 +36,7 @@ def write_index(root: Path) -> Path:
         "baseline in the same future (the same parameter values) with the same seeds, so that "
         "what differs is the policy alone. Futures are drawn from the uncertainty space of "
         "`sim/analysis/space.py`: the calibrated world as one factor (a posterior particle, drawn "
-        "by weight, sets the 15 fitted parameters jointly, keeping their correlations), "
+        "by weight, sets every fitted parameter jointly, keeping their correlations), "
         "evidence-ranged parameters over their range (`calibration/priors.yaml`) and structural "
         "assumptions (`calibration/analysis_ranges.yaml`).",
         "",

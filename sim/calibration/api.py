@@ -315,7 +315,9 @@ def run_settings(settings: CalibrationSettings, log: Log | None = print) -> Cali
     if s.rolling_origin:
         from sim.calibration.rolling import run_rolling_origin
 
-        return run_rolling_origin(s, targets, priors, base, log=say)
+        command = canonical_command(s)
+        written, meta = run_rolling_origin(s, targets, priors, base, log=say, command=command)
+        return CalibrationOutcome("abc", out, written, meta["fit"], {}, command, meta)
     from sim.experiments.folder_lock import hold_out_dir
 
     # held until the outputs are written: a second calibration (--resume or --fresh) on
@@ -538,6 +540,7 @@ def _write_abc_outputs(
     }
     if not s.no_report:
         from sim.calibration.report import build_report
+        from sim.calibration.rolling import report_section, with_section
 
         t0 = time.perf_counter()
         report_files = build_report(
@@ -553,7 +556,7 @@ def _write_abc_outputs(
             seed=s.seed,
             commands=commands,
             summary=summary,
-            rolling_dir=out / ROLLING_DIR,
+            add_sections=lambda text: with_section(text, report_section(out / ROLLING_DIR)),
         )
         files.update(report_files)
         say(

@@ -19,6 +19,8 @@ from sim.calibration.defaults import (
     DEFAULT_TARGETS,
     FULL,
     QUICK,
+    RETUNE_ESS_FLOOR,
+    RETUNE_OUT,
     ROLLING,
 )
 
@@ -161,10 +163,40 @@ def add_calibrate_command(sub: Any) -> None:
         help="run an ABC calibration of more runs (population x generations and predictive "
         "draws) than a batch may have without confirmation (as compare and sweep)",
     )
-    from sim.calibration.retune import add_retune_arguments
-
     add_retune_arguments(c)
     c.set_defaults(func=cmd_calibrate)
+
+
+def add_retune_arguments(c: Any) -> None:
+    """The ``--retune`` options of ``pilotsim calibrate`` (the others it shares are
+    ``--targets`` (the bank's), ``--priors``, ``--scenario``, ``--out``, ``--jobs``,
+    ``--quick`` and ``--predictive-scale``, the baseline set's scale)."""
+    c.add_argument(
+        "--retune",
+        default=None,
+        metavar="TARGETS.yaml",
+        help="re-weight the stored ABC runs (--bank) to these targets instead of running ABC: "
+        "a new posterior, baseline set and report in minutes (default --out "
+        f"{RETUNE_OUT})",
+    )
+    c.add_argument(
+        "--bank",
+        default=str(CALIBRATION_DIR / DB_NAME),
+        help="with --retune: the ABC database to re-weight (fitted to --targets)",
+    )
+    c.add_argument(
+        "--ess-floor",
+        type=float,
+        default=RETUNE_ESS_FLOOR,
+        help=f"with --retune: effective sample size the new posterior must reach "
+        f"(default {RETUNE_ESS_FLOOR:g})",
+    )
+    c.add_argument(
+        "--refit-posterior",
+        default=None,
+        help="with --retune: posterior.csv of a full ABC refit on the new targets, compared "
+        "in the report",
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -73,3 +73,10 @@ OUTPUT_NAMES: tuple[str, ...] = (
 )
 #: What ``pilotsim validate-model`` writes in its ``--out``.
 FACTS_NAMES: tuple[str, ...] = ("stylised_facts.md", "stylised_facts.csv")
+
+#: ``--retune``: the pooled effective sample size the new posterior must reach (the
+#: issue's suggestion: 100 particles keep a 90% interval's ends to a few percent of its
+#: width).
+RETUNE_ESS_FLOOR = 100.0
+#: ``--retune``: the default output folder.
+RETUNE_OUT = Path("results/calibration-retune")

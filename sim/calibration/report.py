@@ -326,7 +326,9 @@ def render_markdown(
             "saturation are not measured), so they are not fitted: `priors.yaml`'s `evidence` "
             "section gives each a range from evaluations of comparable platforms and the "
             "literature. The baseline runs their `params.py` defaults; `--posterior` draws "
-            "them uniformly beside the fitted posterior.",
+            "them uniformly beside the fitted posterior, except the three the client studies "
+            "fitted (the second step of the calibration, `sim.evaluation.fit`), which it holds "
+            "at their fitted values.",
             "",
             "| parameter | unit | range | params.py default | source |",
             "|---|---|---|---|---|",
@@ -518,12 +520,12 @@ def build_report(
     seed: int,
     commands: list[str],
     summary: Mapping[str, Any],
-    rolling_dir: Path | None = None,
+    add_sections: Callable[[str], str] | None = None,
 ) -> dict[str, Callable[[Path], Any]]:
     """Run the predictive check and return writers for the report files (name -> writer).
 
-    ``rolling_dir``: folder of a stored rolling-origin check (``sim.calibration.rolling``),
-    whose section the report includes when its results exist there."""
+    ``add_sections``: puts stored sections into the report's text (the caller passes the
+    rolling-origin check's, ``sim.calibration.rolling``; this module does not import it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -558,10 +560,8 @@ def build_report(
         priors=priors,
         outlook=outlook,
     )
-    if rolling_dir is not None:  # the stored rolling-origin check, if any (never rerun here)
-        from sim.calibration.rolling import report_section, with_section
-
-        text = with_section(text, report_section(rolling_dir))
+    if add_sections is not None:  # e.g. the stored rolling-origin check (never rerun here)
+        text = add_sections(text)
     files: dict[str, Callable[[Path], Any]] = {
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
         "fit.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),

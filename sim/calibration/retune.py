@@ -80,14 +80,17 @@ from sim.calibration.defaults import (
     QUICK,
     QUICK_CANDIDATES,
 )
+from sim.calibration.defaults import (
+    RETUNE_ESS_FLOOR as ESS_FLOOR,
+)
+from sim.calibration.defaults import (
+    RETUNE_OUT as DEFAULT_OUT,
+)
 from sim.calibration.fit import relative_error
 from sim.calibration.posterior import weighted_quantile
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario
 
-#: The pooled effective sample size the new posterior must reach (the issue's suggestion:
-#: 100 particles keep a 90% interval's ends to a few percent of its width).
-ESS_FLOOR = 100.0
 #: Largest share of the new posterior a generation may miss (mass outside its old
 #: acceptance region) and still be used: beyond 5% its sample is visibly truncated.
 MAX_OUTSIDE = 0.05
@@ -103,8 +106,6 @@ BAND = (0.05, 0.95)
 #: The two methods: over every banked run (exact), over the accepted particles (fallback).
 METHOD_RUNS = "importance sampling over every banked run (deterministic mixture)"
 METHOD_ACCEPTED = "re-weighting of the accepted particles (no run bank)"
-#: Default output folder.
-DEFAULT_OUT = Path("results/calibration-retune")
 #: What a retune writes into its ``--out``.
 RETUNE_NAMES: tuple[str, ...] = (
     "posterior.csv",
@@ -642,8 +643,8 @@ def predictive_table(
                 "low": lo,
                 "high": hi,
                 "covered": bool(lo <= obs <= hi)
-                if bounds[j] is None
-                else bool(hi >= bounds[j][0] and lo <= bounds[j][1]),
+                if (b := bounds[j]) is None
+                else bool(hi >= b[0] and lo <= b[1]),
                 "baseline": base,
                 "baseline_rel_error": relative_error(base, obs, bounds[j]),
             }
@@ -683,7 +684,8 @@ def render_report(
     lines = [
         "# Retuned calibration",
         "",
-        f"Targets `{shown(new.path)}` re-weighting the ABC bank `{shown(bank.path)}` (fitted to "
+        f"Targets `{shown(new.path)}` re-weighting the ABC bank "
+        f"`{shown(bank.path or '')}` (fitted to "
         f"`{shown(bank.targets.path)}`; fingerprint {bank.fingerprint or 'synthetic'}): "
         f"{len(bank.t):,} {what} of {len(bank.epsilon)} generations, no new ABC run.",
         "",
@@ -928,6 +930,12 @@ class RetuneSettings:
         return shlex.join(parts)
 
 
+#: Settings that are paths (shown relative to the repository in ``retune.json``).
+PATH_SETTINGS = frozenset(
+    {"retune", "bank", "targets", "priors", "scenario", "out", "refit_posterior"}
+)
+
+
 def shown(p: str | Path) -> str:
     """A path as reports show it: relative to the repository when inside it."""
     path = Path(str(p)).resolve()
@@ -1062,19 +1070,20 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
             **summary,
             "command": command,
             "settings": {
-                k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(s).items()
+                k: (shown(v) if v and k in PATH_SETTINGS else v)
+                for k, v in dataclasses.asdict(s).items()
             }
             | {"candidates": candidates, "scale": scale},
             "bank": {
                 "path": shown(bank_path),
                 "fingerprint": bank.fingerprint,
-                "targets": str(bank_targets.path),
+                "targets": shown(bank_targets.path),
                 "particles" if bank.mixture is None else "runs": int(len(bank.t)),
                 "method": bank.method,
                 "note": bank.note,
                 "generations": int(len(bank.epsilon)),
             },
-            "targets": str(new.path),
+            "targets": shown(new.path),
             "changes": changes,
             "generations": rw.generations.to_dict(orient="records"),
             "floor_reached": rw.floor_reached,
@@ -1119,38 +1128,6 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
         f"in all; wrote {out}/: " + " ".join(sorted(files))
     )
     return meta
-
-
-def add_retune_arguments(c: Any) -> None:
-    """The ``--retune`` options of ``pilotsim calibrate`` (the others it shares are
-    ``--targets`` (the bank's), ``--priors``, ``--scenario``, ``--out``, ``--jobs``,
-    ``--quick`` and ``--predictive-scale``, the baseline set's scale)."""
-    c.add_argument(
-        "--retune",
-        default=None,
-        metavar="TARGETS.yaml",
-        help="re-weight the stored ABC runs (--bank) to these targets instead of running ABC: "
-        "a new posterior, baseline set and report in minutes (default --out "
-        f"{DEFAULT_OUT})",
-    )
-    c.add_argument(
-        "--bank",
-        default=str(CALIBRATION_DIR / DB_NAME),
-        help="with --retune: the ABC database to re-weight (fitted to --targets)",
-    )
-    c.add_argument(
-        "--ess-floor",
-        type=float,
-        default=ESS_FLOOR,
-        help=f"with --retune: effective sample size the new posterior must reach "
-        f"(default {ESS_FLOOR:g})",
-    )
-    c.add_argument(
-        "--refit-posterior",
-        default=None,
-        help="with --retune: posterior.csv of a full ABC refit on the new targets, compared "
-        "in the report",
-    )
 
 
 def cmd_retune(args: argparse.Namespace) -> int:

@@ -21,18 +21,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from sim.calibration.api import CalibrationOutcome, CalibrationSettings, canonical_command
 from sim.calibration.config import FIRST_FIT_YEAR, Priors, Targets
 from sim.calibration.defaults import DB_NAME, ROLLING_DIR
 from sim.calibration.fit import BAND
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario
 from sim.reporting import fmt_value, markdown_table
+
+if TYPE_CHECKING:
+    from sim.calibration.api import CalibrationSettings
 
 #: Last year the fit sees (the issue: fit 2015-2017, forecast 2018-2019).
 FIT_LAST_YEAR = 2017
@@ -422,10 +424,12 @@ def run_rolling_origin(
     priors: Priors,
     base: Scenario,
     log: Log,
-) -> CalibrationOutcome:
+    command: str,
+) -> tuple[list[str], dict[str, Any]]:
     """Fit the targets cut to 2015-2017 by ABC-SMC (or, with ``report_only``, read that fit),
     forecast 2018-2019 and write the check into ``<out>/rolling_origin/`` (settings ``s``
-    resolved by ``CalibrationSettings.resolved``).
+    resolved by ``CalibrationSettings.resolved``; ``command`` its canonical command line).
+    Returns the files written (relative to ``<out>``) and the check's metadata.
 
     Raises:
         CalibrationError: nothing to fit or forecast, or the database state does not fit
@@ -451,7 +455,6 @@ def run_rolling_origin(
     folder = out / ROLLING_DIR
     db = folder / DB_NAME
     log_path = db.with_suffix(".json")
-    command = canonical_command(s)
     smc = SMCSettings(
         population=int(s.population or 0),
         generations=int(s.generations or 0),
@@ -583,4 +586,4 @@ def run_rolling_origin(
         f"({time.perf_counter() - t_start:.0f} s; forecast {forecast_seconds:.0f} s)"
     )
     log(f"wrote {out}/: " + " ".join(sorted(files)))
-    return CalibrationOutcome("abc", out, sorted(files), meta["fit"], {}, command, meta)
+    return sorted(files), meta

@@ -105,7 +105,7 @@ def _make_sampler_class() -> type:
         """pyabc sampler with static, seeded particle slots on any ``Executor``."""
 
         def __init__(
-            self, executor: Executor, seed: int, recorder: Callable[[int, list], Any] | None
+            self, executor: Executor, seed: int, recorder: Callable[[int, list], Any] | None = None
         ) -> None:
             super().__init__()
             self.executor = executor
