@@ -379,7 +379,7 @@ def _run_abc(
     command: str,
     say: Log,
 ) -> CalibrationOutcome:
-    from sim.calibration.smc import SMCSettings, load_history, run_smc
+    from sim.calibration.smc import SMCSettings, load_history, log_call, run_smc, stored_calls
 
     smc = SMCSettings(
         population=_need(s.population),
@@ -395,7 +395,7 @@ def _run_abc(
     log_path = db.with_suffix(".json")
     if s.report_only:
         result = load_history(db, priors)
-        calls = json.loads(log_path.read_text()).get("calls", []) if log_path.is_file() else []
+        calls = stored_calls(db)
     else:
         if s.fresh:
             for p in (db, log_path):
@@ -414,18 +414,7 @@ def _run_abc(
             resume=s.resume,
             quiet=s.quiet,
         )
-        log = json.loads(log_path.read_text()) if log_path.is_file() else {}
-        calls = log.get("calls", [])
-        calls.append(
-            {
-                "command": command,
-                "seconds": round(result.seconds, 1),
-                "simulations_total_after": result.simulations,
-                "executor": engine.description,
-            }
-        )
-        log["calls"] = calls
-        log_path.write_text(json.dumps(log, indent=2) + "\n")
+        calls = log_call(db, command, result, engine.description)
     return _write_abc_outputs(s, targets, priors, base, out, engine, command, result, calls, say)
 
 

@@ -129,6 +129,18 @@ class Series:
         return np.array([float(ok.mean()) if ok.size else np.nan])
 
 
+def relative_error(value: float, observed: float, bound: tuple[float, float] | None) -> float:
+    """``value / observed - 1``; for a bound, 0 inside it and the relative distance to the
+    nearer edge outside."""
+    if bound is None:
+        return float(value / observed - 1)
+    if value < bound[0]:
+        return float(value / bound[0] - 1)
+    if value > bound[1]:
+        return float(value / bound[1] - 1)
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Targets:
     """The fitted series and the distance between model output and data."""
@@ -194,22 +206,11 @@ class Targets:
         return np.array(z), np.array(w)
 
     def relative_errors(self, x: np.ndarray) -> np.ndarray:
-        """Per point, the model's relative error ``x / observed - 1``; for a bound, 0 inside
-        it and the relative distance to the nearer edge outside."""
-        x = np.asarray(x, dtype=float)
-        out = x / self.observed - 1
-        i = 0
-        for s in self.series:
-            n = len(s.years)
-            if s.bound is not None:
-                v = x[i : i + n]
-                out[i : i + n] = np.where(
-                    v < s.bound[0],
-                    v / s.bound[0] - 1,
-                    np.where(v > s.bound[1], v / s.bound[1] - 1, 0.0),
-                )
-            i += n
-        return out
+        """Per point, :func:`relative_error` of the simulated ``x`` (bounds as ranges)."""
+        bounds = [s.bound for s in self.series for _ in s.years]
+        return np.array(
+            [relative_error(v, o, b) for v, o, b in zip(x, self.observed, bounds, strict=True)]
+        )
 
     def distance(self, x: np.ndarray) -> float:
         """Root of the weighted mean squared standardised deviation (0 = exact fit)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.calibration.config import FIRST_FIT_YEAR, Series, Targets
+from sim.calibration.config import FIRST_FIT_YEAR, Series, Targets, relative_error
 
 #: The band of the fit table (5-95%).
 BAND = (0.05, 0.95)
@@ -99,18 +99,6 @@ def fit_table(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def relative_error(value: float, observed: float, bound: tuple[float, float] | None) -> float:
-    """``value / observed - 1``; for a bound, 0 inside it and the relative distance to the
-    nearer edge outside (as ``Targets.relative_errors``)."""
-    if bound is None:
-        return value / observed - 1
-    if value < bound[0]:
-        return value / bound[0] - 1
-    if value > bound[1]:
-        return value / bound[1] - 1
-    return 0.0
 
 
 #: Columns that identify one run in a stacked frame of annual outputs.

@@ -70,7 +70,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.config import Priors, Series, Targets, load_priors, load_targets
+from sim.calibration.config import (
+    Priors,
+    Series,
+    Targets,
+    load_priors,
+    load_targets,
+    relative_error,
+)
 from sim.calibration.defaults import (
     CALIBRATION_DIR,
     DB_NAME,
@@ -86,7 +93,6 @@ from sim.calibration.defaults import (
 from sim.calibration.defaults import (
     RETUNE_OUT as DEFAULT_OUT,
 )
-from sim.calibration.fit import relative_error
 from sim.calibration.posterior import weighted_quantile
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario

@@ -436,7 +436,7 @@ def run_rolling_origin(
             the options (as for the full fit). UsageError: a bad executor setting.
     """
     from sim.calibration.report import posterior_predictive
-    from sim.calibration.smc import SMCSettings, load_history, run_smc
+    from sim.calibration.smc import SMCSettings, load_history, log_call, run_smc, stored_calls
     from sim.experiments.executors import open_executor
     from sim.experiments.folder_lock import hold_out_dir
     from sim.provenance import git_commit, package_versions, write_files
@@ -478,8 +478,7 @@ def run_rolling_origin(
             with open_executor(s.jobs, dask=s.dask, scheduler=s.scheduler) as engine:
                 if s.report_only:
                     result = load_history(db, priors)
-                    stored = json.loads(log_path.read_text()) if log_path.is_file() else {}
-                    calls = stored.get("calls", [])
+                    calls = stored_calls(db)
                 else:
                     if s.fresh:
                         for p in (db, log_path):
@@ -492,18 +491,7 @@ def run_rolling_origin(
                     result = run_smc(
                         cut, priors, base, smc, db, engine.executor, resume=s.resume, quiet=s.quiet
                     )
-                    stored = json.loads(log_path.read_text()) if log_path.is_file() else {}
-                    calls = stored.get("calls", [])
-                    calls.append(
-                        {
-                            "command": command,
-                            "seconds": round(result.seconds, 1),
-                            "simulations_total_after": result.simulations,
-                            "executor": engine.description,
-                        }
-                    )
-                    stored["calls"] = calls
-                    log_path.write_text(json.dumps(stored, indent=2) + "\n")
+                    calls = log_call(db, command, result, engine.description)
                 t0 = time.perf_counter()
                 runs = posterior_predictive(
                     targets,

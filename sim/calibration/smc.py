@@ -477,6 +477,29 @@ def run_smc(
     return SMCResult(post, gens, frames, int(history.total_nr_simulations), seconds, db)
 
 
+def stored_calls(db: Path) -> list[dict[str, Any]]:
+    """The calls recorded beside ``db`` (its ``.json``: command, seconds, simulations)."""
+    log_path = db.with_suffix(".json")
+    return json.loads(log_path.read_text()).get("calls", []) if log_path.is_file() else []
+
+
+def log_call(db: Path, command: str, result: SMCResult, executor: str) -> list[dict[str, Any]]:
+    """Append this call of ``run_smc`` to the record beside ``db``; returns every call."""
+    log_path = db.with_suffix(".json")
+    log = json.loads(log_path.read_text()) if log_path.is_file() else {}
+    log["calls"] = [
+        *log.get("calls", []),
+        {
+            "command": command,
+            "seconds": round(result.seconds, 1),
+            "simulations_total_after": result.simulations,
+            "executor": executor,
+        },
+    ]
+    log_path.write_text(json.dumps(log, indent=2) + "\n")
+    return list(log["calls"])
+
+
 def iter_weighted(posterior: pd.DataFrame, n: int, seed: int) -> Iterator[int]:
     """Row positions of ``n`` weighted draws with replacement from a posterior frame."""
     w = posterior["weight"].to_numpy(dtype=float)
