@@ -183,7 +183,7 @@ def product_value_by_place(model: PilotModel, rows: np.ndarray) -> np.ndarray:
     # Mass production: a mother factory keeps a share in Hong Kong.
     site = b["production_site"][rows]
     prod_place = PRODUCTION_SITE_PLACE[site].astype(np.int64)
-    keep = np.where(mother, model.policies.mother_child.kept_share, 0.0)
+    keep = np.where(mother, model.policies.mother_factory.kept_share, 0.0)
     mass = value * w[MASS]
     book(MASS, np.full(rows.size, Place.HK), mass * keep)
     book(MASS, prod_place, mass * (1 - keep))
@@ -209,7 +209,7 @@ def hk_owned_prd_value_hkd_m(model: PilotModel, rows: np.ndarray) -> float:
     child = rows[b["production_site"][rows] == ProductionSite.PRD_HK_OWNED]
     hq_hk = model.prd.cols["hq_in_hk"][b["producer_row"][child]].astype(bool)
     child = child[hq_hk]
-    keep = np.where(b["mother"][child], model.policies.mother_child.kept_share, 0.0)
+    keep = np.where(b["mother"][child], model.policies.mother_factory.kept_share, 0.0)
     products = float((market_value_hkd_m_per_q(model, child) * w[MASS] * (1 - keep)).sum())
     with_hq, _ = model.prd.adoption_value_hkd_m_per_q()
     adopted = float(with_hq * (w[PILOT] + w[MASS]))  # the production functions, in the PRD

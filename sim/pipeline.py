@@ -849,7 +849,7 @@ class Pipeline:
         offer = plat.follow_up_offers(client & ~supported)
         fit_north = np.where(supported | offer, 1.0, spec.north_fit_unsupported)
 
-        mc = pol.mother_child
+        mc = pol.mother_factory
         mother = mc.eligible(hk, PILOT_SITE_PLACE[b["pilot_site"][rows]] == Place.HK)
         base = spec.industrialisation_success_probability
         p_base = np.where(client, plat.industrialisation_success(base), base)

@@ -316,7 +316,7 @@ def _stub(book: ProjectBook, crowding: np.ndarray, kept_share: float = 0.0) -> S
         projects=book,
         markets=SimpleNamespace(crowding=crowding),
         spec=Scenario(),
-        policies=SimpleNamespace(mother_child=SimpleNamespace(kept_share=kept_share)),
+        policies=SimpleNamespace(mother_factory=SimpleNamespace(kept_share=kept_share)),
         prd=SimpleNamespace(cols={"hq_in_hk": np.array([True, False])}),
     )
 
@@ -408,7 +408,7 @@ def test_every_booked_value_lands_in_exactly_one_place() -> None:
 
 
 # ------------------------------------------------------------------ accounting of a run
-@pytest.mark.parametrize("scenario", ["hk_pilot_platform", "antenna_mother_child"])
+@pytest.mark.parametrize("scenario", ["hk_pilot_platform", "mother_factory"])
 def test_a_runs_value_added_is_its_products_value_times_crowding(
     scenario: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,7 +35,7 @@ def _require(module: str):
 def test_scenario_names_lists_the_scenario_files_baseline_first() -> None:
     names = scenario_names()
     assert names[0] == "baseline"
-    assert {"hk_pilot_platform", "antenna_mother_child"} <= set(names)
+    assert {"hk_pilot_platform", "mother_factory"} <= set(names)
 
 
 def test_levers_become_a_validated_scenario() -> None:

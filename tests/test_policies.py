@@ -112,8 +112,7 @@ def test_an_enabled_lever_is_its_active_class(group: str) -> None:
     spec = load_scenario("baseline", {"run.scale": SCALE, **on(group)})
     m = PilotModel(spec, seed=0)
     pol = Policies(m)
-    attr = {"mother_factory": "mother_child"}.get(group, group)
-    lever = getattr(pol, attr)
+    lever = getattr(pol, group)
     assert not type(lever).__name__.startswith("No")
     assert not lever.active(START - 1) and lever.active(START)
 
@@ -381,7 +380,7 @@ def test_rfs_terms_and_budget() -> None:
 
 def test_mother_factory_eligibility_and_terms() -> None:
     m = _budgets(on("mother_factory"), START)
-    lever = m.policies.mother_child
+    lever = m.policies.mother_factory
     hk = np.array([True, True, False, False])
     piloted = np.array([True, False, True, False])
     np.testing.assert_array_equal(lever.eligible(hk, piloted), [True, False, False, False])
@@ -390,10 +389,10 @@ def test_mother_factory_eligibility_and_terms() -> None:
     assert lever.kept_share == spec.mother_share_of_production
     assert lever.demand_threshold == spec.demand_threshold > 0
     assert lever.demand_test_quarters == spec.demand_test_quarters
-    null = _budgets({}, START).policies.mother_child
+    null = _budgets({}, START).policies.mother_factory
     assert not null.eligible(hk, piloted).any()
     assert (null.success_multiplier, null.kept_share, null.demand_threshold) == (1.0, 0.0, 0.0)
-    early = _budgets(on("mother_factory"), START - 2).policies.mother_child  # now START - 1
+    early = _budgets(on("mother_factory"), START - 2).policies.mother_factory  # now START - 1
     assert not early.eligible(hk, piloted).any()
 
 
@@ -401,7 +400,7 @@ def test_mother_factories_keep_production_in_hong_kong() -> None:
     """Products made through a mother factory book ``kept_share`` of mass production in Hong
     Kong: the same products' Hong Kong mass production falls by exactly that without it."""
     from sim.accounting import MASS, market_value_hkd_m_per_q, product_value_by_place, shares
-    from sim.policies.mother_child import NoMotherChild
+    from sim.policies.mother_factory import NoMotherFactory
     from sim.projects import PRODUCTION_SITE_PLACE, Place, Stage
 
     # to 2035: mother-factory products are few (model 5: in-house Hong Kong pilots are rare)
@@ -412,13 +411,13 @@ def test_mother_factories_keep_production_in_hong_kong() -> None:
     offshore = rows[PRODUCTION_SITE_PLACE[b["production_site"][rows]] != Place.HK]
     assert offshore.size > 0, "no mother-factory product is mass-produced outside Hong Kong"
     with_lever = product_value_by_place(m, offshore)[Place.HK, MASS]
-    lever, spec = m.policies.mother_child, m.spec
-    m.policies.mother_child = NoMotherChild(m)  # the same products without the kept share
+    lever, spec = m.policies.mother_factory, m.spec
+    m.policies.mother_factory = NoMotherFactory(m)  # the same products without the kept share
     m.spec = with_overrides(spec, {"mother_factory.mother_share_of_production": 0.0})
     try:
         without = product_value_by_place(m, offshore)[Place.HK, MASS]
     finally:
-        m.policies.mother_child, m.spec = lever, spec
+        m.policies.mother_factory, m.spec = lever, spec
     mass = (market_value_hkd_m_per_q(m, offshore) * shares(m)[MASS]).sum()  # crowding included
     assert with_lever - without == pytest.approx(lever.kept_share * mass, rel=1e-9)
     assert with_lever > without

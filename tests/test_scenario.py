@@ -16,7 +16,7 @@ from .conftest import SCENARIOS
 REQUIRED = (
     "baseline",
     "hk_pilot_platform",
-    "antenna_mother_child",
+    "mother_factory",
     "traditional_upgrade",
     "itf_rebalance",
     "prd_upgrade",
@@ -54,7 +54,7 @@ def test_extends_inherits_and_overrides(tmp_path: Path) -> None:
     spec = load_scenario(child)
     assert spec.platform.enabled and spec.platform.start_year == 2026
     assert spec.platform.public_budget_hkd_m == 900 and spec.name == "child"
-    antenna = load_scenario(SCENARIOS / "antenna_mother_child.yaml")
+    antenna = load_scenario(SCENARIOS / "mother_factory.yaml")
     assert antenna.platform.enabled and antenna.mother_factory.enabled
 
 

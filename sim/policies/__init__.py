@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sim.policies import (
     innohk,
     itf_rebalance,
-    mother_child,
+    mother_factory,
     prd_upgrade,
     rd_funding,
     rfs,
@@ -33,7 +33,7 @@ class Policies:
         self.itf_rebalance = itf_rebalance.make(model)
         self.innohk = innohk.make(model)
         self.rfs = rfs.make(model)
-        self.mother_child = mother_child.make(model)
+        self.mother_factory = mother_factory.make(model)
         self.traditional_upgrade = traditional_upgrade.make(model)
         self.prd_upgrade = prd_upgrade.make(model)
 
@@ -44,7 +44,7 @@ class Policies:
             self.itf_rebalance,
             self.innohk,
             self.rfs,
-            self.mother_child,
+            self.mother_factory,
             self.traditional_upgrade,
             self.prd_upgrade,
         )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sim.model import PilotModel
 
 
-class NoMotherChild(Lever):
+class NoMotherFactory(Lever):
     """No mother factories: nothing eligible, neutral terms, no grant."""
 
     success_multiplier: float = 1.0
@@ -44,7 +44,7 @@ class NoMotherChild(Lever):
         """Pay the grant of ``n`` new mother-factory lines (sample units)."""
 
 
-class MotherChild(NoMotherChild):
+class MotherFactory(NoMotherFactory):
     """The layout from ``start_year``."""
 
     def __init__(self, model: PilotModel, spec: MotherFactorySpec) -> None:
@@ -67,7 +67,7 @@ class MotherChild(NoMotherChild):
             self.model.ledger.add("public_spend", n * self.spec.line_grant_hkd_m)
 
 
-def make(model: PilotModel) -> NoMotherChild:
-    """The lever a scenario asks for: ``NoMotherChild`` when it is switched off."""
+def make(model: PilotModel) -> NoMotherFactory:
+    """The lever a scenario asks for: ``NoMotherFactory`` when it is switched off."""
     spec = model.spec.mother_factory
-    return MotherChild(model, spec) if spec.enabled else NoMotherChild(model)
+    return MotherFactory(model, spec) if spec.enabled else NoMotherFactory(model)
