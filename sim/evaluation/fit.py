@@ -77,10 +77,16 @@ def distance(estimate: pd.Series, rows: tuple[tuple[str, str], ...] = FIT_ROWS) 
     sum of squared distances to each row's target in units of the band (1 at its edge);
     ``MISSING_PENALTY`` for a row without an estimate."""
     b = bands(rows)
-    e = estimate.reindex(b.index).to_numpy(float)
+    return float(distances(estimate.reindex(b.index).to_numpy(float), b)[0])
+
+
+def distances(estimates: np.ndarray, b: pd.DataFrame) -> np.ndarray:
+    """:func:`distance` of each row of ``estimates`` (one column per row of the bands
+    ``b``), for many points at once."""
+    e = np.atleast_2d(estimates)
     off = e - b["centre"].to_numpy()
     z = off / np.where(off < 0, b["below"].to_numpy(), b["above"].to_numpy())
-    return float(np.sum(np.where(np.isfinite(z), z**2, MISSING_PENALTY)))
+    return np.sum(np.where(np.isfinite(z), z**2, MISSING_PENALTY), axis=1)
 
 
 def estimates(table: pd.DataFrame, rows: tuple[tuple[str, str], ...] = FIT_ROWS) -> pd.Series:
@@ -177,12 +183,8 @@ class ServiceFit:
         """The grid point of the prior box with the smallest emulated distance."""
         axes = [np.linspace(*self.ranges[k], GRID_STEPS) for k in PARAMETERS]
         grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(PARAMETERS), -1).T
-        est = self.emulated(grid)
-        dist = [
-            distance(pd.Series(r, index=pd.MultiIndex.from_tuples(FIT_ROWS)))
-            for r in est.to_numpy()
-        ]
-        i = int(np.argmin(dist))
+        est = self.emulated(grid)[list(FIT_ROWS)].to_numpy(float)
+        i = int(np.argmin(distances(est, bands(FIT_ROWS))))
         return {k: float(grid[i, j]) for j, k in enumerate(PARAMETERS)}
 
 
