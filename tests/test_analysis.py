@@ -297,3 +297,13 @@ def test_horizons_result_object(horizons_quick, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == sorted(HorizonsResult.NAMES)
     for name in ("yearly_effects.csv", "horizons.csv", "report.md", "horizons.png"):
         assert (tmp_path / "w" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_horizons_result_reads_back(horizons_quick, tmp_path: Path) -> None:
+    """The folder reads back to the same result: report, tables (held as written), figure."""
+    from .test_analysis_results import assert_reads_back
+
+    out, result = horizons_quick
+    back = assert_reads_back(result, out, tmp_path / "back")
+    assert back.persistence == result.persistence
+    assert back.count == result.count and back.wall_seconds == result.wall_seconds

@@ -241,3 +241,16 @@ def test_prim_finds_two_regions_in_turn() -> None:
     assert [b.number for b in boxes] == list(range(1, len(boxes) + 1))
     # the second box is sought outside the first: coverages add up to at most one
     assert sum(b.coverage for b in boxes) <= 1.0 + 1e-9
+
+
+def test_result_reads_back(quick_run: tuple[Path, discover.DiscoverResult], tmp_path: Path) -> None:
+    """The folder reads back to the same futures, boxes (with their trajectories, points and
+    dropped restrictions), noise and report."""
+    from .test_analysis_results import assert_reads_back
+
+    out, result = quick_run
+    back = assert_reads_back(result, out, tmp_path / "back")
+    assert back.details() == result.details()
+    pd.testing.assert_frame_equal(back.trajectories, result.trajectories)
+    pd.testing.assert_frame_equal(back.effects, result.effects)
+    assert (back.rates, back.near, back.searched) == (result.rates, result.near, result.searched)

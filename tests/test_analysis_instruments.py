@@ -287,3 +287,16 @@ def test_quick_rerun_resumes_with_same_results(quick):
     info = json.loads((out / "analysis.json").read_text())
     assert info["runs_done"] == 0 and info["runs_skipped"] > 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "regret.csv"), before)
+
+
+def test_result_reads_back(quick, tmp_path):
+    """The folder reads back to the same equal-cost search, effects, regret and report (a
+    rerun in the folder changes only the counts)."""
+    from .test_analysis_results import assert_reads_back
+
+    out, result = quick
+    back = assert_reads_back(result, out, tmp_path / "back")
+    pd.testing.assert_frame_equal(back.regret, result.regret)
+    pd.testing.assert_frame_equal(
+        back.regret_by_choice_and_future, result.regret_by_choice_and_future
+    )

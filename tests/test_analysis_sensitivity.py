@@ -265,3 +265,17 @@ def test_sensitivity_end_to_end_and_resume(quick_run) -> None:
     assert again.selected == summary["selected"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "sobol.csv"), sobol)
     pd.testing.assert_frame_equal(pd.read_csv(out / "morris.csv"), morris)
+
+
+@pytest.mark.slow  # the quick run: over the 90 s budget
+def test_sensitivity_result_reads_back(quick_run, tmp_path) -> None:
+    """The folder reads back to the same tables, selection, noise and report (a rerun in the
+    folder changes only the counts)."""
+    from .test_analysis_results import assert_reads_back
+
+    out, result = quick_run
+    back = assert_reads_back(result, out, tmp_path / "back")
+    assert (back.selected, back.fallback) == (result.selected, result.fallback)
+    assert (back.noise_sd, back.noise_share) == (result.noise_sd, result.noise_share)
+    assert (back.futures, back.runs) == (result.futures, result.runs)
+    pd.testing.assert_frame_equal(back.ranking, result.ranking)

@@ -39,8 +39,9 @@ SMALL = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures become outputs
 }
 CELL_TIMEOUT_S = 300
-# A notebook whose code draws (matplotlib, a figure a report wrote) must show a figure.
-PLOTS = re.compile(r"\bplt\.|\.plot\(|\bImage\(")
+# A notebook whose code draws (matplotlib, a figure a report wrote, a result's figure())
+# must show a figure.
+PLOTS = re.compile(r"\bplt\.|\.plot\(|\bImage\(|\.figure\(\)")
 # Committed outputs stay small: PNGs are palette images at most 1100 px wide
 # (scripts/render_notebooks.py); a notebook file of more than this is a mistake.
 MAX_NOTEBOOK_BYTES = 250_000

@@ -7,9 +7,12 @@ Each analysis lives in its own module of ``sim.analysis`` and follows one contra
   ``--help`` loads none of the analysis libraries;
 - ``run(out, size, settings, options)``: runs through
   ``experiment.open_lab(out, [NAME], settings, **options.lab())``, computes its result
-  object (tables as DataFrames, findings, figures on demand), writes it with
-  ``result.write(out)`` (tables as CSV, figures as PNG, its ``report.md`` section), calls
-  ``experiment.finish`` and returns the result, whose ``summary`` is printed.
+  object (an ``AnalysisResult`` of ``sim.analysis.result``: tables as DataFrames, findings,
+  figures on demand), writes it with ``result.write(out)`` (tables as CSV, figures as PNG,
+  its ``report.md`` section), calls ``experiment.finish(out, lab, NAME, result.record())``
+  and returns the result, whose ``summary`` is printed;
+- its result class reads the folder back (``read(out)``, ``sim.analysis.load(NAME, out)``):
+  the index (``report.write_index``) is built from the results read so.
 
 Options common to every analysis (scale, horizon, period, seeds, executor, output folder)
 are added here. The default folder is ``results/policy_analysis/<NAME>``.

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from sim.analysis.result import AnalysisResult, Folder
+from sim.analysis.sizes import DesignSize
 from sim.analysis.space import PLATFORM_LEVERS, SECTOR_GROUPS, Lever, design_overrides
 from sim.errors import BatchError
 from sim.reporting import markdown_frame
@@ -271,26 +274,24 @@ def _check(size: Any) -> None:
 # ------------------------------------------------------------------------------- run
 
 
-@dataclass(frozen=True, eq=False)
-class DesignResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DesignResult(AnalysisResult):
     """The design frontier: every design evaluated, the Pareto sets and the runs behind them.
 
     Attributes:
         designs: every evaluation of both searches (``designs.csv``).
-        pareto: each search's non-dominated designs by public cost (``pareto.csv``).
         futures: the robust search's futures, indexed by ``future`` (``futures.csv``).
         noise: the seed noise of the objectives (method, sd and standard errors).
-        runs: runs used per search; designs_evaluated: designs per search;
-            objectives_replaced: non-finite objectives replaced per search; idle: designs
-            whose platform never opened per search.
+        runs: runs used per search; objectives_replaced: non-finite objectives replaced per
+            search.
         uncertainties_robust: uncertainties varied by the robust futures.
         discount_rate: the baseline's social discount rate.
-        size, settings: the analysis' size and run settings.
-        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`).
-        wall_seconds: wall time of the analysis up to its result.
+        size, settings, count, wall_seconds, code_commit: see
+            :class:`~sim.analysis.result.AnalysisResult`.
     """
 
-    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAME: ClassVar[str] = NAME
+    SIZE: ClassVar[type] = DesignSize
     NAMES: ClassVar[tuple[str, ...]] = (
         "designs.csv",
         "pareto.csv",
@@ -300,39 +301,36 @@ class DesignResult:
     )
 
     designs: pd.DataFrame
-    pareto: pd.DataFrame
     futures: pd.DataFrame
     noise: dict[str, Any]
     runs: dict[str, int]
-    designs_evaluated: dict[str, int]
     objectives_replaced: dict[str, int]
-    idle: dict[str, int]
     uncertainties_robust: int
     discount_rate: float
-    size: Any
-    settings: Any
-    count: Any
-    wall_seconds: float
+
+    @cached_property
+    def pareto(self) -> pd.DataFrame:
+        """Each search's non-dominated designs by public cost (``pareto.csv``)."""
+        return _pareto(self.designs)
+
+    @property
+    def designs_evaluated(self) -> dict[str, int]:
+        """Designs evaluated per search."""
+        d = self.designs
+        return {s: int(d.loc[d["search"] == s, "design"].nunique()) for s in SEARCHES}
+
+    @property
+    def idle(self) -> dict[str, int]:
+        """Designs whose platform never opened, per search."""
+        return {s: _idle(self.designs, s) for s in SEARCHES}
 
     @property
     def findings(self) -> dict[str, Any]:
         """Per search: designs, Pareto set size, the best design and the default's place."""
         return _summary(self.designs, self.pareto)
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The findings with the wall time and runs used (printed by the CLI)."""
+    def facts(self) -> dict[str, Any]:
         return {
-            "wall_seconds": round(self.wall_seconds, 1),
-            "runs": self.count.used,
-            **self.findings,
-        }
-
-    def record(self) -> dict[str, Any]:
-        """What ``analysis.json`` records beside the lab's counts."""
-        return {
-            "sizes": asdict(self.size),
-            "wall_seconds": round(self.wall_seconds, 1),
             "runs": self.runs,
             "designs_evaluated": self.designs_evaluated,
             "objectives_replaced": self.objectives_replaced,
@@ -340,7 +338,6 @@ class DesignResult:
             "uncertainties_robust": self.uncertainties_robust,
             "discount_rate": self.discount_rate,
             "noise": self.noise,
-            **self.findings,
         }
 
     def figure(self) -> Any:
@@ -351,20 +348,29 @@ class DesignResult:
         """The Markdown section (``report.md``)."""
         return _report(self)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write :attr:`NAMES` into ``out``, all or nothing."""
-        from sim.provenance import write_files
+    def writers(self) -> dict[str, Callable[[Path], Any]]:
+        return {
+            "designs.csv": lambda p: self.designs.to_csv(p, index=False),
+            "pareto.csv": lambda p: self.pareto.to_csv(p, index=False),
+            "futures.csv": lambda p: self.futures.to_csv(p),
+            "frontier.png": lambda p: _save_tight(self.figure(), p),
+            "report.md": self.write_report,
+        }
 
-        return write_files(
-            out,
-            {
-                "designs.csv": lambda p: self.designs.to_csv(p, index=False),
-                "pareto.csv": lambda p: self.pareto.to_csv(p, index=False),
-                "futures.csv": lambda p: self.futures.to_csv(p),
-                "frontier.png": lambda p: _save_tight(self.figure(), p),
-                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
-            },
-        )
+    @classmethod
+    def fields_from(cls, files: Folder) -> dict[str, Any]:
+        objectives = [col for _, col, _ in OBJECTIVES]
+        return {
+            "designs": files.table(
+                "designs.csv", ["search", "design", "default", "pareto", *objectives]
+            ),
+            "futures": files.table("futures.csv", index="future"),
+            "noise": dict(files.get("noise")),
+            "runs": {s: int(files.get("runs")[s]) for s in SEARCHES},
+            "objectives_replaced": {s: int(files.get("objectives_replaced")[s]) for s in SEARCHES},
+            "uncertainties_robust": int(files.get("uncertainties_robust")),
+            "discount_rate": float(files.get("discount_rate")),
+        }
 
 
 def _save_tight(fig: Any, path: Path) -> None:
@@ -423,22 +429,17 @@ def run(out: Path, size: Any, settings: Any, options: Any) -> DesignResult:
         )
         result = DesignResult(
             designs=designs,
-            pareto=_pareto(designs),
             futures=points.rename_axis("future"),
             noise=noise,
             runs={s.name: len(s.keys) for s in searches},
-            designs_evaluated={
-                s.name: int(designs.loc[designs["search"] == s.name, "design"].nunique())
-                for s in searches
-            },
             objectives_replaced={s.name: s.replaced for s in searches},
-            idle={s.name: _idle(designs, s.name) for s in searches},
             uncertainties_robust=len(held),
             discount_rate=discount_rate_of(base),
             size=size,
             settings=settings,
             count=lab.count(),
-            wall_seconds=time.perf_counter() - t0,
+            wall_seconds=experiment.elapsed(t0),
+            code_commit=lab.provenance.get("code_commit"),
         )
         result.write(out)
         experiment.finish(out, lab, NAME, result.record())

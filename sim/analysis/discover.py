@@ -20,13 +20,13 @@ parameters predict each criterion.
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
 import math
 import time
 import warnings
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +35,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from sim.analysis.experiment import Settings, finish, noise_sd, open_lab, paired_batch, prepare
-from sim.analysis.space import POSTERIOR_KEY, Space, load_space
+from sim.analysis.experiment import (
+    Settings,
+    elapsed,
+    finish,
+    noise_sd,
+    open_lab,
+    paired_batch,
+    prepare,
+)
+from sim.analysis.result import AnalysisResult, Folder
+from sim.analysis.sizes import DISCOVER_NOISE_SEEDS, DiscoverSize
+from sim.analysis.space import MEASURE_BY_NAME, POSTERIOR_KEY, Space, load_space
 from sim.errors import BatchError
 
 NAME = "discover"
@@ -52,6 +62,25 @@ CRITERIA: dict[str, tuple[str, str]] = {
     ),
     "retention_falls": ("local_retention_share", "the local retention share falls"),
 }
+#: The flags of a future (:func:`classify`), in the order of its table's columns.
+FLAGS = (*CRITERIA, "fails", "succeeds")
+#: Columns of ``boxes.csv`` (:func:`box_table`) and of a peeling trajectory.
+BOX_COLUMNS = [
+    "criterion",
+    "box",
+    "coverage",
+    "density",
+    "mass",
+    "n",
+    "k",
+    "parameter",
+    "low",
+    "high",
+    "full_low",
+    "full_high",
+    "qp",
+]
+TRAJECTORY = ("coverage", "density", "mass", "res_dim")
 #: What each PRIM case of interest means in the report's sentences.
 VERBS = {
     "fails": "the platform fails",
@@ -69,9 +98,9 @@ MAX_BOXES = 3
 MIN_CASES = 5
 #: Quasi-p-value below which a restriction is called significant (Bryant and Lempert 2010).
 SIGNIFICANT = 0.05
-#: Seeds of the seed-noise estimate at the nominal future. assumption: four pairs give a
-#: rough sd (its own relative error ~40%), enough to say which futures sit near zero.
-NOISE_SEEDS = 4
+#: Seeds of the seed-noise estimate at the nominal future (set in ``sizes``, which plans the
+#: runs without loading this module).
+NOISE_SEEDS = DISCOVER_NOISE_SEEDS
 #: Trees of the extra-trees feature scores (EMA's default is 100; more steadies the ranks).
 N_TREES = 250
 #: Stream of this analysis' design under the root seed (the name's CRC, so analyses differ).
@@ -389,7 +418,7 @@ def _box(
         limits=pd.DataFrame(
             rows, columns=["parameter", "low", "high", "full_low", "full_high", "qp", "restricts"]
         ),
-        trajectory=t.iloc[:peeled][["coverage", "density", "mass", "res_dim"]].astype(float),
+        trajectory=t.iloc[:peeled][list(TRAJECTORY)].astype(float),
         meets_threshold=float(row["density"]) >= threshold,
         switches=switches,
         dropped=tuple(dropped),
@@ -437,29 +466,30 @@ def feature_scores(x: pd.DataFrame, targets: Mapping[str, np.ndarray], seed: int
 # ------------------------------------------------------------------------------------- run
 
 
-@dataclass(frozen=True, eq=False)
-class DiscoverResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DiscoverResult(AnalysisResult):
     """Scenario discovery: the futures and their flags, PRIM's boxes and the feature scores.
 
     Attributes:
         futures: each future's applied parameters, paired effects and flags (``futures.csv``).
-        boxes: PRIM's boxes (:class:`Box`) of each criterion searched, in ``searched`` order.
+        boxes: PRIM's boxes (:class:`Box`) of each criterion searched, in the order searched
+            (``boxes.csv``, ``trajectories.csv`` and ``discover.json``).
         scores: feature scores per parameter and target (``feature_scores.csv``).
-        rates: share of futures flagged, per flag; searched: the criteria PRIM searched.
         noise: sd over seeds of each measure's paired effect at the nominal future.
-        near: share of futures within two standard errors of zero, per criterion.
-        flags: each future's flags; effects: the platform's paired effects per future.
         drawn: the uncertainties the futures are drawn over.
-        size, settings: the analysis' size and run settings.
-        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`); engine: the
-            executor's description; wall_seconds: wall time of the analysis up to its result.
+        engine: the executor's description.
+        size, settings, count, wall_seconds, code_commit: see
+            :class:`~sim.analysis.result.AnalysisResult`.
     """
 
-    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAME: ClassVar[str] = NAME
+    SIZE: ClassVar[type] = DiscoverSize
     NAMES: ClassVar[tuple[str, ...]] = (
         "futures.csv",
         "feature_scores.csv",
         "boxes.csv",
+        "trajectories.csv",
+        "discover.json",
         "prim.png",
         "report.md",
     )
@@ -467,18 +497,38 @@ class DiscoverResult:
     futures: pd.DataFrame
     boxes: dict[str, list[Box]]
     scores: pd.DataFrame
-    rates: dict[str, float]
-    searched: list[str]
     noise: pd.Series
-    near: dict[str, float]
-    flags: pd.DataFrame
-    effects: pd.DataFrame
     drawn: int
-    size: Any
-    settings: Settings
-    count: Any
     engine: str
-    wall_seconds: float
+
+    @property
+    def flags(self) -> pd.DataFrame:
+        """Each future's flags (:func:`classify`)."""
+        return self.futures[list(FLAGS)]
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The platform's paired effects per future (``experiment.Lab.effects``)."""
+        cols = [c for c in self.futures.columns if c.rpartition(":")[2] in MEASURE_BY_NAME]
+        out = self.futures[["future", *cols]].copy()
+        out.insert(1, "policy", POLICY)
+        return out
+
+    @property
+    def rates(self) -> dict[str, float]:
+        """Share of futures flagged, per flag."""
+        flags = self.flags
+        return {c: float(flags[c].mean()) for c in ["fails", *CRITERIA, "succeeds"]}
+
+    @property
+    def searched(self) -> list[str]:
+        """The criteria PRIM searched."""
+        return list(self.boxes)
+
+    @property
+    def near(self) -> dict[str, float]:
+        """Share of futures within two standard errors of zero, per criterion."""
+        return near_zero(self.effects, self.noise, self.size.seeds)
 
     @property
     def box_limits(self) -> pd.DataFrame:
@@ -486,17 +536,49 @@ class DiscoverResult:
         return box_table(self.boxes)
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """Base rates, boxes, near-zero shares and top features (printed by the CLI)."""
+    def trajectories(self) -> pd.DataFrame:
+        """Each box's peeling trajectory, one row per point (``trajectories.csv``)."""
+        parts = [
+            b.trajectory.assign(criterion=c, box=b.number)[["criterion", "box", *TRAJECTORY]]
+            for c, bs in self.boxes.items()
+            for b in bs
+        ]
+        empty = pd.DataFrame(columns=["criterion", "box", *TRAJECTORY])
+        return pd.concat(parts, ignore_index=True) if parts else empty
+
+    @property
+    def findings(self) -> dict[str, Any]:
+        """Base rates, boxes, near-zero shares and top features."""
         return {
-            "futures": len(self.flags),
+            "futures": len(self.futures),
             "seeds": self.size.seeds,
             "threshold": self.size.threshold,
             "base_rates": {k: round(v, 3) for k, v in self.rates.items()},
             "boxes": {c: [b.describe() for b in bs] for c, bs in self.boxes.items()},
             "near_zero": {k: round(v, 3) for k, v in self.near.items()},
             "top_features": {c: list(self.scores[c].nlargest(3).index) for c in self.scores},
-            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+    def details(self) -> dict[str, Any]:
+        """What the report needs beyond the tables (``discover.json``): the uncertainties
+        drawn over, the seed noise, the switches and each box's peeling point, the sides of
+        its restrictions and the restrictions dropped."""
+        return {
+            "uncertainties": self.drawn,
+            "noise_sd": {str(k): float(v) for k, v in self.noise.items()},
+            "switches": sorted({s for bs in self.boxes.values() for b in bs for s in b.switches}),
+            "boxes": {
+                c: [
+                    {
+                        "box": b.number,
+                        "point": b.point,
+                        "restricts": b.limits["restricts"].tolist(),
+                        "dropped": list(b.dropped),
+                    }
+                    for b in bs
+                ]
+                for c, bs in self.boxes.items()
+            },
         }
 
     def figure(self) -> Any:
@@ -522,21 +604,81 @@ class DiscoverResult:
             drawn=self.drawn,
         )
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write :attr:`NAMES` into ``out``, all or nothing."""
-        from sim.provenance import write_files
+    def writers(self) -> dict[str, Callable[[Path], Any]]:
         from sim.reporting import save_figure
 
-        return write_files(
-            out,
-            {
-                "futures.csv": lambda p: self.futures.to_csv(p, index=False),
-                "feature_scores.csv": lambda p: self.scores.to_csv(p),
-                "boxes.csv": lambda p: self.box_limits.to_csv(p, index=False),
-                "prim.png": lambda p: save_figure(self.figure(), p),
-                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
-            },
+        details = json.dumps(self.details(), indent=1) + "\n"
+        return {
+            "futures.csv": lambda p: self.futures.to_csv(p, index=False),
+            "feature_scores.csv": lambda p: self.scores.to_csv(p),
+            "boxes.csv": lambda p: self.box_limits.to_csv(p, index=False),
+            "trajectories.csv": lambda p: self.trajectories.to_csv(p, index=False),
+            "discover.json": lambda p: p.write_text(details, encoding="utf-8"),
+            "prim.png": lambda p: save_figure(self.figure(), p),
+            "report.md": self.write_report,
+        }
+
+    @classmethod
+    def fields_from(cls, files: Folder) -> dict[str, Any]:
+        details = files.json("discover.json")
+        threshold = float(files.get("size")["threshold"])
+        limits = files.table("boxes.csv", BOX_COLUMNS)
+        paths = files.table("trajectories.csv", ["criterion", "box", *TRAJECTORY])
+        switches = frozenset(details["switches"])
+        boxes = {
+            str(c): [read_box(c, b, limits, paths, threshold, switches) for b in bs]
+            for c, bs in details["boxes"].items()
+        }
+        return {
+            "futures": files.table("futures.csv", ["future", *MEASURE_BY_NAME, *FLAGS]),
+            "boxes": boxes,
+            "scores": files.table("feature_scores.csv", index="parameter"),
+            "noise": pd.Series({str(k): float(v) for k, v in details["noise_sd"].items()}),
+            "drawn": int(details["uncertainties"]),
+            "engine": str(files.get("engine")),
+        }
+
+
+def read_box(
+    criterion: str,
+    spec: Mapping[str, Any],
+    limits: pd.DataFrame,
+    paths: pd.DataFrame,
+    threshold: float,
+    switches: frozenset[str],
+) -> Box:
+    """A box of ``criterion`` as written: its rows of ``boxes.csv`` (``limits``) and
+    ``trajectories.csv`` (``paths``) and its entry of ``discover.json`` (``spec``).
+
+    Raises:
+        ValueError: ``boxes.csv`` does not hold the restrictions ``discover.json`` records.
+    """
+    number = int(spec["box"])
+    rows = limits[(limits["criterion"] == criterion) & (limits["box"] == number)]
+    path = paths[(paths["criterion"] == criterion) & (paths["box"] == number)]
+    if rows.empty or len(rows) != len(spec["restricts"]):
+        raise ValueError(
+            f"boxes.csv: {criterion} box {number} does not hold the restrictions that "
+            "discover.json records"
         )
+    first = rows.iloc[0]
+    return Box(
+        criterion=criterion,
+        number=number,
+        point=int(spec["point"]),
+        coverage=float(first["coverage"]),
+        density=float(first["density"]),
+        mass=float(first["mass"]),
+        n=int(first["n"]),
+        k=int(first["k"]),
+        limits=rows[["parameter", "low", "high", "full_low", "full_high", "qp"]]
+        .assign(restricts=list(spec["restricts"]))
+        .reset_index(drop=True),
+        trajectory=path[list(TRAJECTORY)].astype(float).reset_index(drop=True),
+        meets_threshold=float(first["density"]) >= threshold,
+        switches=switches,
+        dropped=tuple(spec["dropped"]),
+    )
 
 
 def run(out: Path, size: Any, settings: Settings, options: Any) -> DiscoverResult:
@@ -593,41 +735,22 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> DiscoverResul
             futures=table,
             boxes=boxes,
             scores=feature_scores(x, targets, seed),
-            rates=rates,
-            searched=searched,
             noise=noise,
-            near=near_zero(eff, noise, size.seeds),
-            flags=flags,
-            effects=eff,
             drawn=len(space.uncertainties),
+            engine=lab.engine.description,
             size=size,
             settings=settings,
             count=lab.count(),
-            engine=lab.engine.description,
-            wall_seconds=time.perf_counter() - t0,
+            wall_seconds=elapsed(t0),
+            code_commit=lab.provenance.get("code_commit"),
         )
         result.write(out)
-        finish(out, lab, NAME, {"size": dataclasses.asdict(size), **result.summary})
+        finish(out, lab, NAME, result.record())
     return result
 
 
 def box_table(boxes: Mapping[str, list[Box]]) -> pd.DataFrame:
     """One row per (criterion, box, restricted parameter)."""
-    cols = [
-        "criterion",
-        "box",
-        "coverage",
-        "density",
-        "mass",
-        "n",
-        "k",
-        "parameter",
-        "low",
-        "high",
-        "full_low",
-        "full_high",
-        "qp",
-    ]
     rows = []
     for c, bs in boxes.items():
         for b in bs:
@@ -649,7 +772,7 @@ def box_table(boxes: Mapping[str, list[Box]]) -> pd.DataFrame:
                         "qp": r.qp,
                     }
                 )
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=BOX_COLUMNS)
 
 
 def near_zero(effects: pd.DataFrame, noise: pd.Series, n_seeds: int) -> dict[str, float]:

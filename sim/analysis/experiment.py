@@ -111,6 +111,16 @@ def paired_batch(
     )
 
 
+#: Decimals of the times ``analysis.json`` records. Results hold their times at this precision
+#: too, so that a result read back from its folder reports what it reported when computed.
+SECONDS_DECIMALS = 1
+
+
+def elapsed(t0: float) -> float:
+    """Seconds since ``t0`` (``time.perf_counter()``), at the precision recorded."""
+    return round(time.perf_counter() - t0, SECONDS_DECIMALS)
+
+
 @dataclass(frozen=True)
 class RunCount:
     """What a lab had run when an analysis' result was computed (:meth:`Lab.count`).
@@ -184,8 +194,13 @@ class Lab:
             )
 
     def count(self) -> RunCount:
-        """The runs made, reused and failed so far."""
-        return RunCount(self.runs_done, self.runs_skipped, self.runs_failed, self.seconds)
+        """The runs made, reused and failed so far (seconds at the precision recorded)."""
+        return RunCount(
+            self.runs_done,
+            self.runs_skipped,
+            self.runs_failed,
+            round(self.seconds, SECONDS_DECIMALS),
+        )
 
     def values(self, batch: Batch) -> pd.DataFrame:
         """Each (label, replicate)'s outcome values over the period (cached per run)."""
@@ -295,8 +310,8 @@ def finish(out: Path, lab: Lab, name: str, extra: Mapping[str, Any]) -> dict[str
         "runs_done": lab.runs_done,
         "runs_skipped": lab.runs_skipped,
         "runs_failed": lab.runs_failed,
-        "run_seconds": round(lab.seconds, 1),
-        "wall_seconds": round(time.perf_counter() - lab.started, 1),
+        "run_seconds": lab.count().seconds,
+        "wall_seconds": elapsed(lab.started),
         "engine": lab.engine.description,
         "git_commit": lab.provenance.get("git_commit"),
         "code_commit": lab.provenance.get("code_commit"),

@@ -14,13 +14,16 @@ below half its level in the platform's last five years.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
-from sim.analysis.experiment import Settings, finish, open_lab, paired_batch, prepare
+from sim.analysis.experiment import Settings, elapsed, finish, open_lab, paired_batch, prepare
+from sim.analysis.result import AnalysisResult, Folder
+from sim.analysis.sizes import HorizonsSize
 from sim.errors import BatchError
 
 NAME = "horizons"
@@ -32,6 +35,8 @@ YEARLY = ("hk_value_added_hkd_m", "hk_jobs", "public_spend_hkd_m")
 HALF = 0.5
 #: Years before the sunset whose mean effect is the level the decay is measured from.
 LEVEL_YEARS = 5
+#: The tables' CSV float format: 6 significant digits, far finer than the seed noise.
+FLOAT_FORMAT = "%.6g"
 
 
 def _scenarios(settings: Settings, sunset: int) -> dict[str, Any]:
@@ -120,6 +125,15 @@ def persistence(yearly: pd.DataFrame, sunset: int) -> dict[str, Any]:
     }
 
 
+def as_written(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its floats at the precision of its CSV (:data:`FLOAT_FORMAT`): the
+    result holds its tables so, and reports the same whether computed or read back."""
+    out = frame.copy()
+    for c in out.select_dtypes("float").columns:
+        out[c] = [float(FLOAT_FORMAT % v) for v in out[c]]
+    return out
+
+
 def figure(yearly: pd.DataFrame, sunset: int, start: int) -> Any:
     """The yearly paired effects of the platform kept and closed, with their intervals."""
     from sim.reporting import pyplot
@@ -150,22 +164,21 @@ def _fmt(m: float, lo: float, hi: float) -> str:
     return f"{m:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]"
 
 
-@dataclass(frozen=True, eq=False)
-class HorizonsResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class HorizonsResult(AnalysisResult):
     """The horizons analysis: its tables, findings and the runs behind them.
 
     Attributes:
         yearly: per policy (``kept``, ``sunset``), measure and year, the mean paired effect
             and its 90% interval (``yearly_effects.csv``).
         table: per policy, horizon and measure, the cumulative effect or NPV with its
-            interval (``horizons.csv``).
-        persistence: how long the effect lasts after the sunset (:func:`persistence`).
-        size: the analysis' size; settings: its run settings (period from the platform's
-            first year to ``size.until``).
-        runs: runs used; ran: runs made now; seconds: wall time of the analysis.
+            interval (``horizons.csv``). Both at the precision written (:func:`as_written`).
+        size, settings (period from the platform's first year to ``size.until``), count,
+        wall_seconds, code_commit: see :class:`~sim.analysis.result.AnalysisResult`.
     """
 
-    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAME: ClassVar[str] = NAME
+    SIZE: ClassVar[type] = HorizonsSize
     NAMES: ClassVar[tuple[str, ...]] = (
         "yearly_effects.csv",
         "horizons.csv",
@@ -175,36 +188,17 @@ class HorizonsResult:
 
     yearly: pd.DataFrame
     table: pd.DataFrame
-    persistence: dict[str, Any]
-    size: Any
-    settings: Settings
-    runs: int
-    ran: int
-    seconds: float
-
-    def figure(self) -> Any:
-        """Yearly effects of the platform kept and closed (``horizons.png``)."""
-        return figure(self.yearly, self.size.sunset, self.settings.period[0])
-
-    def report(self) -> str:
-        """The Markdown section (``report.md``)."""
-        return _report(
-            self.table,
-            self.persistence,
-            self.size,
-            self.settings,
-            self.runs,
-            self.ran,
-            self.seconds,
-        )
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """The short summary printed by the CLI and recorded in ``analysis.json``."""
+    def persistence(self) -> dict[str, Any]:
+        """How long the effect lasts after the sunset (:func:`persistence`)."""
+        return persistence(self.yearly, self.size.sunset)
+
+    @property
+    def findings(self) -> dict[str, Any]:
+        """The persistence after the sunset and the effect on HK value added per horizon."""
         t = self.table
         return {
-            "runs": self.runs,
-            "seconds": round(self.seconds, 1),
             "persistence": self.persistence,
             "hk_value_added": {
                 f"{r.policy}@{r.horizon}": round(r.mean)
@@ -212,22 +206,33 @@ class HorizonsResult:
             },
         }
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write :attr:`NAMES` into ``out``, all or nothing."""
-        from sim.provenance import write_files
+    def figure(self) -> Any:
+        """Yearly effects of the platform kept and closed (``horizons.png``)."""
+        return figure(self.yearly, self.size.sunset, self.settings.period[0])
+
+    def report(self) -> str:
+        """The Markdown section (``report.md``)."""
+        return _report(self)
+
+    def writers(self) -> dict[str, Callable[[Path], Any]]:
         from sim.reporting import save_figure
 
-        return write_files(
-            out,
-            {
-                "yearly_effects.csv": lambda p: self.yearly.to_csv(
-                    p, index=False, float_format="%.6g"
-                ),
-                "horizons.csv": lambda p: self.table.to_csv(p, index=False, float_format="%.6g"),
-                "horizons.png": lambda p: save_figure(self.figure(), p),
-                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
-            },
-        )
+        return {
+            "yearly_effects.csv": lambda p: self.yearly.to_csv(
+                p, index=False, float_format=FLOAT_FORMAT
+            ),
+            "horizons.csv": lambda p: self.table.to_csv(p, index=False, float_format=FLOAT_FORMAT),
+            "horizons.png": lambda p: save_figure(self.figure(), p),
+            "report.md": self.write_report,
+        }
+
+    @classmethod
+    def fields_from(cls, files: Folder) -> dict[str, Any]:
+        cols = ["policy", "measure", "mean", "low", "high"]
+        return {
+            "yearly": files.table("yearly_effects.csv", [*cols, "year"]),
+            "table": files.table("horizons.csv", [*cols, "horizon"]),
+        }
 
 
 def run(out: Path, size: Any, settings: Settings, options: Any) -> HorizonsResult:
@@ -261,37 +266,29 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> HorizonsResul
         runs = batch.runs()
         panel = panel_from_frames(lab.store.load({r["key"] for r in runs}), runs)
         labels = ["kept", "sunset"]
-        yearly = yearly_effects(panel, labels)
-        table = horizon_table(panel, labels, start, size.until, discount_rate_of(specs["base"]))
+        rate = discount_rate_of(specs["base"])
         result = HorizonsResult(
-            yearly=yearly,
-            table=table,
-            persistence=persistence(yearly, size.sunset),
+            yearly=as_written(yearly_effects(panel, labels)),
+            table=as_written(horizon_table(panel, labels, start, size.until, rate)),
             size=size,
             settings=settings,
-            runs=len(runs),
-            ran=lab.runs_done,
-            seconds=time.perf_counter() - t0,
+            count=lab.count(),
+            wall_seconds=elapsed(t0),
+            code_commit=lab.provenance.get("code_commit"),
         )
         result.write(out)
-        finish(out, lab, NAME, {"size": size.__dict__, "summary": result.summary})
+        finish(out, lab, NAME, result.record())
     return result
 
 
-def _report(
-    table: pd.DataFrame,
-    last: dict[str, Any],
-    size: Any,
-    settings: Settings,
-    runs: int,
-    ran: int,
-    seconds: float,
-) -> str:
+def _report(r: HorizonsResult) -> str:
+    table, last, size, settings = r.table, r.persistence, r.size, r.settings
+
     def cell(lab: str, h: int, measure: str) -> str:
-        r = table[
+        row = table[
             (table["policy"] == lab) & (table["horizon"] == h) & (table["measure"] == measure)
         ]
-        return _fmt(*r[["mean", "low", "high"]].iloc[0]) if len(r) else "n/a"
+        return _fmt(*row[["mean", "low", "high"]].iloc[0]) if len(row) else "n/a"
 
     start = settings.period[0]
     hs = sorted(table["horizon"].unique())
@@ -300,7 +297,8 @@ def _report(
         "",
         f"The baseline, the platform kept open and the platform closed after {size.sunset} "
         f"(`platform.end_year`), {size.seeds} paired seeds each, scale {size.scale:g}, to "
-        f"{size.until}: {runs} runs ({ran} run now), {seconds / 60:.1f} min. Effects are paired "
+        f"{size.until}: {r.count.used} runs ({r.count.done} run now), {r.wall_seconds / 60:.1f} "
+        "min. Effects are paired "
         f"differences (policy minus baseline, same seeds) summed from {start} to each horizon, "
         "with 90% t-intervals over seeds; the NPV of net benefit to HK (`npv_net_benefit_hkd_m`, "
         f"the resident frame) is discounted to {start} at the social rate.",

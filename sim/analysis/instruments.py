@@ -20,12 +20,15 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from sim.analysis.result import AnalysisResult, Folder
+from sim.analysis.sizes import InstrumentsSize
 from sim.errors import BatchError
 from sim.reporting import markdown_frame
 
@@ -427,8 +430,8 @@ def equal_cost(
     return chosen, pd.DataFrame(rows), pd.DataFrame(log)
 
 
-@dataclass(frozen=True, eq=False)
-class InstrumentsResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class InstrumentsResult(AnalysisResult):
     """The equal-cost instruments analysis: its tables, findings and the runs behind them.
 
     Attributes:
@@ -436,16 +439,14 @@ class InstrumentsResult:
         search_log: every evaluation of the budget search (``equal_cost_search.csv``).
         futures: each future's uncertainty values, indexed by ``future`` (``futures.csv``).
         effects: paired effects per instrument and future (``effects.csv``).
-        tables: the regret table (:func:`regret_table`) of each choice in ``CHOICES``.
-        by_future: the regret by future (:func:`regret_by_future`) of each choice.
-        size, settings: the analysis' size and run settings.
         discount_rate: the baseline's social discount rate; uncertainties: their number.
         runs_cost_search: runs of the budget search; runs_futures: runs over the futures.
-        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`).
-        wall_seconds: wall time of the analysis up to its result.
+        size, settings, count, wall_seconds, code_commit: see
+            :class:`~sim.analysis.result.AnalysisResult`.
     """
 
-    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAME: ClassVar[str] = NAME
+    SIZE: ClassVar[type] = InstrumentsSize
     NAMES: ClassVar[tuple[str, ...]] = (
         "equal_cost.csv",
         "equal_cost_search.csv",
@@ -462,16 +463,20 @@ class InstrumentsResult:
     search_log: pd.DataFrame
     futures: pd.DataFrame
     effects: pd.DataFrame
-    tables: Mapping[str, pd.DataFrame]
-    by_future: Mapping[str, pd.DataFrame]
-    size: Any
-    settings: Any
     discount_rate: float
     uncertainties: int
     runs_cost_search: int
     runs_futures: int
-    count: Any
-    wall_seconds: float
+
+    @cached_property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The regret table (:func:`regret_table`) of each choice in ``CHOICES``."""
+        return {c: regret_table(self.effects, do_nothing=c == CHOICES[0]) for c in CHOICES}
+
+    @cached_property
+    def by_future(self) -> dict[str, pd.DataFrame]:
+        """The regret by future (:func:`regret_by_future`) of each choice."""
+        return {c: regret_by_future(self.effects, do_nothing=c == CHOICES[0]) for c in CHOICES}
 
     @property
     def regret(self) -> pd.DataFrame:
@@ -488,25 +493,12 @@ class InstrumentsResult:
         """The target cost, the equal-cost knobs and each choice's best options."""
         return _summary(self.cost_table, self.tables)
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The findings with the wall time and runs used (printed by the CLI)."""
+    def facts(self) -> dict[str, Any]:
         return {
-            "wall_seconds": round(self.wall_seconds, 1),
-            "runs": self.count.used,
-            **self.findings,
-        }
-
-    def record(self) -> dict[str, Any]:
-        """What ``analysis.json`` records beside the lab's counts."""
-        return {
-            "sizes": asdict(self.size),
-            "wall_seconds": round(self.wall_seconds, 1),
             "runs_cost_search": self.runs_cost_search,
             "runs_futures": self.runs_futures,
             "discount_rate": self.discount_rate,
             "uncertainties": self.uncertainties,
-            **self.findings,
         }
 
     def figure(self) -> Any:
@@ -521,28 +513,38 @@ class InstrumentsResult:
         """The Markdown section (``report.md``)."""
         return _report(self)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write :attr:`NAMES` into ``out``, all or nothing."""
-        from sim.provenance import write_files
+    def writers(self) -> dict[str, Callable[[Path], Any]]:
         from sim.reporting import save_figure
 
         def csv(frame: pd.DataFrame, index: bool = False) -> Callable[[Path], None]:
             return lambda p: frame.to_csv(p, index=index)
 
-        return write_files(
-            out,
-            {
-                "equal_cost.csv": csv(self.cost_table),
-                "equal_cost_search.csv": csv(self.search_log),
-                "futures.csv": csv(self.futures, index=True),
-                "effects.csv": csv(self.effects),
-                "regret.csv": csv(self.regret),
-                "regret_by_future.csv": csv(self.regret_by_choice_and_future),
-                "instruments.png": lambda p: save_figure(self.figure(), p),
-                "regret.png": lambda p: save_figure(self.regret_figure(), p),
-                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
-            },
-        )
+        return {
+            "equal_cost.csv": csv(self.cost_table),
+            "equal_cost_search.csv": csv(self.search_log),
+            "futures.csv": csv(self.futures, index=True),
+            "effects.csv": csv(self.effects),
+            "regret.csv": csv(self.regret),
+            "regret_by_future.csv": csv(self.regret_by_choice_and_future),
+            "instruments.png": lambda p: save_figure(self.figure(), p),
+            "regret.png": lambda p: save_figure(self.regret_figure(), p),
+            "report.md": self.write_report,
+        }
+
+    @classmethod
+    def fields_from(cls, files: Folder) -> dict[str, Any]:
+        return {
+            "cost_table": files.table(
+                "equal_cost.csv", ["instrument", "knob", "value", "pv_cost", "target", "ratio"]
+            ),
+            "search_log": files.table("equal_cost_search.csv", ["instrument", "sd_net_benefit"]),
+            "futures": files.table("futures.csv", index="future"),
+            "effects": files.table("effects.csv", ["future", "policy", NET]),
+            "discount_rate": float(files.get("discount_rate")),
+            "uncertainties": int(files.get("uncertainties")),
+            "runs_cost_search": int(files.get("runs_cost_search")),
+            "runs_futures": int(files.get("runs_futures")),
+        }
 
 
 def _by_choice(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -570,14 +572,11 @@ def run(out: Path, size: Any, settings: Any, options: Any) -> InstrumentsResult:
             base, chosen, futures, settings.seeds(size.seeds), kind="instruments"
         )
         lab.run(batch)
-        effects = lab.effects(batch, size.seeds)
         result = InstrumentsResult(
             cost_table=cost_table,
             search_log=search_log,
             futures=points.rename_axis("future"),
-            effects=effects,
-            tables={c: regret_table(effects, do_nothing=c == CHOICES[0]) for c in CHOICES},
-            by_future={c: regret_by_future(effects, do_nothing=c == CHOICES[0]) for c in CHOICES},
+            effects=lab.effects(batch, size.seeds),
             size=size,
             settings=settings,
             discount_rate=discount_rate_of(base),
@@ -585,7 +584,8 @@ def run(out: Path, size: Any, settings: Any, options: Any) -> InstrumentsResult:
             runs_cost_search=cost_runs,
             runs_futures=len(batch.runs()),
             count=lab.count(),
-            wall_seconds=time.perf_counter() - t0,
+            wall_seconds=experiment.elapsed(t0),
+            code_commit=lab.provenance.get("code_commit"),
         )
         result.write(out)
         experiment.finish(out, lab, NAME, result.record())
@@ -692,7 +692,7 @@ def _cell(v: Any) -> str:
 
 def _report(r: InstrumentsResult) -> str:
     size, settings, lab = r.size, r.settings, r.count
-    cost_table, search_log, tables, extra = r.cost_table, r.search_log, r.tables, r.record()
+    cost_table, search_log, tables, findings = r.cost_table, r.search_log, r.tables, r.findings
     target = float(cost_table["target"].iloc[0])
     lo, hi = settings.period
     ct = cost_table.assign(ratio=cost_table["ratio"].map(lambda r: f"{r:.3f}"))
@@ -718,7 +718,7 @@ def _report(r: InstrumentsResult) -> str:
         "",
         "The pilot platform against the other levers at the same discounted public cost, over "
         "sampled futures. Effects are paired (policy minus baseline, same future and seeds), "
-        f"over {lo}-{hi}, present values discounted at {extra['discount_rate']:.1%} "
+        f"over {lo}-{hi}, present values discounted at {r.discount_rate:.1%} "
         f"(the baseline's social discount rate) to {lo}; money in HKD m (full economy).",
         "",
         "**Method.** (1) Target: the platform's mean PV public cost effect "
@@ -730,7 +730,7 @@ def _report(r: InstrumentsResult) -> str:
         f"within {COST_TOLERANCE:.0%} of the target. An instrument whose top of the range costs "
         "less (a budget ceiling that does not bind) runs at that top and is flagged "
         "`unreachable`; the ITF rebalance re-weights existing money and is `budget neutral`. "
-        f"(3) {size.futures} futures (Latin hypercube over the {extra['uncertainties']} "
+        f"(3) {size.futures} futures (Latin hypercube over the {r.uncertainties} "
         f"uncertainties of `sim.analysis.space`, seed {settings.root_seed}; the platform's own "
         f"parameters change only the platform) x {size.seeds} seed(s), every option in every "
         "future. (4) Per future, the best option has the highest net benefit to HK "
@@ -752,7 +752,7 @@ def _report(r: InstrumentsResult) -> str:
         view = view.assign(option=view["option"].map(_label))
         for col in ("P(NB>0)", "share best", "se share"):
             view[col] = view[col].map(lambda v: f"{v:.2f}")
-        pick = extra[choice.replace(" ", "_")]
+        pick = findings[choice.replace(" ", "_")]
         lines += [
             f"### Regret, {choice}",
             "",
@@ -792,9 +792,9 @@ def _report(r: InstrumentsResult) -> str:
         f"cost iterations {size.cost_iterations}; scale {settings.scale}, until "
         f"{settings.until}, root seed {settings.root_seed}.",
         "",
-        f"**Runs.** {extra['runs_cost_search']} in the budget search, {extra['runs_futures']} "
+        f"**Runs.** {r.runs_cost_search} in the budget search, {r.runs_futures} "
         f"over the futures ({lab.done} run now, {lab.skipped} reused from the store, "
-        f"{lab.failed} failed); wall time {extra['wall_seconds']:.0f} s "
+        f"{lab.failed} failed); wall time {r.wall_seconds:.0f} s "
         f"({lab.seconds:.0f} s in runs).",
         "",
         "Files: `equal_cost.csv`, `equal_cost_search.csv`, `futures.csv` (each future's "

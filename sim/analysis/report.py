@@ -1,34 +1,35 @@
 """The index of the policy analyses: one ``report.md`` over the analyses' own sections.
 
-Each analysis writes its section (``<folder>/report.md``) and ``analysis.json`` (sizes,
-runs, wall time, commits). The index lists what ran, at what cost, then the sections in the
-order of ``command.ANALYSES``, with figure links rewritten to the analysis' folder.
+Each analysis writes its section (``<folder>/report.md``), its tables and ``analysis.json``
+(sizes, runs, wall time, commits). The index reads every analysis found back as its result
+object (``result.load``), lists what ran, at what cost, then the sections (each result's
+``report()``) in the order of ``sizes.ANALYSES``, with figure links rewritten to the
+analysis' folder.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
+from sim.analysis.result import load
 from sim.analysis.sizes import ANALYSES
 from sim.provenance import atomic_write_text
 
 FIGURE = re.compile(r"(!\[[^\]]*\]\()([^)/]+\.png\))")
-
-
-def _info(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "analysis.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+#: Characters of the code commit shown.
+COMMIT_CHARS = 12
 
 
 def write_index(root: Path) -> Path:
-    """Write ``root/report.md`` from the analyses found in ``root/<analysis>/``."""
+    """Write ``root/report.md`` from the analyses found in ``root/<analysis>/`` (a folder
+    holding ``report.md``).
+
+    Raises:
+        BatchError: an analysis' folder cannot be read back (the message names the file).
+    """
     root = Path(root)
-    found = [(n, root / n, _info(root / n)) for n in ANALYSES if (root / n / "report.md").is_file()]
+    found = [(n, load(n, root / n)) for n in ANALYSES if (root / n / "report.md").is_file()]
     lines = [
         "# Policy analysis of the Hong Kong pilot-scale platform",
         "",
@@ -46,17 +47,11 @@ def write_index(root: Path) -> Path:
         "| analysis | runs | run time, min | scale | period | code commit |",
         "|---|--:|--:|--:|---|---|",
     ]
-    for name, _, info in found:
-        if info is None:
-            lines.append(f"| [{name}](#{name}) | | | | | |")
-            continue
-        s = info.get("settings", {})
-        runs = int(info.get("runs_done", 0)) + int(info.get("runs_skipped", 0))
-        period = s.get("period") or ["", ""]
+    for name, r in found:
+        s = r.settings
         lines.append(
-            f"| {name} | {runs:,} | {float(info.get('run_seconds', 0)) / 60:.1f} | "
-            f"{s.get('scale', '')} | {period[0]}-{period[1]} | "
-            f"`{str(info.get('code_commit', 'unknown'))[:12]}` |"
+            f"| {name} | {r.count.used:,} | {r.count.seconds / 60:.1f} | {s.scale} | "
+            f"{s.period[0]}-{s.period[1]} | `{(r.code_commit or 'unknown')[:COMMIT_CHARS]}` |"
         )
     lines += [
         "",
@@ -64,8 +59,7 @@ def write_index(root: Path) -> Path:
         "wall time of the runs made by the last invocation on its executor.",
         "",
     ]
-    for name, folder, _ in found:
-        text = (folder / "report.md").read_text(encoding="utf-8")
-        text = FIGURE.sub(rf"\g<1>{name}/\g<2>", text)
+    for name, r in found:
+        text = FIGURE.sub(rf"\g<1>{name}/\g<2>", r.report())
         lines += [f'<a id="{name}"></a>', "", text.rstrip(), ""]
     return atomic_write_text(root / "report.md", "\n".join(lines) + "\n")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.experiment import Settings
+from sim.analysis.result import AnalysisResult, Folder
+from sim.analysis.sizes import SensitivitySize
 from sim.reporting import markdown_table
 
 NAME = "sensitivity"
@@ -98,6 +100,17 @@ def noise_floor(sd: float, seeds: int, num_levels: int = NUM_LEVELS) -> float:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     ee_sd = math.sqrt(2.0) * float(sd) / math.sqrt(seeds) / morris_delta(num_levels)
     return ee_sd * math.sqrt(2.0 / math.pi)
+
+
+def floor_sd(floor: float, seeds: int, num_levels: int = NUM_LEVELS) -> float:
+    """The seed sd whose :func:`noise_floor` is ``floor`` (its inverse)."""
+    return (
+        float(floor)
+        / math.sqrt(2.0 / math.pi)
+        * morris_delta(num_levels)
+        * math.sqrt(seeds)
+        / math.sqrt(2.0)
+    )
 
 
 def screen(morris: pd.DataFrame, floors: Mapping[str, float]) -> pd.DataFrame:
@@ -232,7 +245,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> SensitivityRe
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
-    from sim.analysis.experiment import finish, finite, noise_sd, open_lab, prepare
+    from sim.analysis.experiment import elapsed, finish, finite, noise_sd, open_lab, prepare
     from sim.analysis.space import POSTERIOR_KEY, load_space
     from sim.scenario import load_scenario
 
@@ -293,7 +306,7 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> SensitivityRe
                     }
                 )
         morris = screen(pd.DataFrame(rows), floors)
-        selected, fallback, ranking = select(morris, size.sobol_params)
+        selected, _, _ = select(morris, size.sobol_params)
 
         # Sobol on the selected parameters (the others at their nominal values).
         sub = space.subset(selected)
@@ -327,17 +340,11 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> SensitivityRe
 
         result = SensitivityResult(
             morris=morris,
-            ranking=ranking,
             sobol=sobol,
             convergence=convergence,
             noise_sd={m: float(sd[m]) for m in measures},
-            noise_floor=floors,
             noise_share=noise_share,
             nonfinite=nonfinite,
-            selected=selected,
-            fallback=fallback,
-            sizes_n=sizes_n,
-            futures={"morris": len(x_m), "sobol": len(x_s)},
             runs={
                 "noise": 2 * size.noise_seeds,
                 "morris": len(b_m.tasks()),
@@ -346,48 +353,33 @@ def run(out: Path, size: Any, settings: Settings, options: Any) -> SensitivityRe
             size=size,
             settings=settings,
             count=lab.count(),
-            seconds=time.perf_counter() - started,
+            wall_seconds=elapsed(started),
+            code_commit=lab.provenance.get("code_commit"),
         )
         result.write(out)
-        finish(
-            out,
-            lab,
-            NAME,
-            {
-                "size": dataclasses.asdict(size),
-                "wall_seconds": round(result.seconds, 1),
-                "runs_by_stage": result.runs,
-                "selected": selected,
-                "fallback": fallback,
-                "noise_floor": floors,
-                "noise_share": noise_share,
-                "top_by_ST": result.top_by_st,
-            },
-        )
+        finish(out, lab, NAME, result.record())
     return result
 
 
-@dataclass(frozen=True, eq=False)
-class SensitivityResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class SensitivityResult(AnalysisResult):
     """Morris screening and Sobol indices of the platform's paired effect.
 
     Attributes:
         morris: mu*, sigma and the noise screen per parameter and measure (``morris.csv``).
-        ranking: the parameters ranked for selection (:func:`select`).
         sobol: S1 and ST with their intervals at the full sample (``sobol.csv``).
         convergence: the same at every size of :func:`convergence_sizes`
             (``convergence.csv``).
-        noise_sd, noise_floor, noise_share: per measure, the seed noise of the paired
-            effect, the Morris noise floor and the share of the Sobol variance it explains.
+        noise_sd, noise_share: per measure, the seed noise of the paired effect and the share
+            of the Sobol variance it explains.
         nonfinite: non-finite effects per stage and measure (replaced, see ``finite``).
-        selected: the parameters Sobol varied; fallback: selected by score alone.
-        sizes_n: the convergence sizes; futures: futures per stage; runs: runs per stage.
-        size, settings: the analysis' size and run settings.
-        count: the lab's runs (:class:`~sim.analysis.experiment.RunCount`); seconds: wall
-            time of the analysis up to its result.
+        runs: runs per stage.
+        size, settings, count, wall_seconds, code_commit: see
+            :class:`~sim.analysis.result.AnalysisResult`.
     """
 
-    #: Files :meth:`write` produces (``analysis.json`` and the store are the lab's).
+    NAME: ClassVar[str] = NAME
+    SIZE: ClassVar[type] = SensitivitySize
     NAMES: ClassVar[tuple[str, ...]] = (
         "morris.csv",
         "sobol.csv",
@@ -399,22 +391,47 @@ class SensitivityResult:
     )
 
     morris: pd.DataFrame
-    ranking: pd.DataFrame
     sobol: pd.DataFrame
     convergence: pd.DataFrame
     noise_sd: dict[str, float]
-    noise_floor: dict[str, float]
     noise_share: dict[str, float]
     nonfinite: dict[str, int]
-    selected: list[str]
-    fallback: bool
-    sizes_n: list[int]
-    futures: dict[str, int]
     runs: dict[str, int]
-    size: Any
-    settings: Settings
-    count: Any
-    seconds: float
+
+    @property
+    def noise_floor(self) -> dict[str, float]:
+        """The Morris noise floor of each measure (:func:`noise_floor`)."""
+        return {m: noise_floor(sd, self.size.morris_seeds) for m, sd in self.noise_sd.items()}
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        """The parameters ranked for selection (:func:`select`)."""
+        return select(self.morris, self.size.sobol_params)[2]
+
+    @property
+    def selected(self) -> list[str]:
+        """The parameters Sobol varied (:func:`select`)."""
+        return select(self.morris, self.size.sobol_params)[0]
+
+    @property
+    def fallback(self) -> bool:
+        """Whether they were selected by score alone (none passed the screen)."""
+        return select(self.morris, self.size.sobol_params)[1]
+
+    @property
+    def sizes_n(self) -> list[int]:
+        """The sizes of the convergence check (:func:`convergence_sizes`)."""
+        return convergence_sizes(self.size.sobol_n)
+
+    @property
+    def futures(self) -> dict[str, int]:
+        """Futures per stage: Morris ``trajectories x (k + 1)`` over the k uncertainties,
+        Sobol ``n x (D + 2)`` over the D selected ones (SALib's designs)."""
+        k = self.morris["parameter"].nunique()
+        return {
+            "morris": self.size.trajectories * (k + 1),
+            "sobol": self.size.sobol_n * (len(self.selected) + 2),
+        }
 
     @property
     def top_by_st(self) -> dict[str, list[str]]:
@@ -426,14 +443,18 @@ class SensitivityResult:
         }
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """Top parameters, the selection and the runs (printed by the CLI)."""
+    def findings(self) -> dict[str, Any]:
+        """The top parameters by ST and the selection."""
+        return {"top_by_ST": self.top_by_st, "selected": self.selected}
+
+    def facts(self) -> dict[str, Any]:
         return {
-            "top_by_ST": self.top_by_st,
-            "selected": self.selected,
-            "runs": sum(self.runs.values()),
-            "runs_done": self.count.done,
-            "seconds": round(self.seconds, 1),
+            "runs_by_stage": self.runs,
+            "fallback": self.fallback,
+            "noise_sd": self.noise_sd,
+            "noise_floor": self.noise_floor,
+            "noise_share": self.noise_share,
+            "nonfinite": self.nonfinite,
         }
 
     def info(self) -> dict[str, Any]:
@@ -446,7 +467,7 @@ class SensitivityResult:
             "runs_done": self.count.done,
             "runs_skipped": self.count.skipped,
             "run_seconds": self.count.seconds,
-            "seconds": self.seconds,
+            "seconds": self.wall_seconds,
             "noise_sd": self.noise_sd,
             "noise_floor": self.noise_floor,
             "noise_share": self.noise_share,
@@ -460,9 +481,13 @@ class SensitivityResult:
             "sizes_n": self.sizes_n,
         }
 
-    def morris_figure(self) -> Any:
+    def figure(self) -> Any:
         """mu* against sigma per measure (``morris.png``)."""
         return morris_figure(self.morris, self.noise_floor)
+
+    def morris_figure(self) -> Any:
+        """mu* against sigma per measure (``morris.png``)."""
+        return self.figure()
 
     def sobol_figure(self) -> Any:
         """S1 and ST with their intervals per measure (``sobol.png``)."""
@@ -476,23 +501,39 @@ class SensitivityResult:
         """The Markdown section (``report.md``)."""
         return report(self.morris, self.ranking, self.sobol, self.info(), self.settings)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write :attr:`NAMES` into ``out``, all or nothing."""
-        from sim.provenance import write_files
+    def writers(self) -> dict[str, Callable[[Path], Any]]:
         from sim.reporting import save_figure
 
-        return write_files(
-            out,
-            {
-                "morris.csv": lambda p: self.morris.to_csv(p, index=False),
-                "sobol.csv": lambda p: self.sobol.to_csv(p, index=False),
-                "convergence.csv": lambda p: self.convergence.to_csv(p, index=False),
-                "morris.png": lambda p: save_figure(self.morris_figure(), p),
-                "sobol.png": lambda p: save_figure(self.sobol_figure(), p),
-                "convergence.png": lambda p: save_figure(self.convergence_figure(), p),
-                "report.md": lambda p: p.write_text(self.report(), encoding="utf-8"),
-            },
-        )
+        return {
+            "morris.csv": lambda p: self.morris.to_csv(p, index=False),
+            "sobol.csv": lambda p: self.sobol.to_csv(p, index=False),
+            "convergence.csv": lambda p: self.convergence.to_csv(p, index=False),
+            "morris.png": lambda p: save_figure(self.figure(), p),
+            "sobol.png": lambda p: save_figure(self.sobol_figure(), p),
+            "convergence.png": lambda p: save_figure(self.convergence_figure(), p),
+            "report.md": self.write_report,
+        }
+
+    @classmethod
+    def fields_from(cls, files: Folder) -> dict[str, Any]:
+        # noise_sd and nonfinite are recorded since results are read back; a folder written
+        # before records the floor (whose inverse is the sd) and no non-finite counts (none)
+        seeds = int(files.get("size")["morris_seeds"])
+        if "noise_sd" in files.info:
+            sd = files.get("noise_sd")
+        else:
+            sd = {m: floor_sd(f, seeds) for m, f in files.get("noise_floor").items()}
+        indices = ["parameter", "measure", "S1", "S1_conf", "ST", "ST_conf", "n"]
+        screened = ["mu_star", "mu_star_conf", "sigma", "normalised", "above_noise"]
+        return {
+            "morris": files.table("morris.csv", ["parameter", "kind", "measure", *screened]),
+            "sobol": files.table("sobol.csv", indices),
+            "convergence": files.table("convergence.csv", indices),
+            "noise_sd": {m: float(v) for m, v in sd.items()},
+            "noise_share": {m: float(v) for m, v in files.get("noise_share").items()},
+            "nonfinite": {k: int(v) for k, v in files.info.get("nonfinite", {}).items()},
+            "runs": {k: int(v) for k, v in files.get("runs_by_stage").items()},
+        }
 
 
 # ------------------------------------------------------------------------------ report

@@ -53,6 +53,12 @@ class SensitivitySize:
     noise_seeds: int = 12
 
 
+#: Seeds of scenario discovery's seed-noise estimate at the nominal future (two runs each).
+#: assumption: four pairs give a rough sd (its own relative error ~40%), enough to say which
+#: futures sit near zero.
+DISCOVER_NOISE_SEEDS = 4
+
+
 @dataclass(frozen=True)
 class DiscoverSize:
     """PRIM over a Latin hypercube of futures: ``futures`` x ``seeds`` x 2 runs, and 8 for
@@ -196,9 +202,7 @@ def planned_runs(name: str, size: Any, k: int = N_UNCERTAINTIES) -> int:
         sobol = size.sobol_n * (size.sobol_params + 2) * size.sobol_seeds * 2
         return morris + sobol + size.noise_seeds * 2
     if name == "discover":
-        from sim.analysis.discover import NOISE_SEEDS  # the noise estimate at the nominal future
-
-        return size.futures * size.seeds * 2 + NOISE_SEEDS * 2
+        return size.futures * size.seeds * 2 + DISCOVER_NOISE_SEEDS * 2
     if name == "instruments":
         search = size.cost_seeds * (6 + (size.cost_iterations - 1) * 3)
         return size.futures * size.seeds * 6 + search
