@@ -1,8 +1,11 @@
 """Virtual evaluations (sim.evaluation): each design recovers a planted effect on synthetic
 firms before it meets the model; the firm panel is faithful to the run; the fit moves a wrong
-service toward the published effects; ``pilotsim evaluate`` writes its files or nothing."""
+service toward the published effects; ``pilotsim evaluate`` writes its files or nothing, and
+``Evaluation.read`` rebuilds the evaluation from them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -261,6 +264,103 @@ def test_evaluate_command_writes_its_files(tmp_path) -> None:
     assert tuple(csv.columns) == COLUMNS
     assert len(csv) == len(studies.ESTIMATORS)
     assert "## Additionality and deadweight" in (out / "report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def small_evaluation():
+    """Two pairs at scale 0.05 (a few seconds): noisy, but every file and column is there."""
+    from sim.evaluation.evaluate import evaluate
+
+    return evaluate(seeds=2, scale=0.05, jobs=1)
+
+
+def test_evaluation_reads_back_what_it_wrote(small_evaluation, tmp_path) -> None:
+    from sim.evaluation.evaluate import NAMES, Evaluation
+    from sim.evaluation.report import markdown
+
+    ev = small_evaluation
+    ev.write(tmp_path / "a")
+    back = Evaluation.read(tmp_path / "a")
+    assert (back.scenario, back.seeds, back.scale) == ("hk_pilot_platform", 2, 0.05)
+    # the object holds its frames at the precision written: read back, it is the same one
+    pd.testing.assert_frame_equal(back.by_seed, ev.by_seed)
+    pd.testing.assert_frame_equal(back.additionality, ev.additionality)
+    pd.testing.assert_frame_equal(back.table, ev.table)
+    pd.testing.assert_frame_equal(back.additionality_summary(), ev.additionality_summary())
+    assert markdown(back) == (tmp_path / "a" / "report.md").read_text(encoding="utf-8")
+    back.write(tmp_path / "b")
+    for name in NAMES:  # every file again, byte for byte (the figure too)
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+
+
+def test_evaluation_read_names_the_folder_and_file(small_evaluation, tmp_path) -> None:
+    import json
+    import shutil
+
+    from sim.errors import BatchError
+    from sim.evaluation.evaluate import Evaluation
+
+    good = tmp_path / "good"
+    small_evaluation.write(good)
+
+    def broken(name: str) -> Path:
+        folder = tmp_path / name.replace(".", "_")
+        shutil.copytree(good, folder)
+        return folder
+
+    with pytest.raises(BatchError, match="no such folder .of the virtual evaluation"):
+        Evaluation.read(tmp_path / "none")
+    f = broken("additionality_by_seed.csv")
+    (f / "additionality_by_seed.csv").unlink()
+    with pytest.raises(BatchError, match=r"additionality_by_seed\.csv missing.*pilotsim evaluate"):
+        Evaluation.read(f)
+    f = broken("evaluation.json")
+    (f / "evaluation.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"evaluation\.json: cannot read JSON") as e:
+        Evaluation.read(f)
+    assert str(f) in str(e.value)
+    (f / "evaluation.json").write_text(json.dumps({"scenario": "x", "seeds": 2}))
+    with pytest.raises(BatchError, match=r"evaluation\.json: not a virtual evaluation.*'scale'"):
+        Evaluation.read(f)
+    (f / "evaluation.json").write_text(json.dumps({"scenario": "x", "seeds": 3, "scale": 1}))
+    with pytest.raises(BatchError, match=r"estimates_by_seed\.csv: .*2 seeds, 3 in"):
+        Evaluation.read(f)
+    f = broken("estimates_by_seed.csv")
+    by_seed = pd.read_csv(f / "estimates_by_seed.csv")
+    by_seed.drop(columns="true_effect").to_csv(f / "estimates_by_seed.csv", index=False)
+    with pytest.raises(BatchError, match=r"estimates_by_seed\.csv: columns \['true_effect'\]"):
+        Evaluation.read(f)
+    by_seed.assign(simulated="x").to_csv(f / "estimates_by_seed.csv", index=False)
+    with pytest.raises(BatchError, match=r"estimates_by_seed\.csv: not a virtual evaluation"):
+        Evaluation.read(f)
+    # the files of two evaluations do not make one
+    shifted = by_seed.assign(simulated=by_seed["simulated"] + 1)
+    shifted.to_csv(f / "estimates_by_seed.csv", index=False)
+    with pytest.raises(BatchError, match=r"evaluations\.csv: .*column simulated disagrees"):
+        Evaluation.read(f)
+
+
+def test_evaluate_regenerates_a_shared_folder_keeping_the_fit(tmp_path) -> None:
+    """``pilotsim evaluate`` over the committed folder (a copy, with its ownership record):
+    it writes every file of ``NAMES``, the new ones included, and leaves the service fit's
+    files, which share the folder, as they were."""
+    import shutil
+
+    from sim.cli import main
+    from sim.evaluation import fit
+    from sim.evaluation.command import DEFAULT_OUT
+    from sim.evaluation.evaluate import NAMES, Evaluation
+    from sim.experiments import ownership
+
+    out = tmp_path / "evaluation"
+    shutil.copytree(DEFAULT_OUT, out)
+    kept = {n: (out / n).read_bytes() for n in fit.FIT_NAMES}
+    argv = ["evaluate", "--seeds", "1", "--scale", "0.05", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 0
+    assert {n: (out / n).read_bytes() for n in fit.FIT_NAMES} == kept
+    assert ownership.owned(out) == {*NAMES, *fit.FIT_NAMES}
+    back = Evaluation.read(out)
+    assert (back.seeds, back.scale) == (1, 0.05)
 
 
 def test_evaluate_refuses_a_bad_scenario(tmp_path, capsys) -> None:

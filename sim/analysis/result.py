@@ -8,8 +8,10 @@ beside them (``experiment.finish``: settings, runs, times, commit and the result
 :meth:`AnalysisResult.record`). ``read(folder)`` rebuilds the result from those files
 alone, so that the index of ``pilotsim analyse`` (``report.write_index``), the notebooks and
 the tests use one object whether it was computed now or committed long ago; :func:`load`
-reads one by its analysis' name. Importing this module loads no analysis library (the
-command's ``--help`` stays fast).
+reads one by its analysis' name. :class:`Files` reads a folder's files with errors that name
+the file (``Folder``, an analysis' folder; the virtual evaluation's ``Evaluation.read``
+uses it too). Importing this module loads no analysis library (the command's ``--help``
+stays fast).
 """
 
 from __future__ import annotations
@@ -42,31 +44,26 @@ RESULT_CLASSES = {
 }
 
 
-class Folder:
-    """The files an analysis wrote into one folder, read with errors that name the file.
+class Files:
+    """The files a pilotsim command wrote into one folder, read with errors that name the file.
 
-    Checks on opening that the folder holds ``analysis.json`` of analysis ``name`` and every
-    file of ``files``; ``info`` is the parsed ``analysis.json``.
+    Checks on opening that the folder holds every file of ``files``; ``what`` names the
+    output in the messages (``"horizons analysis"``) and ``command`` the command that
+    writes it (``"pilotsim analyse horizons"``).
 
     Raises:
-        BatchError: the folder, ``analysis.json`` or one of ``files`` is missing, or
-            ``analysis.json`` is not JSON or records another analysis.
+        BatchError: the folder or one of ``files`` is missing.
     """
 
-    def __init__(self, path: str | Path, name: str, files: Sequence[str]) -> None:
+    def __init__(self, path: str | Path, files: Sequence[str], what: str, command: str) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
-            raise BatchError(f"{self.path}: no such folder (of the {name} analysis)")
-        missing = [f for f in (INFO, *files) if not (self.path / f).is_file()]
+            raise BatchError(f"{self.path}: no such folder (of the {what})")
+        missing = [f for f in files if not (self.path / f).is_file()]
         if missing:
             raise BatchError(
-                f"{self.path}: {', '.join(missing)} missing: not a complete {name} analysis "
-                f"(written by `pilotsim analyse {name}`)"
-            )
-        self.info = self.json(INFO)
-        if self.info.get("analysis") != name:
-            raise BatchError(
-                f"{self.path / INFO}: records analysis {self.info.get('analysis')!r}, not {name!r}"
+                f"{self.path}: {', '.join(missing)} missing: not a complete {what} "
+                f"(written by `{command}`)"
             )
 
     def json(self, file: str) -> dict[str, Any]:
@@ -78,13 +75,6 @@ class Folder:
         if not isinstance(data, dict):
             raise BatchError(f"{self.path / file}: expected a JSON object")
         return data
-
-    def get(self, key: str, *alternatives: str) -> Any:
-        """``analysis.json``'s ``key`` (or the first of ``alternatives`` it has)."""
-        for k in (key, *alternatives):
-            if k in self.info:
-                return self.info[k]
-        raise BatchError(f"{self.path / INFO}: no {key!r}: not written by a complete analysis")
 
     def table(
         self, file: str, columns: Sequence[str] = (), index: str | None = None
@@ -101,6 +91,33 @@ class Folder:
         if missing:
             raise BatchError(f"{self.path / file}: columns {missing} missing")
         return t.set_index(index) if index else t
+
+
+class Folder(Files):
+    """The files an analysis wrote into one folder, read with errors that name the file.
+
+    Checks on opening that the folder holds ``analysis.json`` of analysis ``name`` and every
+    file of ``files``; ``info`` is the parsed ``analysis.json``.
+
+    Raises:
+        BatchError: the folder, ``analysis.json`` or one of ``files`` is missing, or
+            ``analysis.json`` is not JSON or records another analysis.
+    """
+
+    def __init__(self, path: str | Path, name: str, files: Sequence[str]) -> None:
+        super().__init__(path, (INFO, *files), f"{name} analysis", f"pilotsim analyse {name}")
+        self.info = self.json(INFO)
+        if self.info.get("analysis") != name:
+            raise BatchError(
+                f"{self.path / INFO}: records analysis {self.info.get('analysis')!r}, not {name!r}"
+            )
+
+    def get(self, key: str, *alternatives: str) -> Any:
+        """``analysis.json``'s ``key`` (or the first of ``alternatives`` it has)."""
+        for k in (key, *alternatives):
+            if k in self.info:
+                return self.info[k]
+        raise BatchError(f"{self.path / INFO}: no {key!r}: not written by a complete analysis")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

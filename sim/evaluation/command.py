@@ -33,8 +33,9 @@ def add_evaluate_command(sub: Any) -> None:
         description="For each seed, run the baseline and the platform scenario with a firm "
         "panel, apply each study's design to the platform run's firms and compare with the "
         "published figure and with the true effect on the same firms (baseline twins). "
-        "Writes report.md, evaluations.csv, estimates_by_seed.csv, additionality.csv and "
-        "evaluations.png.",
+        "Writes report.md, evaluations.csv, estimates_by_seed.csv, additionality.csv, "
+        "additionality_by_seed.csv, evaluation.json and evaluations.png (read back in Python "
+        "with sim.evaluation.evaluate.Evaluation.read).",
     )
     e.add_argument("--scenario", default="hk_pilot_platform", help="platform scenario")
     e.add_argument(

@@ -5,10 +5,16 @@ firm panel (``sim.evaluation.panel``); every design of ``sim.evaluation.studies`
 to the platform run as its evaluator would, and the true effect on the same clients comes
 from the baseline run with the same seed. Estimates are summarised over seeds (mean and 90%
 t-interval), beside the published figure and its acceptance band.
+
+An :class:`Evaluation` holds the per-seed frames at the precision of their CSVs
+(:data:`FLOAT_FORMAT`) and draws its table, report and figure from them, so that
+:meth:`Evaluation.read` rebuilds the same object from the folder :meth:`Evaluation.write`
+wrote (e.g. the committed ``results/evaluation``), with no run.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +32,30 @@ NAMES: tuple[str, ...] = (
     "evaluations.csv",
     "estimates_by_seed.csv",
     "additionality.csv",
+    "additionality_by_seed.csv",
+    "evaluation.json",
     "evaluations.png",
 )
+#: Of ``NAMES``, what ``Evaluation.read`` reads (the report, the summary of additionality
+#: and the figure are drawn from them; ``evaluations.csv`` is checked against them).
+READ_NAMES: tuple[str, ...] = (
+    "evaluation.json",
+    "estimates_by_seed.csv",
+    "additionality_by_seed.csv",
+    "evaluations.csv",
+)
+#: Precision of the CSVs, at which an ``Evaluation`` holds its per-seed frames.
+FLOAT_FORMAT = "%.6g"
+#: How far ``evaluations.csv`` may lie from the summary of the per-seed estimates read with
+#: it, relative to the larger of 1 and the value: rounding only (assumption: a folder written
+#: before the estimates were held rounded differs in the sixth digit, 6e-6 at most in the
+#: committed one of model 7; another evaluation's files differ far more).
+SUMMARY_TOLERANCE = 1e-4
+#: Columns every per-seed estimate has (a ratio row also has ``numerator``,
+#: ``true_numerator`` and ``denominator``).
+BY_SEED_COLUMNS = ("study", "outcome", "simulated", "true_effect", "seed")
+#: Text columns of the per-seed estimates; ``seed`` is an integer, the others are floats.
+KEYS = ("study", "outcome")
 COLUMNS = (
     "study",
     "outcome",
@@ -77,6 +105,14 @@ def evaluate_seed(base: Scenario, policy: Scenario, seed: int) -> dict[str, Any]
     return {"rows": rows, "additionality": {**studies.additionality(pair), "seed": seed}}
 
 
+def as_written(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its floats at the precision of its CSV (:data:`FLOAT_FORMAT`)."""
+    out = frame.copy()
+    for c in out.select_dtypes("float").columns:
+        out[c] = [float(FLOAT_FORMAT % v) for v in out[c]]
+    return out
+
+
 def _interval(x: np.ndarray) -> tuple[float, float, float]:
     from sim.experiments.compare import t_interval
 
@@ -88,8 +124,12 @@ def _interval(x: np.ndarray) -> tuple[float, float, float]:
 class Evaluation:
     """The virtual evaluations of one platform scenario: per-seed estimates and the summary.
 
-    ``table`` has one row per study and outcome (``COLUMNS`` plus the acceptance band,
-    ``within``, the bias ``simulated - true_effect`` and the study's design and source).
+    ``by_seed`` has one row per seed, study and outcome (``BY_SEED_COLUMNS``, and the sums
+    of a ratio row); ``additionality`` one row per seed. Both are held at the precision of
+    their CSVs (:func:`as_written`), so that an evaluation read back from its folder
+    (:meth:`read`) is the one written: the same table, report and files. ``table`` has one
+    row per study and outcome (``COLUMNS`` plus the acceptance band, ``within``, the bias
+    ``simulated - true_effect`` and the study's design and source).
     """
 
     by_seed: pd.DataFrame
@@ -97,6 +137,10 @@ class Evaluation:
     seeds: int
     scale: float
     scenario: str
+
+    def __post_init__(self) -> None:
+        self.by_seed = as_written(self.by_seed)
+        self.additionality = as_written(self.additionality)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -171,6 +215,10 @@ class Evaluation:
         fig.tight_layout()
         return fig
 
+    def facts(self) -> dict[str, Any]:
+        """What :meth:`read` needs beyond the tables (``evaluation.json``)."""
+        return {"scenario": self.scenario, "seeds": self.seeds, "scale": self.scale}
+
     def write(self, out: str | Path) -> list[Path]:
         """Write ``NAMES`` into ``out``, all or nothing."""
         from sim.evaluation.report import markdown
@@ -178,22 +226,110 @@ class Evaluation:
         from sim.reporting import save_figure
 
         table = self.table
+        facts = json.dumps(self.facts(), indent=1) + "\n"
         return write_files(
             out,
             {
                 "report.md": lambda p: p.write_text(markdown(self), encoding="utf-8"),
                 "evaluations.csv": lambda p: table[list(COLUMNS)].to_csv(
-                    p, index=False, float_format="%.6g"
+                    p, index=False, float_format=FLOAT_FORMAT
                 ),
                 "estimates_by_seed.csv": lambda p: self.by_seed.to_csv(
-                    p, index=False, float_format="%.6g"
+                    p, index=False, float_format=FLOAT_FORMAT
                 ),
                 "additionality.csv": lambda p: self.additionality_summary().to_csv(
-                    p, index=False, float_format="%.6g"
+                    p, index=False, float_format=FLOAT_FORMAT
                 ),
+                "additionality_by_seed.csv": lambda p: self.additionality.to_csv(
+                    p, index=False, float_format=FLOAT_FORMAT
+                ),
+                "evaluation.json": lambda p: p.write_text(facts, encoding="utf-8"),
                 "evaluations.png": lambda p: save_figure(self.figure(), p),
             },
         )
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Evaluation:
+        """The evaluation :meth:`write` wrote to ``folder`` (``READ_NAMES``), with no run;
+        e.g. ``Evaluation.read("results/evaluation").table``.
+
+        Raises:
+            BatchError: ``folder`` or one of ``READ_NAMES`` is missing, or a file is
+                malformed or does not belong with the others (``evaluations.csv`` disagrees
+                with the per-seed estimates or with the published studies of this version);
+                the message names the folder and the file.
+        """
+        from sim.analysis.result import Files
+        from sim.errors import BatchError
+
+        files = Files(folder, READ_NAMES, "virtual evaluation", "pilotsim evaluate")
+        name = "evaluation.json"
+        try:
+            facts = files.json(name)
+            scenario, seeds, scale = facts["scenario"], facts["seeds"], facts["scale"]
+            if not (
+                isinstance(scenario, str)
+                and isinstance(seeds, int)
+                and not isinstance(seeds, bool)
+                and seeds >= 1
+                and isinstance(scale, int | float)
+                and not isinstance(scale, bool)
+                and scale > 0
+            ):
+                raise ValueError(f"scenario {scenario!r}, seeds {seeds!r}, scale {scale!r}")
+            name = "estimates_by_seed.csv"
+            by_seed = _numeric(files.table(name, BY_SEED_COLUMNS), KEYS)
+            if by_seed["seed"].nunique() != seeds:
+                raise ValueError(f"{by_seed['seed'].nunique()} seeds, {seeds} in evaluation.json")
+            name = "additionality_by_seed.csv"
+            additionality = _numeric(files.table(name, ("seed",)), ())
+            if set(additionality["seed"]) != set(by_seed["seed"]):
+                raise ValueError("not the seeds of estimates_by_seed.csv")
+            ev = cls(
+                by_seed=by_seed,
+                additionality=additionality,
+                seeds=seeds,
+                scale=float(scale),
+                scenario=scenario,
+            )
+            name = "evaluations.csv"
+            _check_summary(ev.table, files.table(name, COLUMNS))
+        except BatchError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise BatchError(
+                f"{files.path / name}: not a virtual evaluation this version reads "
+                f"({type(e).__name__}: {e}); rerun `pilotsim evaluate`"
+            ) from None
+        return ev
+
+
+def _numeric(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    """A per-seed frame read from its CSV with the types it was written with: ``keys`` text,
+    ``seed`` integer, the rest floats (a column of whole numbers reads as integers)."""
+    out = frame.copy()
+    for c in out.columns:
+        if c == "seed":
+            out[c] = out[c].astype("int64")
+        elif c not in keys:
+            out[c] = pd.to_numeric(out[c]).astype(float)
+    return out
+
+
+def _check_summary(table: pd.DataFrame, written: pd.DataFrame) -> None:
+    """That ``evaluations.csv`` (``written``) is the summary of the per-seed estimates read
+    with it and of this version's published studies: the same rows, the same published
+    figures, the same estimates (within the rounding of an older writer, which summarised
+    the estimates before they were rounded)."""
+    keys = list(KEYS)
+    if written[keys].astype(str).values.tolist() != table[keys].astype(str).values.tolist():
+        raise ValueError("its rows are not the rows of this version's published studies")
+    for c in COLUMNS[2:]:
+        a, b = written[c].to_numpy(float), table[c].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            near = np.abs(a - b) <= SUMMARY_TOLERANCE * np.maximum(1.0, np.abs(b))
+        if not np.all((a == b) | (np.isnan(a) & np.isnan(b)) | near):
+            raise ValueError(f"column {c} disagrees with the per-seed estimates and studies")
 
 
 def evaluate(
