@@ -33,9 +33,16 @@ API_MODULES = [
     "sim.metrics",
     "sim.policies",
     "sim.experiments.compare",
+    "sim.experiments.workflows",
     "sim.reporting",
     "sim.calibration.api",
     "sim.evaluation",
+    "sim.analysis.result",
+    "sim.analysis.sensitivity",
+    "sim.analysis.discover",
+    "sim.analysis.instruments",
+    "sim.analysis.design",
+    "sim.analysis.horizons",
 ]
 #: Packages whose page also documents their submodules (one module per lever; the designs).
 WITH_SUBMODULES = {"sim.policies", "sim.evaluation"}

@@ -173,8 +173,9 @@ class HorizonsResult(AnalysisResult):
             and its 90% interval (``yearly_effects.csv``).
         table: per policy, horizon and measure, the cumulative effect or NPV with its
             interval (``horizons.csv``). Both at the precision written (:func:`as_written`).
-        size, settings (period from the platform's first year to ``size.until``), count,
-        wall_seconds, code_commit: see :class:`~sim.analysis.result.AnalysisResult`.
+
+    The other fields are those of :class:`~sim.analysis.result.AnalysisResult`; the period of
+    ``settings`` runs from the platform's first year to ``size.until``.
     """
 
     NAME: ClassVar[str] = NAME

@@ -451,7 +451,9 @@ def run_comparison(
         scale: population scale for every scenario (default: the scenarios' own).
         until: last simulated year for every scenario (default: the scenarios' own).
         out: output folder (default ``results/<base>_vs_<policy>``).
-        jobs, dask, scheduler: the executor (see ``executors.open_executor``).
+        jobs: worker processes of the executor (see ``executors.open_executor``).
+        dask: run on Dask instead of the process pool.
+        scheduler: a Dask scheduler to join (``tcp://HOST:PORT``).
         years: years of the table (default 2025, 2030, 2035 within the horizon).
         period: first and last year of the summed period (default 2025-2035).
         progress: show a progress bar.
@@ -655,11 +657,12 @@ def run_sweep(
         baseline: the scenario every point is compared with.
         design: ``grid`` or ``lhs``.
         samples: number of Latin hypercube points.
-        n_seeds, root_seed, scale, until, period, out, jobs, dask, scheduler, progress,
-        figures, command: as in :func:`run_comparison`.
         source: the sweep file, if any (recorded).
         posterior: as in :func:`run_comparison` (a swept parameter may not be drawn).
-        force, yes: as in :func:`run_comparison`.
+
+    The other arguments (``n_seeds``, ``root_seed``, ``scale``, ``until``, ``period``,
+    ``out``, ``jobs``, ``dask``, ``scheduler``, ``progress``, ``figures``, ``command``,
+    ``force``, ``yes``) are as in :func:`run_comparison`.
 
     Writes ``sweep.csv`` (period differences for every point and outcome), ``sweep.png``
     and ``report.md`` next to the store.
