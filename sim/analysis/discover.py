@@ -48,6 +48,7 @@ from sim.analysis.result import AnalysisResult, Folder
 from sim.analysis.sizes import DISCOVER_NOISE_SEEDS, DiscoverSize
 from sim.analysis.space import MEASURE_BY_NAME, POSTERIOR_KEY, Space, load_space
 from sim.errors import BatchError
+from sim.reporting import markdown_table
 
 NAME = "discover"
 #: Column of ``Space.applied`` that numbers the posterior particle of a future.
@@ -911,17 +912,19 @@ def report(
         "**Criteria and base rates** (share of futures, ± binomial standard error "
         f"sqrt(p(1-p)/{n})):",
         "",
-        "| criterion | meaning | futures | share |",
-        "|---|---|---|---|",
     ]
     meaning = {
         **{k: v[1] for k, v in CRITERIA.items()},
         "fails": "either of the above",
         "succeeds": "neither: net benefit >= 0 and retention does not fall",
     }
-    for c in ["hk_net_benefit_negative", "retention_falls", "fails", "succeeds"]:
-        p = rates[c]
-        lines.append(f"| `{c}` | {meaning[c]} | {int(flags[c].sum())} | {_pm(p, n, '.0%')} |")
+    lines += markdown_table(
+        ["criterion", "meaning", "futures", "share"],
+        [
+            [f"`{c}`", meaning[c], str(int(flags[c].sum())), _pm(rates[c], n, ".0%")]
+            for c in ["hk_net_benefit_negative", "retention_falls", "fails", "succeeds"]
+        ],
+    )
     bad = {m: int((~np.isfinite(effects[m].to_numpy(float))).sum()) for m, _ in CRITERIA.values()}
     if any(bad.values()):
         lines += [
@@ -968,15 +971,20 @@ def report(
                 f"{_pm(b.density, b.n)} (n = {b.n}), coverage "
                 f"{_pm(b.coverage, k)} (n = {k}).",
                 "",
-                "| parameter | box low | box high | full range | quasi-p |",
-                "|---|---|---|---|---|",
             ]
-            for r in b.limits.itertuples(index=False):
-                qp = "" if not np.isfinite(r.qp) else f"{r.qp:.2g}"
-                lines.append(
-                    f"| `{r.parameter}` | {_num(r.low)} | {_num(r.high)} | "
-                    f"{_num(r.full_low)} - {_num(r.full_high)} | {qp} |"
-                )
+            lines += markdown_table(
+                ["parameter", "box low", "box high", "full range", "quasi-p"],
+                [
+                    [
+                        f"`{r.parameter}`",
+                        _num(r.low),
+                        _num(r.high),
+                        f"{_num(r.full_low)} - {_num(r.full_high)}",
+                        "" if not np.isfinite(r.qp) else f"{r.qp:.2g}",
+                    ]
+                    for r in b.limits.itertuples(index=False)
+                ],
+            )
             lines.append("")
     lines += ["![PRIM boxes](prim.png)", ""]
     if len(scores.columns):
@@ -987,11 +995,11 @@ def report(
             "parameters that best predict each, top 8 by the first column "
             "(all in feature_scores.csv):",
             "",
-            "| parameter | " + " | ".join(f"`{c}`" for c in top.columns) + " |",
-            "|---|" + "---|" * len(top.columns),
         ]
-        for p, row in top.iterrows():
-            lines.append(f"| `{p}` | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+        lines += markdown_table(
+            ["parameter", *(f"`{c}`" for c in top.columns)],
+            [[f"`{p}`", *(f"{v:.3f}" for v in row)] for p, row in top.iterrows()],
+        )
         lines.append("")
     else:
         lines += [

@@ -25,6 +25,7 @@ from sim.analysis.experiment import Settings, elapsed, finish, open_lab, paired_
 from sim.analysis.result import AnalysisResult, Folder
 from sim.analysis.sizes import HorizonsSize
 from sim.errors import BatchError
+from sim.reporting import markdown_table
 
 NAME = "horizons"
 #: Horizons of the table: the issue's 2030, 2035 and 2050 (those within the run).
@@ -304,17 +305,27 @@ def _report(r: HorizonsResult) -> str:
         "with 90% t-intervals over seeds; the NPV of net benefit to HK (`npv_net_benefit_hkd_m`, "
         f"the resident frame) is discounted to {start} at the social rate.",
         "",
-        "| horizon | scenario | HK value added, HKD m | public spend, HKD m "
-        "| HK jobs in that year | NPV net benefit to HK, HKD m |",
-        "|---|---|--:|--:|--:|--:|",
     ]
-    for h in hs:
-        for lab, name in (("kept", "kept open"), ("sunset", f"closed after {size.sunset}")):
-            lines.append(
-                f"| {h} | {name} | {cell(lab, h, 'hk_value_added_hkd_m')} | "
-                f"{cell(lab, h, 'public_spend_hkd_m')} | {cell(lab, h, 'hk_jobs_in_year')} | "
-                f"{cell(lab, h, 'npv_net_benefit_hkd_m')} |"
-            )
+    header = [
+        "horizon",
+        "scenario",
+        "HK value added, HKD m",
+        "public spend, HKD m",
+        "HK jobs in that year",
+        "NPV net benefit to HK, HKD m",
+    ]
+    measures = [
+        "hk_value_added_hkd_m",
+        "public_spend_hkd_m",
+        "hk_jobs_in_year",
+        "npv_net_benefit_hkd_m",
+    ]
+    rows = [
+        [str(h), name, *(cell(lab, h, m) for m in measures)]
+        for h in hs
+        for lab, name in (("kept", "kept open"), ("sunset", f"closed after {size.sunset}"))
+    ]
+    lines += markdown_table(header, rows, "llrrrr")
     z, half = last["first_year_not_above_zero"], last["first_year_below_half"]
     lines += [
         "",

@@ -15,6 +15,7 @@ from pathlib import Path
 from sim.analysis.result import load
 from sim.analysis.sizes import ANALYSES
 from sim.provenance import atomic_write_text
+from sim.reporting import markdown_table
 
 FIGURE = re.compile(r"(!\[[^\]]*\]\()([^)/]+\.png\))")
 #: Characters of the code commit shown.
@@ -44,15 +45,20 @@ def write_index(root: Path) -> Path:
         "Regenerate with `pilotsim analyse all` (each analysis alone: `pilotsim analyse NAME`; "
         "`--quick` for a small run). Reruns resume from the stored runs.",
         "",
-        "| analysis | runs | run time, min | scale | period | code commit |",
-        "|---|--:|--:|--:|---|---|",
     ]
-    for name, r in found:
-        s = r.settings
-        lines.append(
-            f"| {name} | {r.count.used:,} | {r.count.seconds / 60:.1f} | {s.scale} | "
-            f"{s.period[0]}-{s.period[1]} | `{(r.code_commit or 'unknown')[:COMMIT_CHARS]}` |"
-        )
+    header = ["analysis", "runs", "run time, min", "scale", "period", "code commit"]
+    rows = [
+        [
+            name,
+            f"{r.count.used:,}",
+            f"{r.count.seconds / 60:.1f}",
+            f"{r.settings.scale}",
+            f"{r.settings.period[0]}-{r.settings.period[1]}",
+            f"`{(r.code_commit or 'unknown')[:COMMIT_CHARS]}`",
+        ]
+        for name, r in found
+    ]
+    lines += markdown_table(header, rows, "lrrrll")
     lines += [
         "",
         "Runs count every run the analysis used (stored earlier or run now); run time is the "
