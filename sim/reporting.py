@@ -159,8 +159,8 @@ def fmt_interval(low: float, high: float, unit: str, missing: str = "") -> str:
 
 
 # ------------------------------------------------------------------ tables
-#: Markdown separator cell of a left-aligned and of a right-aligned column.
-MD_LEFT, MD_RIGHT = "---", "--:"
+#: Markdown separator cell of a left-aligned, a right-aligned and a centred column.
+MD_LEFT, MD_RIGHT, MD_CENTER = "---", "--:", ":-:"
 #: Space between the columns of a plain-text table.
 COLUMN_GAP = "  "
 
@@ -173,9 +173,13 @@ def markdown_table(
     Args:
         header: column headings.
         rows: cells, already formatted.
-        align: ``l`` (left) or ``r`` (right) per column; every column left when ``None``.
+        align: ``l`` (left), ``r`` (right) or ``c`` (centred) per column; every column
+            left when ``None``.
     """
-    seps = [MD_LEFT if a == "l" else MD_RIGHT for a in (align or "l" * len(header))]
+    seps = [
+        MD_LEFT if a == "l" else MD_CENTER if a == "c" else MD_RIGHT
+        for a in (align or "l" * len(header))
+    ]
     return [
         "| " + " | ".join(header) + " |",
         "|" + "".join(f"{s}|" for s in seps),

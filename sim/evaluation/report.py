@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sim.reporting import markdown_table
+
 if TYPE_CHECKING:
     from sim.evaluation.evaluate import Evaluation
 
@@ -85,17 +87,30 @@ def markdown(ev: Evaluation) -> str:
             "",
             f"{first['design']}. Source: {first['source']}.",
             "",
-            "| outcome | unit | published | simulated [90%] | true effect | bias | within |",
-            "|---|---|--:|--:|--:|--:|:-:|",
         ]
-        for _, r in g.iterrows():
-            u = r["unit"]
-            lines.append(
-                f"| {r['outcome']} | {u} | {published_cell(r)} | {_num(r['simulated'], u)} "
-                f"[{_num(r['simulated_low'], u)}, {_num(r['simulated_high'], u)}] | "
-                f"{_num(r['true_effect'], u)} | {_num(r['bias'], u)} | "
-                f"{'yes' if r['within'] else 'no'} |"
-            )
+        rows = [
+            [
+                f"{r['outcome']}",
+                f"{r['unit']}",
+                published_cell(r),
+                f"{_num(r['simulated'], r['unit'])} [{_num(r['simulated_low'], r['unit'])}, "
+                f"{_num(r['simulated_high'], r['unit'])}]",
+                _num(r["true_effect"], r["unit"]),
+                _num(r["bias"], r["unit"]),
+                "yes" if r["within"] else "no",
+            ]
+            for _, r in g.iterrows()
+        ]
+        header = [
+            "outcome",
+            "unit",
+            "published",
+            "simulated [90%]",
+            "true effect",
+            "bias",
+            "within",
+        ]
+        lines += markdown_table(header, rows, "llrrrrc")
         lines.append("")
     n_in = int(t["within"].sum())
     studies_in = sorted(set(t.loc[t["within"], "study"]))
