@@ -31,7 +31,7 @@ from scipy import stats
 
 from sim.metrics import Metric, view
 from sim.metrics import annual as to_annual
-from sim.reporting import fmt_interval, fmt_value, text_table
+from sim.reporting import fmt_interval, fmt_value, markdown_table, text_table
 
 #: Confidence level of the intervals of paired differences.
 LEVEL = 0.90
@@ -470,23 +470,35 @@ def format_markdown(summary: pd.DataFrame, policy: str, level: float = LEVEL) ->
     s = summary[summary["policy"] == policy]
     base = s["baseline"].iloc[0]
     pct = round(level * 100)
-    lines = [
-        f"| outcome | period | unit | {base} | {policy} | difference | {pct}% interval "
-        f"| {spread_heading()} |",
-        "|---|---|---|--:|--:|--:|--:|--:|",
+    header = [
+        "outcome",
+        "period",
+        "unit",
+        f"{base}",
+        f"{policy}",
+        "difference",
+        f"{pct}% interval",
+        spread_heading(),
     ]
+    rows = []
     last = None
     for _, r in s.iterrows():
         name = f"**{r['label']}**" if r["label"] != last else ""
         last = r["label"]
         unit = r["unit"]
-        lines.append(
-            f"| {name} | {r['period']} | {unit} | {fmt_value(r['base_mean'], unit)} | "
-            f"{fmt_value(r['policy_mean'], unit)} | {fmt_value(r['diff_mean'], unit, True)} "
-            f"| {fmt_interval(r['diff_low'], r['diff_high'], unit, 'n/a')} "
-            f"| {fmt_interval(r['spread_low'], r['spread_high'], unit, 'n/a')} |"
+        rows.append(
+            [
+                name,
+                f"{r['period']}",
+                f"{unit}",
+                fmt_value(r["base_mean"], unit),
+                fmt_value(r["policy_mean"], unit),
+                fmt_value(r["diff_mean"], unit, True),
+                fmt_interval(r["diff_low"], r["diff_high"], unit, "n/a"),
+                fmt_interval(r["spread_low"], r["spread_high"], unit, "n/a"),
+            ]
         )
-    return "\n".join(lines)
+    return "\n".join(markdown_table(header, rows, "lllrrrrr"))
 
 
 # ------------------------------------------------------------------ attribution
@@ -722,11 +734,6 @@ def format_attribution(table: pd.DataFrame, markdown: bool = False) -> str:
             cells.append(att)
         rows.append(tuple(cells))
     if markdown:
-        lines = [
-            "| " + " | ".join(head) + " |",
-            "|---|---|--:|--:|--:|--:|--:|",
-            *("| " + " | ".join(r) + " |" for r in rows),
-        ]
-        return "\n".join(lines)
+        return "\n".join(markdown_table(head, rows, "llrrrrr"))
     text = text_table(head, rows, right=(2, 3, 4, 5, 6))
     return text + f"\n(mean of paired seeds [{pct}% interval]; share of the full effect)"

@@ -32,7 +32,7 @@ from sim.experiments.compare import (
     spread_heading,
 )
 from sim.metrics import view
-from sim.reporting import fmt_interval, fmt_value, pyplot, tick_formatter
+from sim.reporting import fmt_interval, fmt_value, markdown_table, pyplot, tick_formatter
 
 BASE_COLOUR = "#4d4d4d"
 POLICY_COLOURS = ("#1f6fb4", "#d1495b", "#2a9d5c", "#8e6bbf", "#e08a1e")
@@ -435,11 +435,12 @@ def markdown_report(
     lines += [
         "## Runs",
         "",
-        "| scenario | file | scenario hash |",
-        "|---|---|---|",
-        *(
-            f"| {lab} | `{meta['sources'][lab]}` | `{meta['hashes'][lab]}` |"
-            for lab in [base, *policies, *meta.get("variants", [])]
+        *markdown_table(
+            ["scenario", "file", "scenario hash"],
+            [
+                [f"{lab}", f"`{meta['sources'][lab]}`", f"`{meta['hashes'][lab]}`"]
+                for lab in [base, *policies, *meta.get("variants", [])]
+            ],
         ),
         "",
         f"- Runs: {meta['runs_done']} stored, {meta['runs_failed']} failed"
@@ -747,14 +748,20 @@ def private_returns_section(table: pd.DataFrame, base: str, until: int) -> list[
         "(the operating surplus of the functions they perform, sale proceeds). Flows of the "
         f"same years: income after {until} from projects paid for before is not counted.",
         "",
-        "| owner | spent, HKD m (PV) | income, HKD m (PV) | income per HKD spent |",
-        "|---|--:|--:|--:|",
     ]
-    for r in table.itertuples():
-        lines.append(
-            f"| {r.owner} | {r.pv_spend_hkd_m:,.0f} | {r.pv_income_hkd_m:,.0f} "
-            f"| {r.income_per_hkd_spent:.2f} |"
-        )
+    lines += markdown_table(
+        ["owner", "spent, HKD m (PV)", "income, HKD m (PV)", "income per HKD spent"],
+        [
+            [
+                f"{r.owner}",
+                f"{r.pv_spend_hkd_m:,.0f}",
+                f"{r.pv_income_hkd_m:,.0f}",
+                f"{r.income_per_hkd_spent:.2f}",
+            ]
+            for r in table.itertuples()
+        ],
+        "lrrr",
+    )
     low = table[table["income_per_hkd_spent"] < 1]
     verdict = (
         "Owners of these types earn back less than they spend: "
@@ -843,27 +850,44 @@ def evaluations_section(
         "provenance in `calibration/data/README.md`). The last columns say how each "
         "definition differs from ours: the figures are not estimates of the same quantity.",
         "",
-        "| institution | figure | definition | source | per unit of public money "
-        "| how it differs from ours |",
-        "|---|---|---|---|--:|---|",
     ]
+    header = [
+        "institution",
+        "figure",
+        "definition",
+        "source",
+        "per unit of public money",
+        "how it differs from ours",
+    ]
+    rows: list[list[str]] = []
     for policy in policies:
         vpd = _row(summary, policy, "value_per_public_dollar", per)
         bcr = _row(summary, policy, "benefit_cost_ratio", per)
         bcr_all = _row(summary, policy, "benefit_cost_ratio_all", per)
-        lines.append(
-            f"| pilotsim: {policy} | value per public HKD {_diff_text(vpd)} | "
-            f"extra HK value added from HK research / extra public spend, {per}, "
-            "undiscounted, gross of private costs | this report | "
-            f"{_diff_text(vpd)} | the model's gross ratio, the closest to gross evaluations |"
+        rows.append(
+            [
+                f"pilotsim: {policy}",
+                f"value per public HKD {_diff_text(vpd)}",
+                f"extra HK value added from HK research / extra public spend, {per}, "
+                "undiscounted, gross of private costs",
+                "this report",
+                _diff_text(vpd),
+                "the model's gross ratio, the closest to gross evaluations",
+            ]
         )
-        lines.append(
-            f"| pilotsim: {policy} | benefit-cost ratio HK {_diff_text(bcr)}; all places "
-            f"{_diff_text(bcr_all)} | PV of extra value added net of extra private cost / PV "
-            f"of extra public cost, {per} | this report | {_diff_text(bcr)} | net: private "
-            "costs deducted, discounted, HK value only (all places beside it) |"
+        rows.append(
+            [
+                f"pilotsim: {policy}",
+                f"benefit-cost ratio HK {_diff_text(bcr)}; all places {_diff_text(bcr_all)}",
+                "PV of extra value added net of extra private cost / PV of extra public cost, "
+                f"{per}",
+                "this report",
+                _diff_text(bcr),
+                "net: private costs deducted, discounted, HK value only (all places beside it)",
+            ]
         )
     if ev is None:
+        lines += markdown_table(header, rows, "llllrl")
         lines += ["", f"(`{EVALUATIONS_CSV.name}` not found: no evaluations shown.)", ""]
         return lines
     for _, r in ev.iterrows():
@@ -873,7 +897,8 @@ def evaluations_section(
             ("n/a", "see its definition"),
         )
         cells = [str(r[c]).replace("|", "/") for c in ("institution", "figure", "definition")]
-        lines.append(f"| {' | '.join(cells)} | {src} | {per_unit} | {differs} |")
+        rows.append([*cells, src, per_unit, differs])
+    lines += markdown_table(header, rows, "llllrl")
     lines += [
         "",
         "Ours is narrower on every count: value added (not GDP with multipliers, not gross "

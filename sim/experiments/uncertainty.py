@@ -30,6 +30,7 @@ import numpy as np
 
 from sim.experiments.batch import BatchError
 from sim.params import SERVICE_FIT_PARAMETERS, Scenario
+from sim.reporting import markdown_table
 
 
 def _display(path: Path) -> str:
@@ -223,12 +224,15 @@ def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
         "",
         "**Fitted** (calibration posterior):",
         "",
-        "| parameter | scenario value | posterior median | 5% | 95% |",
-        "|---|--:|--:|--:|--:|",
     ]
-    for k, s in info["parameters"].items():
-        cells = [f"{s[c]:.4g}" for c in ("scenario", "median", "q05", "q95")]
-        lines.append(f"| `{k}` | " + " | ".join(cells) + " |")
+    lines += markdown_table(
+        ["parameter", "scenario value", "posterior median", "5%", "95%"],
+        [
+            [f"`{k}`", *(f"{s[c]:.4g}" for c in ("scenario", "median", "q05", "q95"))]
+            for k, s in info["parameters"].items()
+        ],
+        "lrrrr",
+    )
     evidence = info.get("evidence") or {}
     held = info.get("held") or {}
     if evidence:
@@ -238,13 +242,20 @@ def markdown_section(info: Mapping[str, Any], n_seeds: int) -> list[str]:
             "uniformly over the range from `calibration/priors.yaml`'s `evidence` section, "
             "the same draw for every scenario of a replicate):",
             "",
-            "| parameter | default | range | source |",
-            "|---|--:|--:|---|",
         ]
-        for k, e in evidence.items():
-            lines.append(
-                f"| `{k}` | {e['default']:.4g} | {e['low']:.4g} - {e['high']:.4g} | {e['source']} |"
-            )
+        lines += markdown_table(
+            ["parameter", "default", "range", "source"],
+            [
+                [
+                    f"`{k}`",
+                    f"{e['default']:.4g}",
+                    f"{e['low']:.4g} - {e['high']:.4g}",
+                    f"{e['source']}",
+                ]
+                for k, e in evidence.items()
+            ],
+            "lrrl",
+        )
     if held:
         lines += [
             "",

@@ -53,6 +53,7 @@ from sim.experiments.defaults import DEFAULT_SEEDS as DEFAULT_SEEDS
 from sim.experiments.defaults import DEFAULT_SWEEP_SEEDS as DEFAULT_SWEEP_SEEDS
 from sim.experiments.uncertainty import PosteriorDraws
 from sim.params import FIRST_YEAR, Scenario
+from sim.reporting import markdown_table
 from sim.scenario import load_scenario, with_overrides
 
 
@@ -770,28 +771,23 @@ def _sweep_markdown(
             else ""
         ),
         "",
-        "| point | "
-        + " | ".join(f"`{k}`" for k in keys)
-        + " | "
-        + " | ".join(OUTCOME_BY_NAME[o].label.split(" (")[0] for o, _ in SWEEP_OUTCOMES)
-        + " |",
-        "|---|" + "--:|" * (len(keys) + len(SWEEP_OUTCOMES)),
     ]
+    header = [
+        "point",
+        *(f"`{k}`" for k in keys),
+        *(OUTCOME_BY_NAME[o].label.split(" (")[0] for o, _ in SWEEP_OUTCOMES),
+    ]
+    body = []
     for point, rows in table.groupby("point", sort=True):
         vals = rows.iloc[0]
-        cells = []
-        for o, _ in SWEEP_OUTCOMES:
-            r = rows[rows["outcome"] == o].iloc[0]
-            cells.append(fmt_diff(r))
-        lines.append(
-            f"| {point} | "
-            + " | ".join(
-                f"{vals[k]:g}" if isinstance(vals[k], float) else str(vals[k]) for k in keys
-            )
-            + " | "
-            + " | ".join(cells)
-            + " |"
+        body.append(
+            [
+                f"{point}",
+                *(f"{vals[k]:g}" if isinstance(vals[k], float) else str(vals[k]) for k in keys),
+                *(fmt_diff(rows[rows["outcome"] == o].iloc[0]) for o, _ in SWEEP_OUTCOMES),
+            ]
         )
+    lines += markdown_table(header, body, "l" + "r" * (len(keys) + len(SWEEP_OUTCOMES)))
     lines += [
         "",
         "Units: "
