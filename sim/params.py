@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.reporting import markdown_table
 from sim.units import DATA_YEARS as DATA_YEARS  # the calendar, re-exported
 from sim.units import FIRST_YEAR as FIRST_YEAR
 
@@ -1625,15 +1626,16 @@ def parameter_table() -> list[dict[str, Any]]:
 
 def parameter_table_markdown() -> str:
     """The parameter table as Markdown, for docs/ODD.md."""
-    lines = ["| parameter | default | unit | source |", "|---|---|---|---|"]
+    rows = []
     for r in parameter_table():
         default = r["default"]
         if isinstance(default, dict):
             default = ", ".join(f"{k} {v}" for k, v in default.items())
         elif isinstance(default, tuple):
             default = ", ".join(str(v) for v in default)
-        lines.append(f"| `{r['key']}` | {default} | {r['unit']} | {r['source']} |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"`{r['key']}`", f"{default}", f"{r['unit']}", f"{r['source']}"])
+    header = ["parameter", "default", "unit", "source"]
+    return "\n".join(markdown_table(header, rows)) + "\n"
 
 
 if __name__ == "__main__":
