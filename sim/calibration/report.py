@@ -23,6 +23,7 @@ from sim.calibration.posterior import weighted_quantile
 from sim.calibration.select import annual_targets, seed_groups
 from sim.calibration.smc import iter_weighted
 from sim.params import Scenario
+from sim.reporting import markdown_table
 
 POINT_SEEDS = 20
 TOLERANCE = 0.10  # the criterion: median within 10% of the observed value
@@ -272,10 +273,8 @@ def render_markdown(
         "",
         "![fit](figures/fit.png)",
         "",
-        "| series | year | observed | predictive median | 90% band | error | in band | "
-        "baseline set | its error |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for r in table.itertuples():
         err = f"{r.rel_error:+.1%}" if r.fitted else ""
         cov = ("yes" if r.covered else "**no**") if r.fitted else ""
@@ -285,16 +284,35 @@ def render_markdown(
         perr = f"{pe:+.1%}" if np.isfinite(pe) else ""
         if np.isfinite(pe) and abs(pe) > TOLERANCE:
             perr = f"**{perr}**"
-        lines.append(
-            f"| {r.series} | {r.year} | "
-            + (
-                f"bound {_fmt(r.bound[0])} - {_fmt(r.bound[1])}"
-                if isinstance(r.bound, tuple)
-                else _fmt(r.observed)
-            )
-            + f" | {_fmt(r.median)} | "
-            f"{_fmt(r.low)} - {_fmt(r.high)} | {err} | {cov} | {_fmt(r.point_mean)} | {perr} |"
+        rows.append(
+            [
+                f"{r.series}",
+                f"{r.year}",
+                (
+                    f"bound {_fmt(r.bound[0])} - {_fmt(r.bound[1])}"
+                    if isinstance(r.bound, tuple)
+                    else _fmt(r.observed)
+                ),
+                _fmt(r.median),
+                f"{_fmt(r.low)} - {_fmt(r.high)}",
+                err,
+                cov,
+                _fmt(r.point_mean),
+                perr,
+            ]
         )
+    header = [
+        "series",
+        "year",
+        "observed",
+        "predictive median",
+        "90% band",
+        "error",
+        "in band",
+        "baseline set",
+        "its error",
+    ]
+    lines += markdown_table(header, rows)
     if outlook is not None:
         lines += ["", *_outlook_lines(outlook)]
     lines += [
@@ -307,16 +325,33 @@ def render_markdown(
         "",
         "![marginals](figures/marginals.png)",
         "",
-        "| parameter | unit | prior | params.py default | posterior median | 90% interval "
-        "| width | calibrated |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in ident.itertuples():
-        lines.append(
-            f"| `{r.parameter}` | {r.unit} | {_fmt(r.prior_low)} - {_fmt(r.prior_high)} | "
-            f"{_fmt(r.default)} | {_fmt(r.median)} | {_fmt(r.low)} - {_fmt(r.high)} | "
-            f"{r.width_ratio:.2f} | {_fmt(float(point[r.parameter]))} |"
-        )
+    header = [
+        "parameter",
+        "unit",
+        "prior",
+        "params.py default",
+        "posterior median",
+        "90% interval",
+        "width",
+        "calibrated",
+    ]
+    lines += markdown_table(
+        header,
+        [
+            [
+                f"`{r.parameter}`",
+                f"{r.unit}",
+                f"{_fmt(r.prior_low)} - {_fmt(r.prior_high)}",
+                _fmt(r.default),
+                _fmt(r.median),
+                f"{_fmt(r.low)} - {_fmt(r.high)}",
+                f"{r.width_ratio:.2f}",
+                _fmt(float(point[r.parameter])),
+            ]
+            for r in ident.itertuples()
+        ],
+    )
     if priors is not None and priors.evidence:
         lines += [
             "",
@@ -330,12 +365,18 @@ def render_markdown(
             "fitted (the second step of the calibration, `sim.evaluation.fit`), which it holds "
             "at their fitted values.",
             "",
-            "| parameter | unit | range | params.py default | source |",
-            "|---|---|---|---|---|",
-            *(
-                f"| `{p.key}` | {p.unit} | {_fmt(p.low)} - {_fmt(p.high)} | "
-                f"{_fmt(p.default)} | {p.source} |"
-                for p in priors.evidence
+            *markdown_table(
+                ["parameter", "unit", "range", "params.py default", "source"],
+                [
+                    [
+                        f"`{p.key}`",
+                        f"{p.unit}",
+                        f"{_fmt(p.low)} - {_fmt(p.high)}",
+                        _fmt(p.default),
+                        f"{p.source}",
+                    ]
+                    for p in priors.evidence
+                ],
             ),
         ]
     lines += [
@@ -353,12 +394,19 @@ def render_markdown(
         "",
         "ESS: effective sample size of the importance weights, 1 / sum(w^2).",
         "",
-        "| generation | epsilon | simulations | accepted | acceptance rate | ESS |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {int(g.t)} | {g.epsilon:.3f} | {int(g.simulations)} | {int(g.accepted)} | "
-            f"{g.acceptance_rate:.3f} | {g.ess:.1f} |"
-            for g in gens.itertuples()
+        *markdown_table(
+            ["generation", "epsilon", "simulations", "accepted", "acceptance rate", "ESS"],
+            [
+                [
+                    f"{int(g.t)}",
+                    f"{g.epsilon:.3f}",
+                    f"{int(g.simulations)}",
+                    f"{int(g.accepted)}",
+                    f"{g.acceptance_rate:.3f}",
+                    f"{g.ess:.1f}",
+                ]
+                for g in gens.itertuples()
+            ],
         ),
         "",
     ]
@@ -412,15 +460,21 @@ def _baseline_lines(table: pd.DataFrame, selection: Any) -> list[str]:
     )
     lines += [
         "",
-        "| candidate | ABC distance | worst point | its error | distance of the seed-mean |",
-        "|---|--:|---|--:|--:|",
     ]
-    for r in c.head(6).itertuples():
-        name = f"**{r.label}**" if r.chosen else r.label
-        lines.append(
-            f"| {name} | {_fmt(r.abc_distance)} | {r.worst_point} | {r.max_abs_error:.1%} | "
-            f"{r.distance:.3f} |"
-        )
+    lines += markdown_table(
+        ["candidate", "ABC distance", "worst point", "its error", "distance of the seed-mean"],
+        [
+            [
+                f"**{r.label}**" if r.chosen else f"{r.label}",
+                _fmt(r.abc_distance),
+                f"{r.worst_point}",
+                f"{r.max_abs_error:.1%}",
+                f"{r.distance:.3f}",
+            ]
+            for r in c.head(6).itertuples()
+        ],
+        "lrlrr",
+    )
     med = c[c["label"] == "median"]
     if len(med) and not bool(med["chosen"].iloc[0]):
         m = med.iloc[0]
@@ -470,15 +524,15 @@ def _outlook_lines(outlook: pd.DataFrame) -> list[str]:
         "",
         "![outlook](figures/outlook.png)",
         "",
-        "| series | " + " | ".join(f"band width {y}" for y in years) + " |",
-        "|---|" + "--:|" * len(years),
     ]
-    for name, r in wide.iterrows():
-        lines.append(
-            f"| {name} | "
-            + " | ".join(f"{r[y]:.0%}" if np.isfinite(r[y]) else "" for y in years)
-            + " |"
-        )
+    lines += markdown_table(
+        ["series", *(f"band width {y}" for y in years)],
+        [
+            [f"{name}", *(f"{r[y]:.0%}" if np.isfinite(r[y]) else "" for y in years)]
+            for name, r in wide.iterrows()
+        ],
+        "l" + "r" * len(years),
+    )
     return lines
 
 
