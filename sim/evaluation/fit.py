@@ -37,6 +37,7 @@ import pandas as pd
 
 from sim.evaluation import studies
 from sim.params import SERVICE_FIT_PARAMETERS
+from sim.reporting import markdown_table
 
 PARAMETERS = SERVICE_FIT_PARAMETERS
 #: The rows fitted: the designs whose outcome the service moves and the model can match.
@@ -257,38 +258,56 @@ def markdown(result: ServiceFit, raced: pd.DataFrame) -> str:
         "emulator's optimum and the previous defaults with more seeds. Method and distance: "
         "`sim.evaluation.fit`.",
         "",
-        "| parameter | prior range | fitted (stage two) | emulator's optimum |",
-        "|---|--:|--:|--:|",
     ]
-    for k in PARAMETERS:
-        lo, hi = result.ranges[k]
-        lines.append(f"| `{k}` | {lo:g} to {hi:g} | {best[k]:.3f} | {s['emulator'][k]:.3f} |")
+    lines += markdown_table(
+        ["parameter", "prior range", "fitted (stage two)", "emulator's optimum"],
+        [
+            [
+                f"`{k}`",
+                f"{result.ranges[k][0]:g} to {result.ranges[k][1]:g}",
+                f"{best[k]:.3f}",
+                f"{s['emulator'][k]:.3f}",
+            ]
+            for k in PARAMETERS
+        ],
+        "lrrr",
+    )
     lines += [
         "",
         "How far each fitted row is predicted by the three parameters at a point the emulator "
         "has not seen (leave-one-out R^2 over stage one's points; 0 or below: the parameters "
         "do not identify the row beyond seed noise):",
         "",
-        "| study: outcome | leave-one-out R^2 |",
-        "|---|--:|",
     ]
-    lines += [f"| {k} | {v:.2f} |" for k, v in s["r2_loo"].items()]
+    lines += markdown_table(
+        ["study: outcome", "leave-one-out R^2"],
+        [[f"{k}", f"{v:.2f}"] for k, v in s["r2_loo"].items()],
+        "lr",
+    )
     lines += [
         "",
         f"Stage two (seeds from {RACE_FIRST_SEED}, none of stage one's, the same for every "
         "candidate; distance of each candidate's own estimates):",
         "",
-        "| candidate | "
-        + " | ".join(f"`{k.split('.')[1]}`" for k in PARAMETERS)
-        + " | distance | rows within | studies within |",
-        "|---|" + "--:|" * (len(PARAMETERS) + 3),
     ]
-    for _, r in raced.iterrows():
-        vals = " | ".join(f"{r[k]:.3f}" for k in PARAMETERS)
-        lines.append(
-            f"| {r['candidate']} | {vals} | {r['distance']:.1f} | {r['rows_within']} | "
-            f"{r['studies_within']} |"
-        )
+    header = [
+        "candidate",
+        *(f"`{k.split('.')[1]}`" for k in PARAMETERS),
+        "distance",
+        "rows within",
+        "studies within",
+    ]
+    rows = [
+        [
+            f"{r['candidate']}",
+            *(f"{r[k]:.3f}" for k in PARAMETERS),
+            f"{r['distance']:.1f}",
+            f"{r['rows_within']}",
+            f"{r['studies_within']}",
+        ]
+        for _, r in raced.iterrows()
+    ]
+    lines += markdown_table(header, rows, "l" + "r" * (len(PARAMETERS) + 3))
     lines.append("")
     return "\n".join(lines)
 
