@@ -161,6 +161,8 @@ def fmt_interval(low: float, high: float, unit: str, missing: str = "") -> str:
 # ------------------------------------------------------------------ tables
 #: Markdown separator cell of a left-aligned, a right-aligned and a centred column.
 MD_LEFT, MD_RIGHT, MD_CENTER = "---", "--:", ":-:"
+#: The separator cell of each letter of ``markdown_table``'s ``align``.
+MD_ALIGN = {"l": MD_LEFT, "r": MD_RIGHT, "c": MD_CENTER}
 #: Space between the columns of a plain-text table.
 COLUMN_GAP = "  "
 
@@ -176,10 +178,10 @@ def markdown_table(
         align: ``l`` (left), ``r`` (right) or ``c`` (centred) per column; every column
             left when ``None``.
     """
-    seps = [
-        MD_LEFT if a == "l" else MD_CENTER if a == "c" else MD_RIGHT
-        for a in (align or "l" * len(header))
-    ]
+    align = align or "l" * len(header)
+    if len(align) != len(header) or set(align) - set(MD_ALIGN):
+        raise ValueError(f"align {align!r}: one of l, r, c for each of {len(header)} columns")
+    seps = [MD_ALIGN[a] for a in align]
     return [
         "| " + " | ".join(header) + " |",
         "|" + "".join(f"{s}|" for s in seps),
