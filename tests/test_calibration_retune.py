@@ -27,6 +27,8 @@ from sim.calibration.retune import (
 from sim.cli import main
 from sim.scenario import load_scenario
 
+from .gaussian_abc import PRIOR, abc_posterior_moments, weighted_moments
+
 # --------------------------------------------------------------- a bank with a known answer
 
 #: Tolerances of the synthetic bank's generations (narrowing, as an ABC-SMC run's).
@@ -35,7 +37,6 @@ EPS = (4.0, 2.5, 1.8, 1.0)
 #: and off-centre, so ignoring the importance weights biases the answer.
 PROPOSALS = ((-0.5, 2.0), (-0.5, 1.4), (-0.5, 1.0))
 N_PER_GEN = 4000
-PRIOR = (-5.0, 5.0)
 
 
 def _synthetic_bank(seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -68,21 +69,6 @@ def _synthetic_bank(seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return np.concatenate(thetas), np.concatenate(xs), np.concatenate(ts), np.concatenate(ws)
 
 
-def _abc_posterior_moments(x0: float, eps: float) -> tuple[float, float]:
-    """Mean and sd of the exact ABC posterior p(theta | |x - x0| <= eps) of the model."""
-    grid = np.linspace(*PRIOR, 20_001)
-    dens = norm.cdf(x0 + eps - grid) - norm.cdf(x0 - eps - grid)
-    dens /= dens.sum()
-    mean = float(np.sum(grid * dens))
-    return mean, float(np.sqrt(np.sum((grid - mean) ** 2 * dens)))
-
-
-def _moments(theta: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    w = w / w.sum()
-    m = float(np.sum(w * theta))
-    return m, float(np.sqrt(np.sum(w * (theta - m) ** 2)))
-
-
 def test_reweighting_matches_the_known_posterior() -> None:
     theta, x, t, w = _synthetic_bank()
     eps = np.array(EPS)
@@ -90,8 +76,8 @@ def test_reweighting_matches_the_known_posterior() -> None:
     d_new = np.abs(x - 1.0)  # the new observation: 1 instead of 0
     rw = reweight(t, w, eps, d_old, d_new, ess_floor=800)
     assert rw.floor_reached and rw.ess >= 800
-    mean, sd = _abc_posterior_moments(1.0, rw.epsilon)
-    got = _moments(theta, rw.weights)
+    mean, sd = abc_posterior_moments(1.0, rw.epsilon)
+    got = weighted_moments(theta, rw.weights)
     # standard error of a mean with ESS 800 and sd ~1: 0.035; 0.1 is about 3 of them
     tol = 0.1
     assert abs(got[0] - mean) < tol and abs(got[1] - sd) < tol, (got, mean, sd)
@@ -109,8 +95,8 @@ def test_reweighting_matches_the_known_posterior() -> None:
         "old observation": reweight(t, w, eps, d_old, d_old, ess_floor=800),
     }
     for name, bad in wrong.items():
-        m, s = _abc_posterior_moments(1.0, bad.epsilon)
-        got = _moments(theta, bad.weights)
+        m, s = abc_posterior_moments(1.0, bad.epsilon)
+        got = weighted_moments(theta, bad.weights)
         assert abs(got[0] - m) > tol or abs(got[1] - s) > tol, name
 
 
@@ -122,8 +108,8 @@ def test_identical_targets_reproduce_the_generation_at_the_same_tolerance() -> N
     # every generation whose tolerance is at least eps' holds the whole new region
     used = rw.generations.set_index("t")["used"]
     assert all(used[g] == (EPS[g] >= rw.epsilon) for g in range(len(EPS)))
-    mean, sd = _abc_posterior_moments(0.0, rw.epsilon)
-    got = _moments(theta, rw.weights)
+    mean, sd = abc_posterior_moments(0.0, rw.epsilon)
+    got = weighted_moments(theta, rw.weights)
     assert abs(got[0] - mean) < 0.1 and abs(got[1] - sd) < 0.1
 
 
@@ -182,7 +168,7 @@ def _two_parameter_bank() -> Bank:
 
 
 def _sd(bank: Bank, rw_w: np.ndarray, col: str) -> float:
-    return _moments(bank.params[col].to_numpy(), rw_w)[1]
+    return weighted_moments(bank.params[col].to_numpy(), rw_w)[1]
 
 
 def test_dropping_a_target_frees_its_parameter_and_weight_tightens() -> None:

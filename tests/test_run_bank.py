@@ -32,6 +32,8 @@ from sim.experiments.executors import SequentialExecutor
 from sim.params import Scenario
 from sim.run import resolve
 
+from .gaussian_abc import PRIOR, abc_posterior_moments, weighted_moments
+
 SHORT = resolve(Scenario(), **{"run.warm_start_years": 2})
 PRIORS = dataclasses.replace(load_priors(), priors=load_priors().priors[:3])
 TARGETS = load_targets()
@@ -112,7 +114,6 @@ def test_resume_appends_the_new_generations(runs: dict[str, SMCResult], tmp_path
 # --------------------------------------------------------------- a bank with a known answer
 
 #: The synthetic model: theta ~ U(PRIOR), x = theta + N(0, 1), observed 0 for the bank.
-PRIOR = (-5.0, 5.0)
 #: Tolerances of the synthetic ABC-SMC's generations.
 EPS = (3.0, 1.5, 0.8, 0.4)
 N_ACCEPTED = 1000
@@ -160,23 +161,6 @@ def _synthetic_run_bank(seed: int = 3) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _abc_moments(x0: float, eps: float) -> tuple[float, float]:
-    """Mean and sd of the exact ABC posterior p(theta | |x - x0| <= eps)."""
-    from scipy.stats import norm
-
-    grid = np.linspace(*PRIOR, 20_001)
-    dens = norm.cdf(x0 + eps - grid) - norm.cdf(x0 - eps - grid)
-    dens /= dens.sum()
-    mean = float(np.sum(grid * dens))
-    return mean, float(np.sqrt(np.sum((grid - mean) ** 2 * dens)))
-
-
-def _moments(theta: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    w = w / w.sum()
-    m = float(np.sum(w * theta))
-    return m, float(np.sqrt(np.sum(w * (theta - m) ** 2)))
-
-
 def test_the_run_bank_recovers_a_posterior_the_accepted_particles_truncate() -> None:
     """The new observation 2.5 lies where the tighter generations rejected every run
     (|x| > EPS[t]): importance sampling over all runs still finds the exact ABC posterior
@@ -189,8 +173,8 @@ def test_the_run_bank_recovers_a_posterior_the_accepted_particles_truncate() -> 
     d_new = np.abs(x - 2.5)
     rw = reweight_runs(t, mixture_weights(bank, SYNTH), np.array(EPS), d_new, ess_floor=400)
     assert rw.floor_reached
-    mean, sd = _abc_moments(2.5, rw.epsilon)
-    got = _moments(theta, rw.weights)
+    mean, sd = abc_posterior_moments(2.5, rw.epsilon)
+    got = weighted_moments(theta, rw.weights)
     # standard error of a mean with ESS 400 and sd ~0.6: 0.03; 0.08 is about 3 of them
     assert abs(got[0] - mean) < 0.08 and abs(got[1] - sd) < 0.08, (got, mean, sd)
     assert rw.epsilon < EPS[1]  # tighter than the second generation's old region
@@ -201,7 +185,7 @@ def test_the_run_bank_recovers_a_posterior_the_accepted_particles_truncate() -> 
     for g in np.unique(t):
         w_acc[t[acc] == g] /= w_acc[t[acc] == g].sum()
     old = reweight(t[acc], w_acc, np.array(EPS), np.abs(x[acc]), d_new[acc], ess_floor=400)
-    m_old, _ = _abc_moments(2.5, old.epsilon)
-    got_old = _moments(theta[acc], old.weights)
+    m_old, _ = abc_posterior_moments(2.5, old.epsilon)
+    got_old = weighted_moments(theta[acc], old.weights)
     # (seed 3: eps' 1.94 against 0.38, mean 1.69 against the exact 2.35)
     assert old.epsilon > 2 * rw.epsilon and abs(got_old[0] - m_old) > 0.3
