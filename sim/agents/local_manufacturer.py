@@ -103,7 +103,11 @@ class LocalManufacturers(Population):
         prod = self.cols["productivity"]
         mean_prod = prod[alive].mean() if alive.any() else 1.0
         rel = np.maximum(prod / mean_prod, 1e-6)
-        hazard = per_quarter(spec.exit_hazard) * rel ** (-spec.exit_productivity_elasticity)
+        # A plant far below the mean may get a factor that overflows to inf: it exits for
+        # sure, as with any hazard of 1 or more (the draw below is under 1).
+        with np.errstate(over="ignore"):
+            factor = rel ** (-spec.exit_productivity_elasticity)
+        hazard = per_quarter(spec.exit_hazard) * factor
         hazard = np.where(self.cols["adopted"], hazard * spec.adoption_exit_factor, hazard)
         exits = np.flatnonzero(alive & (rng.random(n) < hazard))
         if exits.size:
