@@ -379,7 +379,7 @@ def _run_abc(
     command: str,
     say: Log,
 ) -> CalibrationOutcome:
-    from sim.calibration.smc import SMCSettings, load_history, log_call, run_smc, stored_calls
+    from sim.calibration.smc import SMCSettings, fit_or_load, run_smc
 
     smc = SMCSettings(
         population=_need(s.population),
@@ -392,29 +392,25 @@ def _run_abc(
         max_minutes=s.max_minutes,
         bank=s.bank_runs,
     )
-    log_path = db.with_suffix(".json")
-    if s.report_only:
-        result = load_history(db, priors)
-        calls = stored_calls(db)
-    else:
-        if s.fresh:
-            for p in (db, log_path):
-                p.unlink(missing_ok=True)
+
+    def run() -> Any:
         say(
             f"ABC-SMC: {len(priors.priors)} parameters, {len(targets.labels)} target points, "
             f"population {s.population}, scale {s.scale:g}, {engine.description}"
         )
-        result = run_smc(
-            targets,
-            priors,
-            base,
-            smc,
-            db,
-            engine.executor,
-            resume=s.resume,
-            quiet=s.quiet,
+        return run_smc(
+            targets, priors, base, smc, db, engine.executor, resume=s.resume, quiet=s.quiet
         )
-        calls = log_call(db, command, result, engine.description)
+
+    result, calls = fit_or_load(
+        db,
+        priors,
+        run,
+        report_only=s.report_only,
+        fresh=s.fresh,
+        command=command,
+        executor=engine.description,
+    )
     return _write_abc_outputs(s, targets, priors, base, out, engine, command, result, calls, say)
 
 

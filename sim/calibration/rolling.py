@@ -436,7 +436,7 @@ def run_rolling_origin(
             the options (as for the full fit). UsageError: a bad executor setting.
     """
     from sim.calibration.report import posterior_predictive
-    from sim.calibration.smc import SMCSettings, load_history, log_call, run_smc, stored_calls
+    from sim.calibration.smc import SMCSettings, fit_or_load, run_smc
     from sim.experiments.executors import open_executor
     from sim.experiments.folder_lock import hold_out_dir
     from sim.provenance import git_commit, package_versions, write_files
@@ -454,7 +454,6 @@ def run_rolling_origin(
     out = Path(str(s.out))
     folder = out / ROLLING_DIR
     db = folder / DB_NAME
-    log_path = db.with_suffix(".json")
     smc = SMCSettings(
         population=int(s.population or 0),
         generations=int(s.generations or 0),
@@ -476,22 +475,26 @@ def run_rolling_origin(
             )
         try:
             with open_executor(s.jobs, dask=s.dask, scheduler=s.scheduler) as engine:
-                if s.report_only:
-                    result = load_history(db, priors)
-                    calls = stored_calls(db)
-                else:
-                    if s.fresh:
-                        for p in (db, log_path):
-                            p.unlink(missing_ok=True)
+
+                def run() -> Any:
                     log(
                         f"rolling origin: ABC-SMC on 2015-{FIT_LAST_YEAR} ({len(cut.labels)} "
                         f"points), population {smc.population}, up to {smc.generations} "
                         f"generations, scale {smc.scale:g}, {engine.description}"
                     )
-                    result = run_smc(
+                    return run_smc(
                         cut, priors, base, smc, db, engine.executor, resume=s.resume, quiet=s.quiet
                     )
-                    calls = log_call(db, command, result, engine.description)
+
+                result, calls = fit_or_load(
+                    db,
+                    priors,
+                    run,
+                    report_only=s.report_only,
+                    fresh=s.fresh,
+                    command=command,
+                    executor=engine.description,
+                )
                 t0 = time.perf_counter()
                 runs = posterior_predictive(
                     targets,

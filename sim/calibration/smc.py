@@ -500,6 +500,27 @@ def log_call(db: Path, command: str, result: SMCResult, executor: str) -> list[d
     return list(log["calls"])
 
 
+def fit_or_load(
+    db: Path,
+    priors: Priors,
+    run: Callable[[], SMCResult],
+    *,
+    report_only: bool,
+    fresh: bool,
+    command: str,
+    executor: str,
+) -> tuple[SMCResult, list[dict[str, Any]]]:
+    """The run in ``db`` and its calls: read as stored (``report_only``), or made by ``run``
+    (after deleting ``db`` and its record when ``fresh``) and logged (:func:`log_call`)."""
+    if report_only:
+        return load_history(db, priors), stored_calls(db)
+    if fresh:
+        for p in (db, db.with_suffix(".json")):
+            p.unlink(missing_ok=True)
+    result = run()
+    return result, log_call(db, command, result, executor)
+
+
 def iter_weighted(posterior: pd.DataFrame, n: int, seed: int) -> Iterator[int]:
     """Row positions of ``n`` weighted draws with replacement from a posterior frame."""
     w = posterior["weight"].to_numpy(dtype=float)
