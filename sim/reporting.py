@@ -159,6 +159,20 @@ def fmt_interval(low: float, high: float, unit: str, missing: str = "") -> str:
 
 
 # ------------------------------------------------------------------ tables
+#: Floats in the CSV tables of every report: six significant digits, far finer than the
+#: seed noise of any figure reported (assumption: house format).
+CSV_FLOAT_FORMAT = "%.6g"
+
+
+def as_written(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its floats at the precision of its CSV (:data:`CSV_FLOAT_FORMAT`): a
+    result that holds its tables so reports the same whether computed or read back."""
+    out = frame.copy()
+    for c in out.select_dtypes("float").columns:
+        out[c] = [float(CSV_FLOAT_FORMAT % v) for v in out[c]]
+    return out
+
+
 #: Markdown separator cell of a left-aligned, a right-aligned and a centred column.
 MD_LEFT, MD_RIGHT, MD_CENTER = "---", "--:", ":-:"
 #: The separator cell of each letter of ``markdown_table``'s ``align``.

@@ -25,7 +25,7 @@ from sim.analysis.experiment import Settings, elapsed, finish, open_lab, paired_
 from sim.analysis.result import AnalysisResult, Folder
 from sim.analysis.sizes import HorizonsSize
 from sim.errors import BatchError
-from sim.reporting import markdown_table
+from sim.reporting import CSV_FLOAT_FORMAT, as_written, markdown_table
 
 NAME = "horizons"
 #: Horizons of the table: the issue's 2030, 2035 and 2050 (those within the run).
@@ -36,8 +36,6 @@ YEARLY = ("hk_value_added_hkd_m", "hk_jobs", "public_spend_hkd_m")
 HALF = 0.5
 #: Years before the sunset whose mean effect is the level the decay is measured from.
 LEVEL_YEARS = 5
-#: The tables' CSV float format: 6 significant digits, far finer than the seed noise.
-FLOAT_FORMAT = "%.6g"
 
 
 def _scenarios(settings: Settings, sunset: int) -> dict[str, Any]:
@@ -126,15 +124,6 @@ def persistence(yearly: pd.DataFrame, sunset: int) -> dict[str, Any]:
     }
 
 
-def as_written(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its floats at the precision of its CSV (:data:`FLOAT_FORMAT`): the
-    result holds its tables so, and reports the same whether computed or read back."""
-    out = frame.copy()
-    for c in out.select_dtypes("float").columns:
-        out[c] = [float(FLOAT_FORMAT % v) for v in out[c]]
-    return out
-
-
 def figure(yearly: pd.DataFrame, sunset: int, start: int) -> Any:
     """The yearly paired effects of the platform kept and closed, with their intervals."""
     from sim.reporting import pyplot
@@ -221,9 +210,11 @@ class HorizonsResult(AnalysisResult):
 
         return {
             "yearly_effects.csv": lambda p: self.yearly.to_csv(
-                p, index=False, float_format=FLOAT_FORMAT
+                p, index=False, float_format=CSV_FLOAT_FORMAT
             ),
-            "horizons.csv": lambda p: self.table.to_csv(p, index=False, float_format=FLOAT_FORMAT),
+            "horizons.csv": lambda p: self.table.to_csv(
+                p, index=False, float_format=CSV_FLOAT_FORMAT
+            ),
             "horizons.png": lambda p: save_figure(self.figure(), p),
             "report.md": self.write_report,
         }

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim.params import DATA_YEARS, FIRST_YEAR
 from sim.projects import Stage, Status
+from sim.reporting import CSV_FLOAT_FORMAT
 
 #: Projects started in these years are followed to their launch (or not) for the funnel.
 FUNNEL_COHORT = (FIRST_YEAR, DATA_YEARS[-1])
@@ -328,6 +329,6 @@ def write(table: pd.DataFrame, out: Path, text: str) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     md, csv = out / "stylised_facts.md", out / "stylised_facts.csv"
-    atomic_write_text(csv, table.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(csv, table.to_csv(index=False, float_format=CSV_FLOAT_FORMAT))
     atomic_write_text(md, text)
     return [md, csv]

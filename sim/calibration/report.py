@@ -23,7 +23,7 @@ from sim.calibration.posterior import weighted_quantile
 from sim.calibration.select import annual_targets, seed_groups
 from sim.calibration.smc import iter_weighted
 from sim.params import Scenario
-from sim.reporting import markdown_table
+from sim.reporting import CSV_FLOAT_FORMAT, markdown_table
 
 POINT_SEEDS = 20
 TOLERANCE = 0.10  # the criterion: median within 10% of the observed value
@@ -618,8 +618,8 @@ def build_report(
         text = add_sections(text)
     files: dict[str, Callable[[Path], Any]] = {
         "report.md": lambda p: p.write_text(text, encoding="utf-8"),
-        "fit.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
-        "predictive.csv": lambda p: pred.to_csv(p, index=False, float_format="%.6g"),
+        "fit.csv": lambda p: table.to_csv(p, index=False, float_format=CSV_FLOAT_FORMAT),
+        "predictive.csv": lambda p: pred.to_csv(p, index=False, float_format=CSV_FLOAT_FORMAT),
         "figures/fit.png": lambda p: _fig_fit(table, targets, p),
         "figures/marginals.png": lambda p: _fig_marginals(result.posterior, priors, p),
         "figures/pairs.png": lambda p: _fig_pairs(result.posterior, priors, p),
@@ -628,6 +628,6 @@ def build_report(
     }
     if selection is not None:
         files["baseline_selection.csv"] = lambda p: selection.candidates.to_csv(
-            p, index=False, float_format="%.6g"
+            p, index=False, float_format=CSV_FLOAT_FORMAT
         )
     return files

@@ -96,6 +96,7 @@ from sim.calibration.defaults import (
 from sim.calibration.posterior import weighted_quantile
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario
+from sim.reporting import CSV_FLOAT_FORMAT
 
 #: Largest share of the new posterior a generation may miss (mass outside its old
 #: acceptance region) and still be used: beyond 5% its sample is visibly truncated.
@@ -1124,7 +1125,7 @@ def retune(settings: RetuneSettings, log: Log | None = print) -> dict[str, Any]:
             "retune.json": lambda p: p.write_text(json.dumps(meta, indent=2, default=float) + "\n"),
             "fit.csv": lambda p: fit.to_csv(p, index=False, float_format="%.8g"),
             "baseline_selection.csv": lambda p: selection.candidates.to_csv(
-                p, index=False, float_format="%.6g"
+                p, index=False, float_format=CSV_FLOAT_FORMAT
             ),
         }
         write_files(out, files)

@@ -31,7 +31,7 @@ from sim.calibration.defaults import DB_NAME, ROLLING_DIR
 from sim.calibration.fit import BAND
 from sim.errors import CalibrationError, ExecutorError, UsageError
 from sim.params import Scenario
-from sim.reporting import fmt_value, markdown_table
+from sim.reporting import CSV_FLOAT_FORMAT, fmt_value, markdown_table
 
 if TYPE_CHECKING:
     from sim.calibration.api import CalibrationSettings
@@ -546,10 +546,10 @@ def run_rolling_origin(
         section = render_section(table, meta, figure=f"../{FIGURE}")
         files: dict[str, Callable[[Path], Any]] = {
             f"{ROLLING_DIR}/{FORECAST_CSV}": lambda p: table.to_csv(
-                p, index=False, float_format="%.6g"
+                p, index=False, float_format=CSV_FLOAT_FORMAT
             ),
             f"{ROLLING_DIR}/predictive.csv": lambda p: runs.to_csv(
-                p, index=False, float_format="%.6g"
+                p, index=False, float_format=CSV_FLOAT_FORMAT
             ),
             # the fit's last generation, as calibration/posterior.csv (a full refit for
             # ``--retune --refit-posterior``: the retune to the same cut targets is checked

@@ -7,7 +7,7 @@ from the baseline run with the same seed. Estimates are summarised over seeds (m
 t-interval), beside the published figure and its acceptance band.
 
 An :class:`Evaluation` holds the per-seed frames at the precision of their CSVs
-(:data:`FLOAT_FORMAT`) and draws its table, report and figure from them, so that
+(``sim.reporting.CSV_FLOAT_FORMAT``) and draws its table, report and figure from them, so that
 :meth:`Evaluation.read` rebuilds the same object from the folder :meth:`Evaluation.write`
 wrote (e.g. the committed ``results/evaluation``), with no run.
 """
@@ -25,6 +25,7 @@ import pandas as pd
 
 from sim.evaluation import studies
 from sim.params import Scenario
+from sim.reporting import CSV_FLOAT_FORMAT, as_written
 
 #: Files ``Evaluation.write`` produces (the command refuses to overwrite anything else).
 NAMES: tuple[str, ...] = (
@@ -44,8 +45,6 @@ READ_NAMES: tuple[str, ...] = (
     "additionality_by_seed.csv",
     "evaluations.csv",
 )
-#: Precision of the CSVs, at which an ``Evaluation`` holds its per-seed frames.
-FLOAT_FORMAT = "%.6g"
 #: How far ``evaluations.csv`` may lie from the summary of the per-seed estimates read with
 #: it, relative to the larger of 1 and the value: rounding only (assumption: a folder written
 #: before the estimates were held rounded differs in the sixth digit, 6e-6 at most in the
@@ -103,14 +102,6 @@ def evaluate_seed(base: Scenario, policy: Scenario, seed: int) -> dict[str, Any]
     for r in rows:
         r["seed"] = seed
     return {"rows": rows, "additionality": {**studies.additionality(pair), "seed": seed}}
-
-
-def as_written(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its floats at the precision of its CSV (:data:`FLOAT_FORMAT`)."""
-    out = frame.copy()
-    for c in out.select_dtypes("float").columns:
-        out[c] = [float(FLOAT_FORMAT % v) for v in out[c]]
-    return out
 
 
 def _interval(x: np.ndarray) -> tuple[float, float, float]:
@@ -232,16 +223,16 @@ class Evaluation:
             {
                 "report.md": lambda p: p.write_text(markdown(self), encoding="utf-8"),
                 "evaluations.csv": lambda p: table[list(COLUMNS)].to_csv(
-                    p, index=False, float_format=FLOAT_FORMAT
+                    p, index=False, float_format=CSV_FLOAT_FORMAT
                 ),
                 "estimates_by_seed.csv": lambda p: self.by_seed.to_csv(
-                    p, index=False, float_format=FLOAT_FORMAT
+                    p, index=False, float_format=CSV_FLOAT_FORMAT
                 ),
                 "additionality.csv": lambda p: self.additionality_summary().to_csv(
-                    p, index=False, float_format=FLOAT_FORMAT
+                    p, index=False, float_format=CSV_FLOAT_FORMAT
                 ),
                 "additionality_by_seed.csv": lambda p: self.additionality.to_csv(
-                    p, index=False, float_format=FLOAT_FORMAT
+                    p, index=False, float_format=CSV_FLOAT_FORMAT
                 ),
                 "evaluation.json": lambda p: p.write_text(facts, encoding="utf-8"),
                 "evaluations.png": lambda p: save_figure(self.figure(), p),

@@ -37,7 +37,7 @@ import pandas as pd
 
 from sim.evaluation import studies
 from sim.params import SERVICE_FIT_PARAMETERS
-from sim.reporting import markdown_table
+from sim.reporting import CSV_FLOAT_FORMAT, markdown_table
 
 PARAMETERS = SERVICE_FIT_PARAMETERS
 #: The rows fitted: the designs whose outcome the service moves and the model can match.
@@ -320,12 +320,14 @@ def write(result: ServiceFit, raced: pd.DataFrame, out: str | Path) -> list[Path
         out,
         {
             "service_fit.md": lambda p: p.write_text(markdown(result, raced), encoding="utf-8"),
-            "service_fit_race.csv": lambda p: raced.to_csv(p, index=False, float_format="%.6g"),
+            "service_fit_race.csv": lambda p: raced.to_csv(
+                p, index=False, float_format=CSV_FLOAT_FORMAT
+            ),
             "service_fit_points.csv": lambda p: result.points.to_csv(
-                p, index_label="point", float_format="%.6g"
+                p, index_label="point", float_format=CSV_FLOAT_FORMAT
             ),
             "service_fit_by_seed.csv": lambda p: result.by_seed.to_csv(
-                p, index=False, float_format="%.6g"
+                p, index=False, float_format=CSV_FLOAT_FORMAT
             ),
         },
     )

@@ -53,7 +53,7 @@ from sim.experiments.defaults import DEFAULT_SEEDS as DEFAULT_SEEDS
 from sim.experiments.defaults import DEFAULT_SWEEP_SEEDS as DEFAULT_SWEEP_SEEDS
 from sim.experiments.uncertainty import PosteriorDraws
 from sim.params import FIRST_YEAR, Scenario
-from sim.reporting import markdown_table
+from sim.reporting import CSV_FLOAT_FORMAT, markdown_table
 from sim.scenario import load_scenario, with_overrides
 
 
@@ -120,12 +120,16 @@ class Comparison:
 
     def _writers(self, figures: bool) -> dict[str, Any]:
         writers: dict[str, Any] = {
-            "summary.csv": lambda p: self.summary.to_csv(p, index=False, float_format="%.6g"),
+            "summary.csv": lambda p: self.summary.to_csv(
+                p, index=False, float_format=CSV_FLOAT_FORMAT
+            ),
             "report.md": lambda p: p.write_text(self.report(figures), encoding="utf-8"),
         }
         attr = self.attribution_table
         if attr is not None:
-            writers["attribution.csv"] = lambda p: attr.to_csv(p, index=False, float_format="%.6g")
+            writers["attribution.csv"] = lambda p: attr.to_csv(
+                p, index=False, float_format=CSV_FLOAT_FORMAT
+            )
         draws = self.draws
         if draws is not None:
             writers["draws.csv"] = lambda p: draws.to_csv(p, index=False, float_format="%.8g")
@@ -725,7 +729,7 @@ def run_sweep(
         table = sw.sweep_table(summary, b.points)
         files = ["sweep.csv"]
         writers: dict[str, Any] = {
-            "sweep.csv": lambda p: table.to_csv(p, index=False, float_format="%.6g"),
+            "sweep.csv": lambda p: table.to_csv(p, index=False, float_format=CSV_FLOAT_FORMAT),
         }
         if figures:
             sw.plot_sweep(table, keys, base_label, f"{period[0]}-{period[1]}", out / "sweep.png")
